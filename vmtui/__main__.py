@@ -1,0 +1,3 @@
+from vmtui.cli import main
+
+raise SystemExit(main())

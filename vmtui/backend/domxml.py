@@ -1,0 +1,174 @@
+"""Reading domain XML into dataclasses (``xml.etree.ElementTree``, never string slicing)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from vmtui.backend.models import DiskInfo, GraphicsInfo, NicInfo, SharedFolder
+
+_UNIT_TO_KIB = {
+    "b": 1 / 1024,
+    "bytes": 1 / 1024,
+    "k": 1,
+    "kib": 1,
+    "kb": 1000 / 1024,
+    "m": 1024,
+    "mib": 1024,
+    "mb": 1000**2 / 1024,
+    "g": 1024**2,
+    "gib": 1024**2,
+    "gb": 1000**3 / 1024,
+    "t": 1024**3,
+    "tib": 1024**3,
+    "tb": 1000**4 / 1024,
+}
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    """The parts of a domain's XML the dashboard and guest screen show."""
+
+    name: str
+    uuid: str
+    title: str
+    description: str
+    domain_type: str
+    vcpus: int
+    max_vcpus: int
+    memory_kib: int
+    max_memory_kib: int
+    arch: str
+    machine: str
+    os_type: str
+    emulator: str
+    kernel: str
+    disks: tuple[DiskInfo, ...]
+    nics: tuple[NicInfo, ...]
+    graphics: tuple[GraphicsInfo, ...]
+    shared_folders: tuple[SharedFolder, ...]
+    has_console: bool
+
+
+def _kib(elem: ET.Element | None) -> int:
+    if elem is None or not (elem.text or "").strip():
+        return 0
+    unit = (elem.get("unit") or "KiB").lower()
+    try:
+        return int(int(elem.text.strip()) * _UNIT_TO_KIB.get(unit, 1))  # type: ignore[union-attr]
+    except ValueError:
+        return 0
+
+
+def _int(text: str | None, default: int = 0) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+def _text(root: ET.Element, path: str) -> str:
+    elem = root.find(path)
+    return (elem.text or "") if elem is not None else ""
+
+
+def _disk(elem: ET.Element) -> DiskInfo:
+    source_type = elem.get("type", "file")
+    src = elem.find("source")
+    source = ""
+    if src is not None:
+        if source_type == "volume":
+            pool, vol = src.get("pool", ""), src.get("volume", "")
+            source = f"{pool}/{vol}" if pool or vol else ""
+        elif source_type == "network":
+            source = f"{src.get('protocol', '')}:{src.get('name', '')}".strip(":")
+        else:
+            source = src.get("file") or src.get("dev") or src.get("dir") or src.get("name") or ""
+    target = elem.find("target")
+    driver = elem.find("driver")
+    return DiskInfo(
+        target=target.get("dev", "") if target is not None else "",
+        device=elem.get("device", "disk"),
+        source=source,
+        source_type=source_type,
+        bus=target.get("bus", "") if target is not None else "",
+        format=driver.get("type", "") if driver is not None else "",
+        readonly=elem.find("readonly") is not None,
+        shareable=elem.find("shareable") is not None,
+    )
+
+
+def _nic(elem: ET.Element) -> NicInfo:
+    kind = elem.get("type", "")
+    src = elem.find("source")
+    source = ""
+    if src is not None:
+        source = src.get("network") or src.get("bridge") or src.get("dev") or ""
+    mac = elem.find("mac")
+    model = elem.find("model")
+    target = elem.find("target")
+    return NicInfo(
+        mac=mac.get("address", "") if mac is not None else "",
+        kind=kind,
+        source=source,
+        model=model.get("type", "") if model is not None else "",
+        target=target.get("dev", "") if target is not None else "",
+    )
+
+
+def _graphics(elem: ET.Element) -> GraphicsInfo:
+    listen = elem.get("listen", "")
+    if not listen:
+        lst = elem.find("listen")
+        if lst is not None:
+            listen = lst.get("address", "") or lst.get("socket", "") or lst.get("type", "")
+    port = _int(elem.get("port"), -1)
+    return GraphicsInfo(kind=elem.get("type", ""), listen=listen, port=port if port > 0 else None)
+
+
+def _filesystem(elem: ET.Element) -> SharedFolder:
+    driver = elem.find("driver")
+    src = elem.find("source")
+    target = elem.find("target")
+    return SharedFolder(
+        driver=(driver.get("type", "") if driver is not None else "") or "9p",
+        source=(src.get("dir") or src.get("file") or src.get("name") or "")
+        if src is not None
+        else "",
+        tag=target.get("dir", "") if target is not None else "",
+        readonly=elem.find("readonly") is not None,
+    )
+
+
+def parse_domain(xml: str) -> DomainConfig:
+    """Parse a domain's XML (as ``virDomainGetXMLDesc`` returns it)."""
+    root = ET.fromstring(xml)
+    vcpu = root.find("vcpu")
+    max_vcpus = _int(vcpu.text.strip() if vcpu is not None and vcpu.text else None, 0)
+    vcpus = _int(vcpu.get("current"), max_vcpus) if vcpu is not None else 0
+    max_mem = _kib(root.find("memory"))
+    cur_mem = _kib(root.find("currentMemory")) or max_mem
+    os_type = root.find("os/type")
+    devices = root.find("devices")
+    devs: list[ET.Element] = list(devices) if devices is not None else []
+    return DomainConfig(
+        name=_text(root, "name"),
+        uuid=_text(root, "uuid"),
+        title=_text(root, "title"),
+        description=_text(root, "description"),
+        domain_type=root.get("type", ""),
+        vcpus=vcpus,
+        max_vcpus=max_vcpus,
+        memory_kib=cur_mem,
+        max_memory_kib=max_mem,
+        arch=os_type.get("arch", "") if os_type is not None else "",
+        machine=os_type.get("machine", "") if os_type is not None else "",
+        os_type=(os_type.text or "") if os_type is not None else "",
+        emulator=_text(root, "devices/emulator"),
+        kernel=_text(root, "os/kernel"),
+        disks=tuple(_disk(d) for d in devs if d.tag == "disk"),
+        nics=tuple(_nic(d) for d in devs if d.tag == "interface"),
+        graphics=tuple(_graphics(d) for d in devs if d.tag == "graphics"),
+        shared_folders=tuple(_filesystem(d) for d in devs if d.tag == "filesystem"),
+        has_console=any(d.tag in ("console", "serial") for d in devs),
+    )

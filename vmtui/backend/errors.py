@@ -1,0 +1,38 @@
+"""Errors the backend raises. Every message is a sentence fit to show a person."""
+
+from __future__ import annotations
+
+
+class VmtuiError(Exception):
+    """Base class: ``str(error)`` is a complete sentence for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConnectionFailed(VmtuiError):
+    """The hypervisor could not be reached."""
+
+
+class NoDaemon(ConnectionFailed):
+    """Nothing answers at the URI's socket: the daemon is not running."""
+
+
+class NotConnected(VmtuiError):
+    """An action was asked for while the connection is down."""
+
+
+class GuestNotFound(VmtuiError):
+    """The guest disappeared (undefined elsewhere) or never existed."""
+
+
+class ActionFailed(VmtuiError):
+    """A guest action was refused by libvirt or by a precondition."""
+
+
+class ReadOnlyConnection(VmtuiError):
+    """A state-changing action was asked for on a read-only connection."""

@@ -1,0 +1,886 @@
+"""One libvirt connection: guests, stats, actions. Blocking and thread-safe; never imports Textual.
+
+The UI calls every method from a worker thread. A poll and actions may run at the same time
+(libvirt connections are thread-safe); polls never overlap because the caller arms the next one
+only when the last has finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import stat
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import libvirt
+
+from vmtui.backend import domxml
+from vmtui.backend.errors import (
+    ActionFailed,
+    ConnectionFailed,
+    GuestNotFound,
+    NoDaemon,
+    NotConnected,
+    ReadOnlyConnection,
+    VmtuiError,
+)
+from vmtui.backend.events import ensure_event_loop
+from vmtui.backend.hoststats import HostSampler, NodeStatsSampler, PsutilSampler
+from vmtui.backend.models import (
+    ConnectionEvent,
+    ConnState,
+    GuestEvent,
+    GuestHistory,
+    GuestInfo,
+    GuestState,
+    GuestStats,
+    HostHistory,
+    HostInfo,
+    HostStats,
+    Snapshot,
+)
+from vmtui.backend.stats import DEFAULT_INTERVAL, Counters, StatsHistory, compute_rates
+from vmtui.backend.stats import counters_from_record as _counters
+
+log = logging.getLogger(__name__)
+
+Event = ConnectionEvent | GuestEvent
+EventSink = Callable[[Event], None]
+
+
+def _silence_libvirt(_ctx: object, _err: object) -> None:
+    """libvirt prints every error to stderr by default, which would scribble over the TUI."""
+
+
+libvirt.registerErrorHandler(_silence_libvirt, None)
+
+_STATS = (
+    libvirt.VIR_DOMAIN_STATS_STATE
+    | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+    | libvirt.VIR_DOMAIN_STATS_BALLOON
+    | libvirt.VIR_DOMAIN_STATS_VCPU
+    | libvirt.VIR_DOMAIN_STATS_INTERFACE
+    | libvirt.VIR_DOMAIN_STATS_BLOCK
+)
+_NOWAIT = getattr(libvirt, "VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT", 0)
+
+LIFECYCLE = {
+    0: "defined",
+    1: "undefined",
+    2: "started",
+    3: "suspended",
+    4: "resumed",
+    5: "stopped",
+    6: "shutdown",
+    7: "pmsuspended",
+    8: "crashed",
+}
+
+_REASONS: dict[GuestState, dict[int, str]] = {
+    GuestState.RUNNING: {
+        1: "booted",
+        2: "migrated",
+        3: "restored",
+        4: "from snapshot",
+        5: "unpaused",
+        6: "migration cancelled",
+        7: "save cancelled",
+        8: "woken up",
+        9: "crashed",
+        10: "post-copy",
+    },
+    GuestState.PAUSED: {
+        1: "by user",
+        2: "migrating",
+        3: "saving",
+        4: "dumping",
+        5: "disk I/O error",
+        6: "watchdog",
+        7: "from snapshot",
+        8: "shutting down",
+        9: "snapshot",
+        10: "crashed",
+        11: "starting up",
+        12: "post-copy",
+        13: "post-copy failed",
+    },
+    GuestState.SHUTOFF: {
+        1: "shut down",
+        2: "forced off",
+        3: "crashed",
+        4: "migrated",
+        5: "saved",
+        6: "failed to start",
+        7: "from snapshot",
+        8: "daemon",
+    },
+    GuestState.CRASHED: {1: "panicked"},
+}
+
+_CLOSE_REASONS = {
+    0: "a connection error",
+    1: "the daemon closed the connection",
+    2: "the daemon stopped answering (keepalive)",
+    3: "the client closed it",
+}
+
+INFO_REFRESH_PER_TICK = 64  # guests whose XML is re-read each tick (round robin)
+
+
+def reason_text(state: GuestState, reason: int) -> str:
+    return _REASONS.get(state, {}).get(reason, "")
+
+
+def libvirt_message(err: libvirt.libvirtError) -> str:
+    msg = err.get_error_message() or str(err)
+    return msg.rstrip(".")
+
+
+class Backoff:
+    """Reconnect delays: short at first, capped (the daemon is usually back within seconds)."""
+
+    def __init__(self, first: float = 0.25, cap: float = 2.0) -> None:
+        self.first = first
+        self.cap = cap
+        self._next = first
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self.cap, self._next * 2)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.first
+
+
+@dataclass(frozen=True)
+class DiskPlan:
+    """A disk a delete could remove, with what the user must know before ticking it."""
+
+    target: str
+    path: str
+    in_pool: bool
+    used_by: tuple[str, ...]  # other guests that use the same path
+
+    @property
+    def removable(self) -> bool:
+        return not self.used_by
+
+
+@dataclass(frozen=True)
+class DeletePlan:
+    guest: GuestInfo
+    disks: tuple[DiskPlan, ...]
+    snapshots: int
+    managed_save: bool
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    name: str
+    removed: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]  # (path, reason)
+
+
+def _is_local(uri: str) -> bool:
+    parsed = urllib.parse.urlsplit(uri)
+    return not parsed.hostname
+
+
+class Hypervisor:
+    """A connection to one libvirt URI."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        readonly: bool = False,
+        interval: float = DEFAULT_INTERVAL,
+        on_event: EventSink | None = None,
+        host_sampler: HostSampler | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.uri = uri
+        self.readonly = readonly
+        self.interval = interval
+        self.on_event = on_event
+        self.clock = clock
+        self.backoff = Backoff()
+        self.history = StatsHistory(interval)
+        self.host_info: HostInfo | None = None
+        self.state = ConnState.CLOSED
+        self.last_error = ""
+        self._host_sampler = host_sampler
+        self._given_sampler = host_sampler is not None
+        self._lock = threading.RLock()
+        self._conn: Any = None
+        self._callback_ids: list[int] = []
+        self._infos: dict[str, GuestInfo] = {}
+        self._counters: dict[str, Counters] = {}
+        self._dirty: set[str] = set()
+        self._rr = 0
+        self._nowait = bool(_NOWAIT)
+        self._bulk = True
+
+    # ----------------------------------------------------------------- connection
+    @property
+    def driver(self) -> str:
+        return urllib.parse.urlsplit(self.uri).scheme.split("+")[0]
+
+    @property
+    def is_local(self) -> bool:
+        return _is_local(self.uri)
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and self.state is ConnState.CONNECTED
+
+    def _emit(self, event: Event) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:  # pragma: no cover - a sink must never break libvirt's thread
+                log.exception("event sink failed")
+
+    def connect(self) -> HostInfo:
+        """Open the connection (blocking). Raises ``ConnectionFailed`` with the fix in words."""
+        with self._lock:
+            if self._conn is not None:
+                self._drop_connection()
+            self.state = ConnState.CONNECTING
+        events = ensure_event_loop()
+        try:
+            conn = libvirt.openReadOnly(self.uri) if self.readonly else libvirt.open(self.uri)
+        except libvirt.libvirtError as err:
+            self.state = ConnState.LOST
+            raise self._connect_error(err) from None
+        if conn is None:  # pragma: no cover - old bindings return None instead of raising
+            self.state = ConnState.LOST
+            raise ConnectionFailed(f"Could not connect to {self.uri}.")
+        try:
+            info = self._read_host_info(conn)
+        except libvirt.libvirtError as err:
+            conn.close()
+            self.state = ConnState.LOST
+            raise ConnectionFailed(
+                f"Connected to {self.uri} but could not read the host: {libvirt_message(err)}."
+            ) from None
+        if events:
+            self._register_callbacks(conn)
+        with self._lock:
+            self._conn = conn
+            self.host_info = info
+            self.state = ConnState.CONNECTED
+            self.last_error = ""
+            self._dirty.update(self._infos)  # everything may have changed while we were away
+            self._counters.clear()
+            if not self._given_sampler:
+                self._host_sampler = self._make_sampler(conn, info)
+        self.backoff.reset()
+        self._emit(ConnectionEvent(self.uri, ConnState.CONNECTED))
+        return info
+
+    def _connect_error(self, err: libvirt.libvirtError) -> ConnectionFailed:
+        msg = libvirt_message(err)
+        code = err.get_error_code()
+        no_socket = any(
+            s in msg
+            for s in ("Failed to connect socket", "No such file or directory", "Connection refused")
+        )
+        if self.is_local and code == libvirt.VIR_ERR_SYSTEM_ERROR and no_socket:
+            self.last_error = f"no libvirt daemon answers at {self.uri}"
+            return NoDaemon(
+                f"No libvirt daemon answers at {self.uri} ({msg}). Start it as root with "
+                "`libvirtd -d` (or `systemctl start libvirtd` where systemd runs); vmtui "
+                "connects by itself once it answers. To look around without a hypervisor, "
+                "run `vmtui --demo`."
+            )
+        if code == libvirt.VIR_ERR_AUTH_FAILED or "authentication" in msg.lower():
+            self.last_error = "authentication failed"
+            return ConnectionFailed(
+                f"The host at {self.uri} refused us: {msg}. Check the user and key, or run "
+                "vmtui as a user allowed to manage libvirt (root or the libvirt group)."
+            )
+        self.last_error = msg
+        return ConnectionFailed(f"Could not connect to {self.uri}: {msg}.")
+
+    def _read_host_info(self, conn: Any) -> HostInfo:
+        model, mem_mib, cpus, mhz, nodes, *_ = conn.getInfo()
+        try:
+            hostname = conn.getHostname()
+        except libvirt.libvirtError:
+            hostname = urllib.parse.urlsplit(self.uri).hostname or "localhost"
+        ver = conn.getLibVersion()
+        return HostInfo(
+            uri=self.uri,
+            hostname=hostname,
+            hypervisor=conn.getType(),
+            libvirt_version=f"{ver // 1000000}.{ver // 1000 % 1000}.{ver % 1000}",
+            cpu_model=model,
+            cpus=int(cpus),
+            mhz=int(mhz),
+            memory_kib=int(mem_mib) * 1024,
+            numa_nodes=int(nodes),
+            local=self.is_local,
+        )
+
+    def _make_sampler(self, conn: Any, info: HostInfo) -> HostSampler | None:
+        if self.driver == "test":
+            return None  # a fake host: showing this machine's load beside it would mislead
+        if info.local:
+            return PsutilSampler(self.clock)
+        return NodeStatsSampler(
+            lambda: conn.getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS),
+            lambda: conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS),
+            info.cpus,
+            self.clock,
+        )
+
+    def _register_callbacks(self, conn: Any) -> None:
+        try:
+            conn.setKeepAlive(5, 3)
+        except libvirt.libvirtError:
+            pass  # drivers without a daemon (test://) have no keepalive
+        try:
+            conn.registerCloseCallback(self._on_close, None)
+        except libvirt.libvirtError:
+            pass
+        ids = []
+        for event_id, cb in (
+            (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle),
+            (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, self._on_device),
+            (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device),
+        ):
+            try:
+                ids.append(conn.domainEventRegisterAny(None, event_id, cb, None))
+            except libvirt.libvirtError:
+                pass  # polling covers what events miss
+        self._callback_ids = ids
+
+    def _on_close(self, conn: Any, reason: int, _opaque: object) -> None:
+        with self._lock:
+            if conn is not self._conn:
+                return
+            self._conn = None
+            self.state = ConnState.LOST
+            self.last_error = _CLOSE_REASONS.get(reason, "the connection closed")
+        self._emit(ConnectionEvent(self.uri, ConnState.LOST, self.last_error))
+
+    def _on_lifecycle(self, _c: Any, dom: Any, event: int, detail: int, _o: object) -> None:
+        uuid = dom.UUIDString()
+        with self._lock:
+            self._dirty.add(uuid)
+        self._emit(GuestEvent(self.uri, uuid, dom.name(), LIFECYCLE.get(event, str(event)),
+                              str(detail)))
+
+    def _on_device(self, _c: Any, dom: Any, dev: str, _o: object) -> None:
+        with self._lock:
+            self._dirty.add(dom.UUIDString())
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        for cid in self._callback_ids:
+            try:
+                conn.domainEventDeregisterAny(cid)
+            except libvirt.libvirtError:
+                pass
+        self._callback_ids = []
+        try:
+            conn.unregisterCloseCallback()
+        except libvirt.libvirtError:
+            pass
+        try:
+            conn.close()
+        except libvirt.libvirtError:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_connection()
+            self.state = ConnState.CLOSED
+
+    def mark_lost(self, reason: str) -> None:
+        """Record that a call failed because the connection is gone."""
+        with self._lock:
+            self._drop_connection()
+            self.state = ConnState.LOST
+            self.last_error = reason
+
+    def _require(self) -> Any:
+        conn = self._conn
+        if conn is None:
+            raise NotConnected(f"Not connected to {self.uri}: {self.last_error or 'no connection'}.")
+        return conn
+
+    def _is_connection_error(self, err: libvirt.libvirtError) -> bool:
+        conn = self._conn
+        if err.get_error_code() in (
+            libvirt.VIR_ERR_INTERNAL_ERROR,
+            libvirt.VIR_ERR_RPC,
+            libvirt.VIR_ERR_SYSTEM_ERROR,
+            libvirt.VIR_ERR_NO_CONNECT,
+            libvirt.VIR_ERR_INVALID_CONN,
+        ):
+            try:
+                return conn is None or not conn.isAlive()
+            except libvirt.libvirtError:
+                return True
+        return False
+
+    # ----------------------------------------------------------------- polling
+    def poll(self) -> Snapshot:
+        """One tick: (re)connect if needed, bulk stats, changed guests' XML, host figures."""
+        if self._conn is None:
+            self.connect()
+        conn = self._require()
+        t0 = self.clock()
+        try:
+            records, stats_seconds = self._bulk_stats(conn)
+            flags = self._flag_sets(conn)
+            guests = self._update_infos(records, flags)
+        except libvirt.libvirtError as err:
+            if self._is_connection_error(err):
+                reason = libvirt_message(err)
+                self.mark_lost(reason)
+                self._emit(ConnectionEvent(self.uri, ConnState.LOST, reason))
+                raise ConnectionFailed(f"Lost the connection to {self.uri}: {reason}.") from None
+            raise ActionFailed(f"Could not read guests from {self.uri}: "
+                               f"{libvirt_message(err)}.") from None
+        now = self.clock()
+        host_cpus = self.host_info.cpus if self.host_info else 0
+        stats: dict[str, GuestStats] = {}
+        counters: dict[str, Counters] = {}
+        for uuid, (_dom, record) in records.items():
+            info = self._infos.get(uuid)
+            cur = _counters(record, now)
+            counters[uuid] = cur
+            stats[uuid] = compute_rates(
+                uuid, self._counters.get(uuid), cur, host_cpus, info.vcpus if info else 0
+            )
+        self._counters = counters
+        host = self._host_stats(guests, now)
+        self.history.add(stats.values(), host, set(stats))
+        return Snapshot(
+            uri=self.uri,
+            time=now,
+            guests=guests,
+            stats=stats,
+            host=host,
+            poll_seconds=self.clock() - t0,
+            stats_seconds=stats_seconds,
+        )
+
+    def bare_stats_call(self) -> float:
+        """Time one bare bulk stats call (the benchmark's baseline)."""
+        conn = self._require()
+        t0 = time.perf_counter()
+        conn.getAllDomainStats(_STATS, _NOWAIT if self._nowait else 0)
+        return time.perf_counter() - t0
+
+    def _bulk_stats(self, conn: Any) -> tuple[dict[str, tuple[Any, dict[str, Any]]], float]:
+        t0 = time.perf_counter()
+        if self._bulk:
+            try:
+                raw = conn.getAllDomainStats(_STATS, _NOWAIT if self._nowait else 0)
+            except libvirt.libvirtError as err:
+                code = err.get_error_code()
+                if self._nowait and code in (libvirt.VIR_ERR_INVALID_ARG,
+                                              libvirt.VIR_ERR_NO_SUPPORT):
+                    self._nowait = False
+                    return self._bulk_stats(conn)
+                if code != libvirt.VIR_ERR_NO_SUPPORT:
+                    raise
+                self._bulk = False
+            else:
+                return {d.UUIDString(): (d, rec) for d, rec in raw}, time.perf_counter() - t0
+        out: dict[str, tuple[Any, dict[str, Any]]] = {}
+        for dom in conn.listAllDomains(0):
+            try:
+                state, _maxmem, mem, nvcpu, cpu_ns = dom.info()
+                reason = dom.state()[1]
+            except libvirt.libvirtError:
+                continue  # vanished between the list and the call
+            out[dom.UUIDString()] = (
+                dom,
+                {
+                    "state.state": state,
+                    "state.reason": reason,
+                    "cpu.time": cpu_ns,
+                    "balloon.current": mem,
+                    "vcpu.current": nvcpu,
+                },
+            )
+        return out, time.perf_counter() - t0
+
+    def _flag_sets(self, conn: Any) -> dict[str, set[str]]:
+        def uuids(flag: int) -> set[str]:
+            return {d.UUIDString() for d in conn.listAllDomains(flag)}
+
+        return {
+            "autostart": uuids(libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART),
+            "transient": uuids(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT),
+            "managedsave": uuids(libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE),
+            "snapshot": uuids(libvirt.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT),
+        }
+
+    def _update_infos(
+        self, records: dict[str, tuple[Any, dict[str, Any]]], flags: dict[str, set[str]]
+    ) -> tuple[GuestInfo, ...]:
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+        for gone in set(self._infos) - set(records):
+            del self._infos[gone]
+        order = list(records)
+        # A slow round robin re-reads some XML each tick, catching changes made without events.
+        if order:
+            start = self._rr % len(order)
+            dirty.update(order[start : start + INFO_REFRESH_PER_TICK])
+            self._rr = start + INFO_REFRESH_PER_TICK
+        out = []
+        for uuid, (dom, rec) in records.items():
+            state = GuestState.from_libvirt(int(rec.get("state.state", 0)))
+            reason = reason_text(state, int(rec.get("state.reason", 0)))
+            old = self._infos.get(uuid)
+            refresh = old is None or uuid in dirty or old.state != state
+            if refresh:
+                try:
+                    info = self._read_info(dom, state, reason, flags)
+                except libvirt.libvirtError as err:
+                    if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                        continue  # undefined between the stats call and now
+                    raise
+            else:
+                assert old is not None
+                info = dataclasses.replace(
+                    old,
+                    state=state,
+                    reason=reason,
+                    autostart=uuid in flags["autostart"],
+                    persistent=uuid not in flags["transient"],
+                    has_managed_save=uuid in flags["managedsave"],
+                    has_snapshots=uuid in flags["snapshot"],
+                )
+                if info == old:
+                    info = old
+            self._infos[uuid] = info
+            out.append(info)
+        return tuple(out)
+
+    def _read_info(
+        self, dom: Any, state: GuestState, reason: str, flags: dict[str, set[str]]
+    ) -> GuestInfo:
+        uuid = dom.UUIDString()
+        cfg = domxml.parse_domain(dom.XMLDesc(0))
+        return GuestInfo(
+            uuid=uuid,
+            name=cfg.name,
+            state=state,
+            reason=reason,
+            title=cfg.title,
+            description=cfg.description,
+            vcpus=cfg.vcpus,
+            max_vcpus=cfg.max_vcpus,
+            memory_kib=cfg.memory_kib,
+            max_memory_kib=cfg.max_memory_kib,
+            autostart=uuid in flags["autostart"],
+            persistent=uuid not in flags["transient"],
+            has_managed_save=uuid in flags["managedsave"],
+            has_snapshots=uuid in flags["snapshot"],
+            domain_type=cfg.domain_type,
+            arch=cfg.arch,
+            machine=cfg.machine,
+            os_type=cfg.os_type,
+            emulator=cfg.emulator,
+            kernel=cfg.kernel,
+            disks=cfg.disks,
+            nics=cfg.nics,
+            graphics=cfg.graphics,
+            shared_folders=cfg.shared_folders,
+            has_console=cfg.has_console,
+            host=self.uri,
+        )
+
+    def _host_stats(self, guests: Iterable[GuestInfo], now: float) -> HostStats:
+        sampler = self._host_sampler
+        base = sampler.sample() if sampler is not None else HostStats(time=now)
+        info = self.host_info
+        vcpus = mem = running = total = 0
+        for g in guests:
+            total += 1
+            if g.is_active:
+                running += 1
+                vcpus += g.vcpus
+                mem += g.memory_kib
+        return dataclasses.replace(
+            base,
+            time=now,
+            host_cpus=info.cpus if info else base.host_cpus,
+            mem_total_kib=base.mem_total_kib or (info.memory_kib if info else 0),
+            committed_vcpus=vcpus,
+            committed_mem_kib=mem,
+            guests_running=running,
+            guests_total=total,
+        )
+
+    def guest_history(self, uuid: str) -> GuestHistory:
+        """A copy of a guest's history (memory only, no libvirt call)."""
+        return self.history.guest(uuid)
+
+    def host_history(self) -> HostHistory:
+        return self.history.host()
+
+    def known_guests(self) -> tuple[GuestInfo, ...]:
+        """The guests as of the last poll (no libvirt call)."""
+        return tuple(self._infos.values())
+
+    # ----------------------------------------------------------------- actions
+    def _writable(self) -> Any:
+        if self.readonly:
+            raise ReadOnlyConnection(
+                f"The connection to {self.uri} is read-only; restart vmtui without --readonly "
+                "to change guests."
+            )
+        return self._require()
+
+    def _lookup(self, conn: Any, uuid: str) -> Any:
+        try:
+            return conn.lookupByUUIDString(uuid)
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                known = self._infos.get(uuid)
+                what = f"guest {known.name}" if known else "that guest"
+                raise GuestNotFound(f"The {what} no longer exists on {self.uri}.") from None
+            raise self._wrap(err, "find", uuid) from None
+
+    def _wrap(self, err: libvirt.libvirtError, verb: str, name: str) -> VmtuiError:
+        if self._is_connection_error(err):
+            reason = libvirt_message(err)
+            self.mark_lost(reason)
+            self._emit(ConnectionEvent(self.uri, ConnState.LOST, reason))
+            return NotConnected(f"Could not {verb} guest {name}: the connection to {self.uri} "
+                                f"was lost ({reason}).")
+        return ActionFailed(f"Could not {verb} guest {name}: {libvirt_message(err)}.")
+
+    def _act(
+        self,
+        uuid: str,
+        verb: str,
+        call: Callable[[Any], object],
+        check: Callable[[GuestState, str], str | None] | None = None,
+    ) -> None:
+        conn = self._writable()
+        dom = self._lookup(conn, uuid)
+        name = dom.name()
+        try:
+            if check is not None:
+                state = GuestState.from_libvirt(dom.state()[0])
+                problem = check(state, name)
+                if problem:
+                    raise ActionFailed(problem)
+            call(dom)
+        except libvirt.libvirtError as err:
+            raise self._wrap(err, verb, name) from None
+        finally:
+            with self._lock:
+                self._dirty.add(uuid)
+
+    def start(self, uuid: str) -> None:
+        def check(state: GuestState, name: str) -> str | None:
+            if state is GuestState.PAUSED:
+                return f"Guest {name} is paused; resume it instead of starting it."
+            if state.is_active:
+                return f"Guest {name} is already running."
+            return None
+
+        self._act(uuid, "start", lambda d: d.create(), check)
+
+    def shutdown(self, uuid: str) -> None:
+        self._act(uuid, "shut down", lambda d: d.shutdown(), _must_run("shut down"))
+
+    def reboot(self, uuid: str) -> None:
+        self._act(uuid, "reboot", lambda d: d.reboot(0), _must_run("reboot"))
+
+    def force_off(self, uuid: str) -> None:
+        self._act(uuid, "force off", lambda d: d.destroy(), _must_run("force off"))
+
+    def pause(self, uuid: str) -> None:
+        def check(state: GuestState, name: str) -> str | None:
+            if state is GuestState.PAUSED:
+                return f"Guest {name} is already paused."
+            return _must_run("pause")(state, name)
+
+        self._act(uuid, "pause", lambda d: d.suspend(), check)
+
+    def resume(self, uuid: str) -> None:
+        def check(state: GuestState, name: str) -> str | None:
+            if state is not GuestState.PAUSED:
+                return f"Guest {name} is not paused (it is {state.label})."
+            return None
+
+        self._act(uuid, "resume", lambda d: d.resume(), check)
+
+    def set_autostart(self, uuid: str, enabled: bool) -> None:
+        def call(dom: Any) -> None:
+            if not dom.isPersistent():
+                raise ActionFailed(
+                    f"Guest {dom.name()} is transient: it has no saved configuration to start "
+                    "when the host boots."
+                )
+            dom.setAutostart(1 if enabled else 0)
+
+        self._act(uuid, "change autostart of", call)
+
+    # ----------------------------------------------------------------- delete
+    def delete_plan(self, uuid: str) -> DeletePlan:
+        """What deleting this guest would touch: its disks (and who else uses them)."""
+        conn = self._require()
+        dom = self._lookup(conn, uuid)
+        try:
+            state = GuestState.from_libvirt(dom.state()[0])
+            cfg = domxml.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+            snapshots = dom.snapshotNum(0)
+            managed = bool(dom.hasManagedSaveImage(0))
+            others = self._disk_users(conn, exclude=uuid)
+        except libvirt.libvirtError as err:
+            raise self._wrap(err, "inspect", dom.name()) from None
+        guest = self._infos.get(uuid) or GuestInfo(uuid=uuid, name=cfg.name, state=state)
+        guest = dataclasses.replace(guest, state=state, disks=cfg.disks, name=cfg.name)
+        disks = []
+        for disk in cfg.disks:
+            path = disk.removable_path
+            if path is None:
+                continue
+            disks.append(
+                DiskPlan(
+                    target=disk.target,
+                    path=path,
+                    in_pool=self._volume_for(conn, path) is not None,
+                    used_by=tuple(sorted(others.get(path, ()))),
+                )
+            )
+        return DeletePlan(guest=guest, disks=tuple(disks), snapshots=snapshots,
+                          managed_save=managed)
+
+    def _disk_users(self, conn: Any, exclude: str) -> dict[str, set[str]]:
+        users: dict[str, set[str]] = {}
+        for dom in conn.listAllDomains(0):
+            if dom.UUIDString() == exclude:
+                continue
+            try:
+                cfg = domxml.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+            except libvirt.libvirtError:
+                continue
+            for disk in cfg.disks:
+                if disk.source:
+                    users.setdefault(disk.source, set()).add(cfg.name)
+        return users
+
+    @staticmethod
+    def _volume_for(conn: Any, path: str) -> Any:
+        try:
+            return conn.storageVolLookupByPath(path)
+        except libvirt.libvirtError:
+            return None
+
+    def delete(self, uuid: str, remove_disks: Sequence[str] = ()) -> DeleteResult:
+        """Delete a guest: force it off, undefine it (managed save, snapshot metadata and NVRAM
+        with it) and then remove only the disk paths given. Disks used by another guest are
+        refused before anything is touched."""
+        conn = self._writable()
+        plan = self.delete_plan(uuid)
+        name = plan.guest.name
+        by_path = {d.path: d for d in plan.disks}
+        for path in remove_disks:
+            disk = by_path.get(path)
+            if disk is None:
+                raise ActionFailed(f"{path} is not a disk of guest {name}; nothing was deleted.")
+            if disk.used_by:
+                raise ActionFailed(
+                    f"The disk {path} is also used by {', '.join(disk.used_by)}; nothing was "
+                    "deleted."
+                )
+        dom = self._lookup(conn, uuid)
+        try:
+            if dom.isActive():
+                dom.destroy()
+            if dom.isPersistent():
+                self._undefine(dom)
+        except libvirt.libvirtError as err:
+            raise self._wrap(err, "delete", name) from None
+        finally:
+            with self._lock:
+                self._dirty.add(uuid)
+        removed: list[str] = []
+        failed: list[tuple[str, str]] = []
+        for path in remove_disks:
+            try:
+                self._remove_disk(conn, path, by_path[path].in_pool)
+                removed.append(path)
+            except VmtuiError as err:
+                failed.append((path, err.message))
+        return DeleteResult(name=name, removed=tuple(removed), failed=tuple(failed))
+
+    @staticmethod
+    def _undefine(dom: Any) -> None:
+        full = (
+            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+            | getattr(libvirt, "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA", 0)
+            | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+        )
+        for flags in (
+            full,
+            full & ~libvirt.VIR_DOMAIN_UNDEFINE_NVRAM,
+            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+        ):
+            try:
+                dom.undefineFlags(flags)
+                return
+            except libvirt.libvirtError as err:
+                if err.get_error_code() not in (libvirt.VIR_ERR_INVALID_ARG,
+                                                libvirt.VIR_ERR_NO_SUPPORT):
+                    raise
+        dom.undefine()
+
+    def _remove_disk(self, conn: Any, path: str, in_pool: bool) -> None:
+        vol = self._volume_for(conn, path) if in_pool else None
+        if vol is not None:
+            try:
+                vol.delete(0)
+                return
+            except libvirt.libvirtError as err:
+                raise ActionFailed(f"Could not delete volume {path}: {libvirt_message(err)}.")\
+                    from None
+        if not self.is_local or self.driver == "test":
+            raise ActionFailed(
+                f"{path} is not in a storage pool of {self.uri}, so vmtui cannot remove it; "
+                "remove it on the host by hand."
+            )
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            raise ActionFailed(f"{path} no longer exists.") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise ActionFailed(f"{path} is not a regular file; vmtui removes only image files.")
+        try:
+            os.unlink(path)
+        except OSError as err:
+            raise ActionFailed(f"Could not remove {path}: {err.strerror}.") from None
+
+
+def _must_run(verb: str) -> Callable[[GuestState, str], str | None]:
+    def check(state: GuestState, name: str) -> str | None:
+        if not state.is_active:
+            return f"Guest {name} is not running (it is {state.label}); cannot {verb} it."
+        return None
+
+    return check
