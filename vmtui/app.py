@@ -1,0 +1,333 @@
+"""The Textual app: thin. It owns the poll loop, routes snapshots to screens, runs actions.
+
+Every backend call happens in a thread worker; results come back as messages (messages.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.timer import Timer
+
+from vmtui import format as fmt
+from vmtui.backend import (
+    ConnectionEvent,
+    ConnState,
+    GuestEvent,
+    GuestHistory,
+    HostHistory,
+    Hypervisor,
+    NoDaemon,
+    Snapshot,
+    VmtuiError,
+)
+from vmtui.backend.hoststats import HostSampler
+from vmtui.messages import ActionFinished, BackendEvent, DeletePlanned, Polled, PollFailed
+from vmtui.screens.base import GuestCommands, HostView
+from vmtui.screens.dashboard import DashboardScreen
+from vmtui.screens.delete import DeleteScreen
+from vmtui.screens.help import HelpScreen
+from vmtui.screens.nodaemon import NoDaemonScreen
+from vmtui.widgets.status_line import StatusLine
+
+DEMO_HOST = Path(__file__).parent / "demo" / "host.xml"
+DEMO_URI = f"test://{DEMO_HOST}"
+
+# action name -> (backend method, verb for messages, past tense)
+GUEST_ACTIONS: dict[str, tuple[str, str, str]] = {
+    "start": ("start", "start", "started"),
+    "shutdown": ("shutdown", "shut down", "asked to shut down"),
+    "reboot": ("reboot", "reboot", "asked to reboot"),
+    "force_off": ("force_off", "force off", "forced off"),
+    "pause": ("pause", "pause", "paused"),
+    "resume": ("resume", "resume", "resumed"),
+    "autostart_on": ("set_autostart", "enable autostart of", "will start when the host boots"),
+    "autostart_off": ("set_autostart", "disable autostart of", "will not start at boot"),
+}
+
+
+class VmtuiApp(App[None]):
+    """vmtui: one libvirt host's guests, live."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "vmtui"
+    COMMANDS = App.COMMANDS | {GuestCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Keys", key_display="?"),
+    ]
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        readonly: bool = False,
+        interval: float = 2.0,
+        host_sampler: HostSampler | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.readonly = readonly
+        self.interval = interval
+        self._host_sampler = host_sampler
+        self._clock = clock
+        self.hv = self._make_hypervisor(uri)
+        self.snapshot: Snapshot | None = None
+        self.host_history: HostHistory | None = None
+        self.histories: dict[str, GuestHistory] = {}
+        self.watched: frozenset[str] = frozenset()
+        self.polls = 0
+        self._polling = False
+        self._poll_again = False
+        self._poll_timer: Timer | None = None
+        self._poll_started: float | None = None
+        self._retry_at: float | None = None
+        self._lost_reason = ""
+        self._no_daemon_screen: NoDaemonScreen | None = None
+        self._offered_demo = False
+
+    # ------------------------------------------------------------ set-up
+    def _make_hypervisor(self, uri: str) -> Hypervisor:
+        return Hypervisor(
+            uri,
+            readonly=self.readonly,
+            interval=self.interval,
+            on_event=lambda ev: self.post_message(BackendEvent(ev)),
+            host_sampler=self._host_sampler,
+            clock=self._clock,
+        )
+
+    @property
+    def uri(self) -> str:
+        return self.hv.uri
+
+    def on_mount(self) -> None:
+        self.push_screen(DashboardScreen())
+        self.set_interval(0.5, self.update_status)
+        self.schedule_poll(0)
+
+    def switch_host(self, uri: str) -> None:
+        """Drop the current connection and show another host (e.g. the demo)."""
+        old = self.hv
+        self.hv = self._make_hypervisor(uri)
+        self.snapshot = None
+        self.histories = {}
+        self._close_in_background(old)
+        for screen in self._host_views():
+            screen.show_snapshot(None)
+        self.schedule_poll(0)
+
+    @work(thread=True, exit_on_error=False, group="close", description="close connection")
+    def _close_in_background(self, hv: Hypervisor) -> None:
+        hv.close()
+
+    # ------------------------------------------------------------ polling
+    def schedule_poll(self, delay: float) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+        self._poll_timer = self.set_timer(max(0.001, delay), self._start_poll)
+
+    def request_poll(self) -> None:
+        """Poll soon (after an action or an event); never overlaps a running poll."""
+        if self._polling:
+            self._poll_again = True
+        else:
+            self.schedule_poll(0.05)
+
+    def _start_poll(self) -> None:
+        if self._polling:
+            self._poll_again = True
+            return
+        self._polling = True
+        self._poll_started = self._clock()
+        self._poll_worker(self.hv, self.watched)
+
+    @work(thread=True, exit_on_error=False, group="poll", description="poll host")
+    def _poll_worker(self, hv: Hypervisor, watched: frozenset[str]) -> None:
+        try:
+            snapshot = hv.poll()
+        except NoDaemon as err:
+            self.post_message(PollFailed(err.message, hv.backoff.next(), no_daemon=True))
+            return
+        except VmtuiError as err:
+            self.post_message(PollFailed(err.message, hv.backoff.next()))
+            return
+        except Exception as err:  # never a traceback on screen: say it, keep polling
+            self.post_message(PollFailed(f"Unexpected error while polling: {err}", hv.backoff.cap))
+            return
+        histories = {uuid: hv.guest_history(uuid) for uuid in watched}
+        self.post_message(Polled(snapshot, histories, hv.host_history()))
+
+    def on_polled(self, message: Polled) -> None:
+        if message.snapshot.uri != self.hv.uri:
+            return  # a late answer from a host we switched away from
+        self._poll_done()
+        self.polls += 1
+        self.snapshot = message.snapshot
+        self.histories = message.histories
+        self.host_history = message.host_history
+        self._retry_at = None
+        self._lost_reason = ""
+        if self._no_daemon_screen is not None:
+            self._no_daemon_screen.dismiss(None)
+            self._no_daemon_screen = None
+        for screen in self._host_views():
+            screen.show_snapshot(message.snapshot)
+        self.update_status()
+        self.schedule_poll(0.05 if self._poll_again else self.interval)
+        self._poll_again = False
+
+    def on_poll_failed(self, message: PollFailed) -> None:
+        self._poll_done()
+        self._lost_reason = message.error
+        self._retry_at = self._clock() + message.retry_in
+        if message.no_daemon and not self._offered_demo and self.hv.uri != DEMO_URI:
+            self._offered_demo = True
+            self._no_daemon_screen = NoDaemonScreen(message.error)
+            self.push_screen(self._no_daemon_screen, self._no_daemon_choice)
+        self.update_status()
+        self.schedule_poll(message.retry_in)
+        self._poll_again = False
+
+    def _no_daemon_choice(self, choice: str | None) -> None:
+        self._no_daemon_screen = None
+        if choice == "demo":
+            self.switch_host(DEMO_URI)
+        elif choice == "retry":
+            self.schedule_poll(0)
+        elif choice == "quit":
+            self.exit()
+
+    def _poll_done(self) -> None:
+        self._polling = False
+        self._poll_started = None
+
+    def _host_views(self) -> Iterable[HostView]:
+        return [s for s in self.screen_stack if isinstance(s, HostView)]
+
+    def watch_guest(self, uuid: str, on: bool) -> None:
+        self.watched = self.watched | {uuid} if on else self.watched - {uuid}
+        if on:
+            self.request_poll()
+
+    def on_backend_event(self, message: BackendEvent) -> None:
+        event = message.event
+        if isinstance(event, ConnectionEvent):
+            if event.uri != self.hv.uri:
+                return
+            if event.state is ConnState.LOST:
+                self._lost_reason = f"Lost the connection to {event.uri}: {event.reason}."
+                delay = self.hv.backoff.next()
+                self._retry_at = self._clock() + delay
+                if not self._polling:
+                    self.schedule_poll(delay)
+            self.update_status()
+        elif isinstance(event, GuestEvent) and event.uri == self.hv.uri:
+            self.request_poll()
+
+    # ------------------------------------------------------------ status line
+    def status(self) -> tuple[str, str, str]:
+        """(symbol, sentence, style) describing the connection right now."""
+        hv, now = self.hv, self._clock()
+        if self._retry_at is not None and not hv.connected:
+            wait = max(0.0, self._retry_at - now)
+            when = "now" if wait < 0.05 or self._polling else f"in {wait:.1f}s"
+            return ("✖", f"{self._lost_reason} Retrying {when}.", "bold red")
+        if self._poll_started is not None and now - self._poll_started > 2 * self.interval + 1:
+            waited = fmt.duration(now - self._poll_started)
+            return ("⌛", f"{hv.uri} has not answered for {waited}; waiting.", "bold yellow")
+        if self.snapshot is None or not hv.connected:
+            return ("◌", f"Connecting to {hv.uri}…", "yellow")
+        snap = self.snapshot
+        running = sum(1 for g in snap.guests if g.is_active)
+        info = hv.host_info
+        host = f" ({info.hostname})" if info else ""
+        mode = " · read-only" if self.readonly else ""
+        return (
+            "●",
+            f"Connected to {hv.uri}{host} · {len(snap.guests)} guests, {running} running{mode}",
+            "bold green",
+        )
+
+    def update_status(self) -> None:
+        symbol, text, style = self.status()
+        for line in self.screen.query(StatusLine):
+            line.set_status(symbol, text, style)
+
+    # ------------------------------------------------------------ actions
+    def guest_action(self, action: str, uuid: str, name: str) -> None:
+        method, verb, _ = GUEST_ACTIONS[action]
+        self._action_worker(action, uuid, name)
+        self.notify(f"Asking guest {name} to {verb.split(' of')[0]}…", markup=False, timeout=2)
+
+    @work(thread=True, exit_on_error=False, group="actions", description="guest action")
+    def _action_worker(self, action: str, uuid: str, name: str) -> None:
+        method, verb, done = GUEST_ACTIONS[action]
+        call: Callable[..., Any] = getattr(self.hv, method)
+        try:
+            if method == "set_autostart":
+                call(uuid, action == "autostart_on")
+            else:
+                call(uuid)
+        except VmtuiError as err:
+            self.post_message(ActionFinished(f"{verb} {name}", err.message))
+            return
+        except Exception as err:
+            self.post_message(ActionFinished(f"{verb} {name}", f"Could not {verb} {name}: {err}"))
+            return
+        self.post_message(ActionFinished(f"Guest {name} {done}."))
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        if message.ok:
+            self.notify(message.description, markup=False, timeout=3)
+        else:
+            self.notify(message.error, markup=False, severity="error", timeout=8)
+        self.request_poll()
+
+    @work(thread=True, exit_on_error=False, group="actions", description="plan delete")
+    def ask_delete(self, uuid: str) -> None:
+        """Read what a delete would touch, then ask (DeleteScreen) before anything goes."""
+        try:
+            plan = self.hv.delete_plan(uuid)
+        except VmtuiError as err:
+            self.post_message(ActionFinished("delete", err.message))
+            return
+        self.post_message(DeletePlanned(plan))
+
+    def on_delete_planned(self, message: DeletePlanned) -> None:
+        plan = message.plan
+
+        def chosen(disks: list[str] | None) -> None:
+            if disks is not None:
+                self.notify(f"Deleting guest {plan.guest.name}…", markup=False, timeout=2)
+                self.delete_guest(plan.guest.uuid, plan.guest.name, disks)
+
+        self.push_screen(DeleteScreen(plan), chosen)
+
+    @work(thread=True, exit_on_error=False, group="actions", description="delete guest")
+    def delete_guest(self, uuid: str, name: str, disks: list[str]) -> None:
+        try:
+            result = self.hv.delete(uuid, disks)
+        except VmtuiError as err:
+            self.post_message(ActionFinished(f"delete {name}", err.message))
+            return
+        if result.failed:
+            failures = " ".join(reason for _, reason in result.failed)
+            self.post_message(
+                ActionFinished(f"delete {name}", f"Guest {name} was deleted, but: {failures}")
+            )
+            return
+        removed = f" and {len(result.removed)} disk(s)" if result.removed else ""
+        self.post_message(ActionFinished(f"Deleted guest {name}{removed}."))
+
+    # ------------------------------------------------------------ keys
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen.for_screen(self.screen))

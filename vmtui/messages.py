@@ -1,0 +1,71 @@
+"""App-wide messages. Worker threads and libvirt's event thread only ever post these."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from vmtui.backend import (
+    ConnectionEvent,
+    DeletePlan,
+    GuestEvent,
+    GuestHistory,
+    HostHistory,
+    Snapshot,
+)
+
+
+class Polled(Message):
+    """A poll finished: the host's guests, this tick's stats and the histories being watched."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        histories: dict[str, GuestHistory],
+        host_history: HostHistory,
+    ) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+        self.histories = histories
+        self.host_history = host_history
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, Polled)
+
+
+class PollFailed(Message):
+    """A poll (or the reconnect it tried) failed; ``retry_in`` seconds until the next try."""
+
+    def __init__(self, error: str, retry_in: float, no_daemon: bool = False) -> None:
+        super().__init__()
+        self.error = error
+        self.retry_in = retry_in
+        self.no_daemon = no_daemon
+
+
+class BackendEvent(Message):
+    """A lifecycle or connection event from libvirt's event thread."""
+
+    def __init__(self, event: ConnectionEvent | GuestEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+class ActionFinished(Message):
+    """A guest action ended: ``error`` is a sentence for the user, empty on success."""
+
+    def __init__(self, description: str, error: str = "") -> None:
+        super().__init__()
+        self.description = description
+        self.error = error
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+class DeletePlanned(Message):
+    """What deleting a guest would touch is known: time to ask the user."""
+
+    def __init__(self, plan: DeletePlan) -> None:
+        super().__init__()
+        self.plan = plan

@@ -1,0 +1,169 @@
+"""What the dashboard and the guest screen share: guest actions, their keys and palette commands."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, cast
+
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.screen import Screen
+
+from vmtui.backend import GuestInfo, GuestState, Snapshot
+from vmtui.screens.confirm import ConfirmScreen
+
+if TYPE_CHECKING:
+    from vmtui.app import VmtuiApp
+
+# Actions that change state: hidden (and refused) on a read-only connection.
+MUTATING = frozenset(
+    {"start", "shutdown", "reboot", "force_off", "pause", "resume", "autostart", "delete"}
+)
+
+
+class HostView(Screen[None]):
+    """A screen that shows data from the host's polls."""
+
+    @property
+    def vmtui(self) -> VmtuiApp:
+        return cast("VmtuiApp", self.app)
+
+    def show_snapshot(self, snapshot: Snapshot | None) -> None:
+        """Called by the app after each poll (``None`` when the host changes)."""
+
+
+class GuestActionScreen(HostView):
+    """A screen with a current guest and one key per action on it."""
+
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("d", "shutdown", "Shut down"),
+        Binding("r", "reboot", "Reboot"),
+        Binding("F", "force_off", "Force off"),
+        Binding("p", "pause", "Pause"),
+        Binding("u", "resume", "Resume"),
+        Binding("a", "autostart", "Autostart"),
+        Binding("D", "delete", "Delete"),
+    ]
+
+    def current_guest(self) -> GuestInfo | None:
+        raise NotImplementedError
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MUTATING and self.vmtui.readonly:
+            return False  # hidden from the footer, the help and the palette
+        return True
+
+    def _run(self, action: str) -> None:
+        guest = self.current_guest()
+        if guest is None:
+            self.notify("No guest is selected.", severity="warning", timeout=3)
+            return
+        self.vmtui.guest_action(action, guest.uuid, guest.name)
+
+    def action_start(self) -> None:
+        self._run("start")
+
+    def action_shutdown(self) -> None:
+        self._run("shutdown")
+
+    def action_reboot(self) -> None:
+        self._run("reboot")
+
+    def action_pause(self) -> None:
+        self._run("pause")
+
+    def action_resume(self) -> None:
+        self._run("resume")
+
+    def action_autostart(self) -> None:
+        guest = self.current_guest()
+        if guest is not None:
+            self._run("autostart_off" if guest.autostart else "autostart_on")
+
+    def action_force_off(self) -> None:
+        guest = self.current_guest()
+        if guest is None:
+            return
+        if not guest.is_active:
+            self.notify(f"Guest {guest.name} is not running.", markup=False, timeout=3)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.vmtui.guest_action("force_off", guest.uuid, guest.name)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Force off {guest.name}?",
+                "This cuts the guest's power at once, like pulling the plug. Whatever it has "
+                "not written to its disks (open files, caches, unsaved work) is lost. Its disks "
+                "and definition stay.",
+                confirm="Force off",
+            ),
+            answered,
+        )
+
+    def action_delete(self) -> None:
+        guest = self.current_guest()
+        if guest is not None:
+            self.vmtui.ask_delete(guest.uuid)
+
+
+def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
+    """(action, title, help) for what makes sense in the guest's state."""
+    out = []
+    state = guest.state
+    if not state.is_active:
+        out.append(("start", "Start", "Boot the guest (or restore its saved state)"))
+    if state in (GuestState.RUNNING, GuestState.BLOCKED):
+        out += [
+            ("shutdown", "Shut down", "Ask the guest's OS to power off (ACPI)"),
+            ("reboot", "Reboot", "Ask the guest's OS to restart"),
+            ("pause", "Pause", "Freeze the guest's vCPUs"),
+        ]
+    if state is GuestState.PAUSED:
+        out.append(("resume", "Resume", "Let the paused guest run again"))
+    if state.is_active:
+        out.append(("force_off", "Force off", "Cut the guest's power (asks first)"))
+    out.append(("autostart", "Turn autostart " + ("off" if guest.autostart else "on"),
+                "Start the guest when the host boots, or not"))
+    out.append(("delete", "Delete", "Remove the guest, and the disks you tick (asks first)"))
+    return out
+
+
+class GuestCommands(Provider):
+    """Command palette entries: every action on the selected guest."""
+
+    def _targets(self) -> tuple[GuestActionScreen, GuestInfo] | None:
+        screen = self.screen
+        if not isinstance(screen, GuestActionScreen):
+            return None
+        guest = screen.current_guest()
+        return (screen, guest) if guest is not None else None
+
+    def _commands(self) -> list[tuple[str, str, object]]:
+        found = self._targets()
+        if found is None:
+            return []
+        screen, guest = found
+        out = []
+        for action, title, help_text in _available(guest):
+            if screen.check_action(action, ()) is False:
+                continue
+            out.append(
+                (f"{title} {guest.name}", help_text, partial(screen.run_action, action))
+            )
+        return out
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._commands():
+            yield DiscoveryHit(Content(title), callback, help=help_text)  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)  # type: ignore[arg-type]

@@ -1,0 +1,76 @@
+"""Delete a guest: says what goes, and removes only the disks the user ticks."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Label, Static
+
+from vmtui.backend import DeletePlan
+
+
+def describe(plan: DeletePlan) -> str:
+    guest = plan.guest
+    parts = [f"The definition of guest {guest.name} goes"]
+    if guest.is_active:
+        parts[0] = f"Guest {guest.name} is {guest.state.label}: it is forced off, then its " \
+                   "definition goes"
+    extras = []
+    if plan.managed_save:
+        extras.append("its saved memory state")
+    if plan.snapshots:
+        extras.append(f"the metadata of its {plan.snapshots} snapshot(s)")
+    if extras:
+        parts.append(" and ".join(extras) + " go too")
+    text = ", ".join(parts) + "."
+    if plan.disks:
+        text += " Its disks stay unless you tick them; a ticked disk is deleted for good."
+    else:
+        text += " It has no disk image vmtui could remove."
+    return text
+
+
+class DeleteScreen(ModalScreen[list[str] | None]):
+    """Dismisses with the disk paths to remove (possibly none), or None when cancelled."""
+
+    BINDINGS = [Binding("escape,n", "cancel", "Cancel", show=False)]
+
+    def __init__(self, plan: DeletePlan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(f"Delete guest {self.plan.guest.name}?", id="title", markup=False)
+            yield Static(describe(self.plan), id="body", markup=False)
+            for i, disk in enumerate(self.plan.disks):
+                label = f"{disk.target}: {disk.path}"
+                if disk.used_by:
+                    label += f" (also used by {', '.join(disk.used_by)}: kept)"
+                # Content(...) is plain text: a path is never read as markup.
+                yield Checkbox(
+                    Content(label), value=False, id=f"disk-{i}", disabled=not disk.removable
+                )
+            with Horizontal(classes="buttons"):
+                yield Button("Delete", variant="error", id="yes")
+                yield Button("Cancel (esc)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def chosen_disks(self) -> list[str]:
+        out = []
+        for i, disk in enumerate(self.plan.disks):
+            box = self.query_one(f"#disk-{i}", Checkbox)
+            if box.value and disk.removable:
+                out.append(disk.path)
+        return out
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(self.chosen_disks() if event.button.id == "yes" else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

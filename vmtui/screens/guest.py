@@ -1,0 +1,208 @@
+"""One guest: overview (hardware, disks, NICs, shared folders) and graphs with history."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Footer, Label, Sparkline, Static, TabbedContent, TabPane
+
+from vmtui import format as fmt
+from vmtui.backend import GuestHistory, GuestInfo, GuestStats, Series, Snapshot
+from vmtui.screens.base import GuestActionScreen
+from vmtui.widgets.guest_table import STATE_STYLES
+from vmtui.widgets.status_line import StatusLine
+
+
+def _kv_table() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
+    """The overview's content. Every libvirt string goes in as Text: never parsed as markup."""
+    hw = _kv_table()
+    state = Text(guest.state.label, style=STATE_STYLES.get(guest.state, ""))
+    if guest.reason:
+        state.append(f" ({guest.reason})", style="dim")
+    hw.add_row("State", state)
+    if guest.title:
+        hw.add_row("Title", Text(guest.title))
+    if guest.description:
+        hw.add_row("Description", Text(guest.description))
+    hw.add_row("UUID", Text(guest.uuid))
+    vcpus = f"{guest.vcpus}" + (f" (max {guest.max_vcpus})" if guest.max_vcpus > guest.vcpus else "")
+    hw.add_row("vCPUs", vcpus)
+    mem = fmt.kib(guest.memory_kib)
+    if guest.max_memory_kib > guest.memory_kib:
+        mem += f" (max {fmt.kib(guest.max_memory_kib)})"
+    hw.add_row("Memory", mem)
+    machine = " ".join(x for x in (guest.domain_type, guest.arch, guest.machine) if x)
+    hw.add_row("Machine", Text(machine or fmt.DASH))
+    if guest.kernel:
+        hw.add_row("Kernel", Text(guest.kernel))
+    flags = [
+        "autostart" if guest.autostart else "no autostart",
+        "persistent" if guest.persistent else "transient",
+    ]
+    if guest.has_managed_save:
+        flags.append("saved state")
+    if guest.has_snapshots:
+        flags.append("has snapshots")
+    hw.add_row("Flags", ", ".join(flags))
+    if stats is not None and guest.is_active:
+        hw.add_row(
+            "Now",
+            f"CPU {fmt.percent(stats.cpu_percent)}% of host, "
+            f"{fmt.percent(stats.cpu_percent_per_vcpu)}% of its vCPUs",
+        )
+
+    disks = Table("Disk", "Bus", "Format", "Source", box=None, padding=(0, 1), expand=False)
+    for d in guest.disks:
+        src = Text(d.source or "(empty)")
+        if d.readonly:
+            src.append(" ro", style="yellow")
+        disks.add_row(Text(f"{d.target} {d.device}"), Text(d.bus), Text(d.format or "?"), src)
+    nics = Table("NIC", "Type", "Source", "Model", box=None, padding=(0, 1))
+    for n in guest.nics:
+        nics.add_row(Text(n.mac), Text(n.kind), Text(n.source), Text(n.model))
+    shares = Table("Shared folder", "Tag", "Driver", "Access", box=None, padding=(0, 1))
+    for f in guest.shared_folders:
+        shares.add_row(Text(f.source), Text(f.tag), Text(f.driver),
+                       Text("read-only" if f.readonly else "read-write",
+                            style="" if f.readonly else "bold yellow"))
+    parts: list[object] = [hw, Text("")]
+    parts.append(disks if guest.disks else Text("No disks.", style="dim"))
+    parts.append(Text(""))
+    parts.append(nics if guest.nics else Text("No network interfaces.", style="dim"))
+    parts.append(Text(""))
+    parts.append(shares if guest.shared_folders else Text("No shared folders.", style="dim"))
+    if guest.graphics:
+        parts.append(Text(""))
+        g = Text("Graphics: ")
+        g.append(", ".join(f"{x.kind} on {x.listen or 'default'}"
+                           + (f":{x.port}" if x.port else "") for x in guest.graphics))
+        parts.append(g)
+    parts.append(Text("Serial console: " + ("yes" if guest.has_console else "none"), style="dim"))
+    return Group(*parts)  # type: ignore[arg-type]
+
+
+def _values(series: Series) -> list[float]:
+    return [v if v is not None else 0.0 for v in series.values]
+
+
+def _latest(series: Series) -> float | None:
+    return next((v for v in reversed(series.values) if v is not None), None)
+
+
+class Graph(Vertical):
+    """A labelled sparkline of one figure's history, with its latest and peak values."""
+
+    DEFAULT_CSS = """
+    Graph { height: auto; margin: 0 0 1 0; }
+    Graph > Sparkline { height: 3; }
+    """
+
+    def __init__(self, title: str, kind: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.title = title
+        self.kind = kind  # "percent", "kib" or "rate"
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.title, classes="graph-title", markup=False)
+        yield Sparkline([], summary_function=max)
+
+    def _show(self, value: float | None) -> str:
+        if self.kind == "percent":
+            return f"{fmt.percent(value)}%"
+        if self.kind == "kib":
+            return fmt.kib(value)
+        return f"{fmt.rate(value)}/s"
+
+    def update_series(self, series: Series, window_seconds: float) -> None:
+        values = _values(series)
+        known = [v for v in series.values if v is not None]
+        peak = max(known) if known else None
+        label = (f"{self.title}: {self._show(_latest(series))} now, peak "
+                 f"{self._show(peak)} over {fmt.duration(window_seconds)}")
+        self.query_one(Label).update(label)
+        self.query_one(Sparkline).data = values or [0.0]
+
+
+class GuestScreen(GuestActionScreen):
+    BINDINGS = [
+        Binding("escape,backspace", "back", "Back"),
+        Binding("o", "tab('overview')", "Overview"),
+        Binding("g", "tab('graphs')", "Graphs"),
+    ]
+
+    def __init__(self, uuid: str) -> None:
+        super().__init__()
+        self.uuid = uuid
+        self._guest: GuestInfo | None = None
+        self._shown_overview: object = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="guest-title", markup=False)
+        with TabbedContent(initial="overview"):
+            with TabPane("Overview", id="overview"), VerticalScroll():
+                yield Static("", id="overview-body")
+            with TabPane("Graphs", id="graphs"), VerticalScroll():
+                yield Graph("CPU (of its vCPUs)", "percent", id="g-cpu")
+                yield Graph("Memory", "kib", id="g-memory")
+                yield Graph("Disk read", "rate", id="g-disk_read")
+                yield Graph("Disk write", "rate", id="g-disk_write")
+                yield Graph("Net receive", "rate", id="g-net_rx")
+                yield Graph("Net send", "rate", id="g-net_tx")
+        yield StatusLine(id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.vmtui.watch_guest(self.uuid, True)
+        if self.vmtui.snapshot is not None:
+            self.show_snapshot(self.vmtui.snapshot)
+
+    def on_unmount(self) -> None:
+        self.vmtui.watch_guest(self.uuid, False)
+
+    def current_guest(self) -> GuestInfo | None:
+        return self._guest
+
+    def show_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is None:
+            return
+        guest = next((g for g in snapshot.guests if g.uuid == self.uuid), None)
+        if guest is None:
+            name = self._guest.name if self._guest else "This guest"
+            self.notify(f"{name} is no longer on {snapshot.uri}.", markup=False, timeout=5)
+            self.dismiss()
+            return
+        self._guest = guest
+        stats = snapshot.stats.get(self.uuid)
+        title = f"{guest.name} — {guest.state.label}"
+        if guest.title:
+            title += f" — {guest.title}"
+        self.query_one("#guest-title", Static).update(title)
+        key = (guest, stats.cpu_percent if stats else None)
+        if key != self._shown_overview:
+            self._shown_overview = key
+            self.query_one("#overview-body", Static).update(overview(guest, stats))
+        history = self.vmtui.histories.get(self.uuid)
+        if history is not None:
+            self._show_graphs(history)
+
+    def _show_graphs(self, history: GuestHistory) -> None:
+        window = history.interval * max(1, len(history.cpu.values) - 1)
+        for name in ("cpu", "memory", "disk_read", "disk_write", "net_rx", "net_tx"):
+            self.query_one(f"#g-{name}", Graph).update_series(getattr(history, name), window)
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab

@@ -1,0 +1,58 @@
+"""`?`: every key of the screen underneath, generated from its bindings (never out of date)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Label, Static
+
+EXTRA_KEYS = (
+    ("ctrl+p", "Command palette: every action on the selected guest"),
+    ("up/down, pgup/pgdn", "Move in the guest list"),
+    ("tab", "Move the focus"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    @classmethod
+    def for_screen(cls, screen: Screen[object]) -> HelpScreen:
+        keys: list[tuple[str, str]] = []
+        seen = set()
+        for _key, active in screen.active_bindings.items():
+            binding = active.binding
+            # The screen's and the app's own keys; widgets' navigation keys are summed up below.
+            if not isinstance(active.node, Screen | App):
+                continue
+            if not active.enabled or not binding.description or binding.action in seen:
+                continue
+            if screen.check_action(binding.action, ()) is False:
+                continue
+            seen.add(binding.action)
+            shown = screen.app.get_key_display(binding)
+            keys.append((shown, binding.description))
+        keys.extend(EXTRA_KEYS)
+        return cls(keys)
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for key, what in self.keys:
+            table.add_row(Text(key), Text(what))
+        with VerticalScroll(id="dialog", classes="dialog help"):
+            yield Label("Keys", id="title")
+            yield Static(table)
+            yield Label("esc closes this list", classes="dim")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

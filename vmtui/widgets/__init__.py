@@ -1,0 +1,1 @@
+"""Reusable widgets. Like screens, they never import libvirt."""

@@ -1,0 +1,158 @@
+"""The dashboard's guest table: updated in place, one cell at a time, only when its text changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
+
+from vmtui import format as fmt
+from vmtui.backend import GuestInfo, GuestState, GuestStats
+
+STATE_STYLES = {
+    GuestState.RUNNING: "bold green",
+    GuestState.BLOCKED: "green",
+    GuestState.PAUSED: "yellow",
+    GuestState.SHUTDOWN: "yellow",
+    GuestState.SHUTOFF: "dim",
+    GuestState.CRASHED: "bold red",
+    GuestState.PMSUSPENDED: "cyan",
+    GuestState.NOSTATE: "dim",
+}
+
+# (key, header, width); the name column's width is set from the names and the screen.
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("name", "Name", 0),
+    ("state", "State", 9),
+    ("vcpus", "vCPU", 4),
+    ("cpu", "CPU%", 5),
+    ("mem", "Memory", 9),
+    ("disk", "Disk r/w", 9),
+    ("net", "Net rx/tx", 9),
+    ("auto", "Auto", 4),
+)
+FIXED_WIDTH = sum(w for _, _, w in COLUMNS)
+NAME_MIN, NAME_MAX = 8, 32
+
+
+def row_texts(guest: GuestInfo, stats: GuestStats | None) -> tuple[str, ...]:
+    """The shown text of every cell of a guest's row (what decides whether a cell changes)."""
+    active = guest.is_active
+    cpu = fmt.percent(stats.cpu_percent) if active and stats else fmt.DASH
+    mem_kib = stats.mem_current_kib if stats and stats.mem_current_kib else guest.memory_kib
+    if stats and stats.mem_used_kib is not None and active:
+        mem = f"{fmt.kib(stats.mem_used_kib)}/{fmt.kib(mem_kib)}"
+    else:
+        mem = fmt.kib(mem_kib)
+    disk = fmt.pair(stats.disk_read_bps, stats.disk_write_bps) if active and stats else fmt.DASH
+    net = fmt.pair(stats.net_rx_bps, stats.net_tx_bps) if active and stats else fmt.DASH
+    return (
+        guest.name,
+        guest.state.label,
+        str(guest.vcpus),
+        cpu,
+        mem,
+        disk,
+        net,
+        "yes" if guest.autostart else "",
+    )
+
+
+def _cell(col: str, text: str, guest: GuestInfo) -> Text:
+    # Text objects are never parsed as markup: a guest named "[red]x" shows as typed.
+    if col == "state":
+        return Text(text, style=STATE_STYLES.get(guest.state, ""))
+    if col in ("vcpus", "cpu", "mem", "disk", "net"):
+        return Text(text, justify="right")
+    return Text(text)
+
+
+class GuestTable(DataTable[Text]):
+    """Rows keyed by guest UUID, sorted by name; the cursor stays on its guest across updates."""
+
+    DEFAULT_CSS = """
+    GuestTable { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self._shown: dict[str, tuple[str, ...]] = {}
+        self._order: list[str] = []
+        self._guests: dict[str, GuestInfo] = {}
+        self._name_width = 0
+        self.cell_updates = 0  # for tests and benchmarks: how many cells were redrawn
+
+    @property
+    def selected_uuid(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return key.value
+
+    @property
+    def shown_uuids(self) -> list[str]:
+        return list(self._order)
+
+    def _wanted_name_width(self, guests: Iterable[GuestInfo]) -> int:
+        longest = max((len(g.name) for g in guests), default=NAME_MIN)
+        room = self.size.width - FIXED_WIDTH - 2 * len(COLUMNS) - 2 if self.size.width else 0
+        width = min(max(longest, NAME_MIN), NAME_MAX)
+        return max(NAME_MIN, min(width, room)) if room > 0 else width
+
+    def show(self, guests: Iterable[GuestInfo], stats: Mapping[str, GuestStats]) -> None:
+        """Make the table show exactly these guests (in name order) with these stats."""
+        ordered = sorted(guests, key=lambda g: (g.name.lower(), g.name, g.uuid))
+        order = [g.uuid for g in ordered]
+        name_width = self._wanted_name_width(ordered)
+        if order != self._order or name_width != self._name_width:
+            self._rebuild(ordered, stats, name_width)
+            return
+        for guest in ordered:
+            self._update_row(guest, stats.get(guest.uuid))
+
+    def _rebuild(
+        self, ordered: list[GuestInfo], stats: Mapping[str, GuestStats], name_width: int
+    ) -> None:
+        selected = self.selected_uuid
+        cursor_row = self.cursor_row
+        self.clear(columns=True)
+        self._name_width = name_width
+        for key, header, width in COLUMNS:
+            self.add_column(header, key=key, width=width or name_width)
+        self._shown.clear()
+        self._guests = {}
+        for guest in ordered:
+            texts = row_texts(guest, stats.get(guest.uuid))
+            self._shown[guest.uuid] = texts
+            self._guests[guest.uuid] = guest
+            cells = [_cell(col, t, guest) for (col, _, _), t in zip(COLUMNS, texts, strict=True)]
+            self.add_row(*cells, key=guest.uuid)
+        self._order = [g.uuid for g in ordered]
+        if selected in self._shown:
+            self.move_cursor(row=self.get_row_index(selected), animate=False)
+        elif self.row_count:
+            self.move_cursor(row=min(cursor_row, self.row_count - 1), animate=False)
+
+    def _update_row(self, guest: GuestInfo, stats: GuestStats | None) -> None:
+        texts = row_texts(guest, stats)
+        old = self._shown.get(guest.uuid)
+        self._guests[guest.uuid] = guest
+        if old == texts:
+            return
+        self._shown[guest.uuid] = texts
+        for i, (col, _, _) in enumerate(COLUMNS):
+            if old is None or old[i] != texts[i]:
+                try:
+                    self.update_cell(guest.uuid, col, _cell(col, texts[i], guest))
+                except RowDoesNotExist:  # pragma: no cover - rows change only in _rebuild
+                    continue
+                self.cell_updates += 1
+
+    def shown_text(self, uuid: str) -> tuple[str, ...] | None:
+        """The text currently shown in a guest's row (for tests)."""
+        return self._shown.get(uuid)
