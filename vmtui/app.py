@@ -36,7 +36,7 @@ from vmtui.screens.help import HelpScreen
 from vmtui.screens.nodaemon import NoDaemonScreen
 from vmtui.widgets.status_line import StatusLine
 
-DEMO_HOST = Path(__file__).parent / "demo" / "host.xml"
+DEMO_HOST = Path(__file__).parent / "demo" / "demo-host.xml"
 DEMO_URI = f"test://{DEMO_HOST}"
 
 # action name -> (backend method, verb for messages, past tense)
@@ -98,10 +98,14 @@ class VmtuiApp(App[None]):
             uri,
             readonly=self.readonly,
             interval=self.interval,
-            on_event=lambda ev: self.post_message(BackendEvent(ev)),
+            on_event=self._on_backend_event_threadsafe,
             host_sampler=self._host_sampler,
             clock=self._clock,
         )
+
+    def _on_backend_event_threadsafe(self, event: ConnectionEvent | GuestEvent) -> None:
+        """Runs on libvirt's event thread: only hand the event on."""
+        self.post_message(BackendEvent(event))
 
     @property
     def uri(self) -> str:
@@ -241,9 +245,13 @@ class VmtuiApp(App[None]):
             return ("✖", f"{self._lost_reason} Retrying {when}.", "bold red")
         if self._poll_started is not None and now - self._poll_started > 2 * self.interval + 1:
             waited = fmt.duration(now - self._poll_started)
-            return ("⌛", f"{hv.uri} has not answered for {waited}; waiting.", "bold yellow")
+            return (
+                "⌛",
+                f"{fmt.short_uri(hv.uri)} has not answered for {waited}; waiting.",
+                "bold yellow",
+            )
         if self.snapshot is None or not hv.connected:
-            return ("◌", f"Connecting to {hv.uri}…", "yellow")
+            return ("◌", f"Connecting to {fmt.short_uri(hv.uri)}…", "yellow")
         snap = self.snapshot
         running = sum(1 for g in snap.guests if g.is_active)
         info = hv.host_info
@@ -251,7 +259,8 @@ class VmtuiApp(App[None]):
         mode = " · read-only" if self.readonly else ""
         return (
             "●",
-            f"Connected to {hv.uri}{host} · {len(snap.guests)} guests, {running} running{mode}",
+            f"Connected to {fmt.short_uri(hv.uri)}{host} · {len(snap.guests)} guests, "
+            f"{running} running{mode}",
             "bold green",
         )
 
@@ -262,7 +271,7 @@ class VmtuiApp(App[None]):
 
     # ------------------------------------------------------------ actions
     def guest_action(self, action: str, uuid: str, name: str) -> None:
-        method, verb, _ = GUEST_ACTIONS[action]
+        verb = GUEST_ACTIONS[action][1]
         self._action_worker(action, uuid, name)
         self.notify(f"Asking guest {name} to {verb.split(' of')[0]}…", markup=False, timeout=2)
 

@@ -59,8 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from vmtui.app import VmtuiApp
     except ImportError as err:  # libvirt-python or textual missing: say how to fix it
-        print(f"vmtui cannot start: {err}. Run `make run` to install what it needs.",
-              file=sys.stderr)
+        print(
+            f"vmtui cannot start: {err}. Run `make run` to install what it needs.", file=sys.stderr
+        )
         return 1
     app = VmtuiApp(resolve_uri(args), readonly=args.readonly, interval=args.interval)
     app.run()

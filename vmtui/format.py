@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 _UNITS = ("B", "K", "M", "G", "T", "P")
 _BARS = " ▁▂▃▄▅▆▇█"
-DASH = "–"
+DASH = "–"  # noqa: RUF001 - an en dash reads as "no figure"
 
 
 def size(n: float | None, *, base_unit: str = "B") -> str:
@@ -65,6 +65,13 @@ def sparkline(values: Sequence[float | None], width: int, maximum: float | None 
         level = max(0.0, min(1.0, v / top))
         chars.append(_BARS[1 + round(level * (len(_BARS) - 2))] if v > 0 else _BARS[1])
     return "".join(chars).rjust(width)
+
+
+def short_uri(uri: str) -> str:
+    """A URI as shown on screen: a test-driver host file by its name, not its whole path."""
+    if uri.startswith("test:///") and "/" in uri[len("test:///") :]:
+        return "test:///…/" + uri.rsplit("/", 1)[1]
+    return uri
 
 
 def duration(seconds: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
@@ -51,9 +52,8 @@ class GuestActionScreen(HostView):
         raise NotImplementedError
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in MUTATING and self.vmtui.readonly:
-            return False  # hidden from the footer, the help and the palette
-        return True
+        # Changing actions are hidden from the footer, the help and the palette when read-only.
+        return not (action in MUTATING and self.vmtui.readonly)
 
     def _run(self, action: str) -> None:
         guest = self.current_guest()
@@ -127,8 +127,13 @@ def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
         out.append(("resume", "Resume", "Let the paused guest run again"))
     if state.is_active:
         out.append(("force_off", "Force off", "Cut the guest's power (asks first)"))
-    out.append(("autostart", "Turn autostart " + ("off" if guest.autostart else "on"),
-                "Start the guest when the host boots, or not"))
+    out.append(
+        (
+            "autostart",
+            "Turn autostart " + ("off" if guest.autostart else "on"),
+            "Start the guest when the host boots, or not",
+        )
+    )
     out.append(("delete", "Delete", "Remove the guest, and the disks you tick (asks first)"))
     return out
 
@@ -143,27 +148,25 @@ class GuestCommands(Provider):
         guest = screen.current_guest()
         return (screen, guest) if guest is not None else None
 
-    def _commands(self) -> list[tuple[str, str, object]]:
+    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         found = self._targets()
         if found is None:
             return []
         screen, guest = found
-        out = []
+        out: list[tuple[str, str, Callable[[], object]]] = []
         for action, title, help_text in _available(guest):
             if screen.check_action(action, ()) is False:
                 continue
-            out.append(
-                (f"{title} {guest.name}", help_text, partial(screen.run_action, action))
-            )
+            out.append((f"{title} {guest.name}", help_text, partial(screen.run_action, action)))
         return out
 
     async def discover(self) -> Hits:
         for title, help_text, callback in self._commands():
-            yield DiscoveryHit(Content(title), callback, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(Content(title), callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for title, help_text, callback in self._commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)  # type: ignore[arg-type]
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

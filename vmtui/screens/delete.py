@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.content import Content
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, Static
 
@@ -16,8 +16,9 @@ def describe(plan: DeletePlan) -> str:
     guest = plan.guest
     parts = [f"The definition of guest {guest.name} goes"]
     if guest.is_active:
-        parts[0] = f"Guest {guest.name} is {guest.state.label}: it is forced off, then its " \
-                   "definition goes"
+        parts[0] = (
+            f"Guest {guest.name} is {guest.state.label}: it is forced off, then its definition goes"
+        )
     extras = []
     if plan.managed_save:
         extras.append("its saved memory state")

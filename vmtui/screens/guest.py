@@ -36,7 +36,9 @@ def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
     if guest.description:
         hw.add_row("Description", Text(guest.description))
     hw.add_row("UUID", Text(guest.uuid))
-    vcpus = f"{guest.vcpus}" + (f" (max {guest.max_vcpus})" if guest.max_vcpus > guest.vcpus else "")
+    vcpus = f"{guest.vcpus}" + (
+        f" (max {guest.max_vcpus})" if guest.max_vcpus > guest.vcpus else ""
+    )
     hw.add_row("vCPUs", vcpus)
     mem = fmt.kib(guest.memory_kib)
     if guest.max_memory_kib > guest.memory_kib:
@@ -73,9 +75,15 @@ def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
         nics.add_row(Text(n.mac), Text(n.kind), Text(n.source), Text(n.model))
     shares = Table("Shared folder", "Tag", "Driver", "Access", box=None, padding=(0, 1))
     for f in guest.shared_folders:
-        shares.add_row(Text(f.source), Text(f.tag), Text(f.driver),
-                       Text("read-only" if f.readonly else "read-write",
-                            style="" if f.readonly else "bold yellow"))
+        shares.add_row(
+            Text(f.source),
+            Text(f.tag),
+            Text(f.driver),
+            Text(
+                "read-only" if f.readonly else "read-write",
+                style="" if f.readonly else "bold yellow",
+            ),
+        )
     parts: list[object] = [hw, Text("")]
     parts.append(disks if guest.disks else Text("No disks.", style="dim"))
     parts.append(Text(""))
@@ -85,8 +93,12 @@ def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
     if guest.graphics:
         parts.append(Text(""))
         g = Text("Graphics: ")
-        g.append(", ".join(f"{x.kind} on {x.listen or 'default'}"
-                           + (f":{x.port}" if x.port else "") for x in guest.graphics))
+        g.append(
+            ", ".join(
+                f"{x.kind} on {x.listen or 'default'}" + (f":{x.port}" if x.port else "")
+                for x in guest.graphics
+            )
+        )
         parts.append(g)
     parts.append(Text("Serial console: " + ("yes" if guest.has_console else "none"), style="dim"))
     return Group(*parts)  # type: ignore[arg-type]
@@ -128,8 +140,10 @@ class Graph(Vertical):
         values = _values(series)
         known = [v for v in series.values if v is not None]
         peak = max(known) if known else None
-        label = (f"{self.title}: {self._show(_latest(series))} now, peak "
-                 f"{self._show(peak)} over {fmt.duration(window_seconds)}")
+        label = (
+            f"{self.title}: {self._show(_latest(series))} now, peak "
+            f"{self._show(peak)} over {fmt.duration(window_seconds)}"
+        )
         self.query_one(Label).update(label)
         self.query_one(Sparkline).data = values or [0.0]
 
@@ -179,7 +193,9 @@ class GuestScreen(GuestActionScreen):
         guest = next((g for g in snapshot.guests if g.uuid == self.uuid), None)
         if guest is None:
             name = self._guest.name if self._guest else "This guest"
-            self.notify(f"{name} is no longer on {snapshot.uri}.", markup=False, timeout=5)
+            self.notify(
+                f"{name} is no longer on {fmt.short_uri(snapshot.uri)}.", markup=False, timeout=5
+            )
             self.dismiss()
             return
         self._guest = guest

@@ -20,7 +20,7 @@ def host_lines(
     text.append(info.hostname, style="bold")
     text.append(
         f"  {info.hypervisor} · libvirt {info.libvirt_version} · {info.cpus} CPUs · "
-        f"{fmt.kib(info.memory_kib)} · {info.uri}",
+        f"{fmt.kib(info.memory_kib)} · {fmt.short_uri(info.uri)}",
         style="dim",
     )
     text.append("\n")

@@ -1,0 +1,1 @@
+"""Integration tests against a real libvirtd (qemu:///system) and TCG guests."""
