@@ -19,7 +19,7 @@ def host_lines(
         return text
     text.append(info.hostname, style="bold")
     text.append(
-        f"  {info.hypervisor} · libvirt {info.libvirt_version} · {info.cpus} CPUs · "
+        f" · {info.hypervisor} · libvirt {info.libvirt_version} · {info.cpus} CPUs · "
         f"{fmt.kib(info.memory_kib)} · {fmt.short_uri(info.uri)}",
         style="dim",
     )
@@ -48,7 +48,6 @@ def host_lines(
         text.append(" · ".join(parts), style="dim")
     else:
         text.append("host load: not reported by this driver", style="dim")
-        text.append("\n")
     text.append("\n")
     if stats is not None:
         text.append(f"guests {stats.guests_running}/{stats.guests_total} running · ")
