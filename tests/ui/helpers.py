@@ -13,7 +13,9 @@ from vmtui.backend import GuestInfo
 from vmtui.widgets.guest_table import GuestTable
 
 
-async def wait_for(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_for(
+    pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 10.0
+) -> None:
     """Let the app run until ``predicate()`` holds; fail with a clear message after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -68,9 +68,10 @@ async def test_an_impossible_action_is_a_sentence_not_a_traceback() -> None:
         await ready(pilot)
         select(app, "alpha")
         await pilot.press("s")
-        await wait_for(pilot, lambda: any(
-            n.message == "Guest alpha is already running." for n in app._notifications
-        ))
+        await wait_for(
+            pilot,
+            lambda: any(n.message == "Guest alpha is already running." for n in app._notifications),
+        )
         assert app.is_running
 
 
@@ -113,8 +114,9 @@ async def test_delete_keeps_disks_unless_ticked_and_never_offers_a_shared_disk()
         assert modal.chosen_disks() == ["/pool/beta.qcow2"]
         await pilot.click("#yes")
         await wait_for(pilot, lambda: all(g.name != "beta" for g in app.snapshot.guests))  # type: ignore[union-attr]
-        await wait_for(pilot, lambda: any("Deleted guest beta" in n.message
-                                          for n in app._notifications))
+        await wait_for(
+            pilot, lambda: any("Deleted guest beta" in n.message for n in app._notifications)
+        )
         assert table(app).row_count == 4
 
 
@@ -177,12 +179,24 @@ async def test_enter_opens_the_guest_screen_with_its_hardware() -> None:
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, GuestScreen))
         body = text_of(app.screen.query_one("#overview-body"))
-        for text in ("/pool/alpha.qcow2", "52:54:00:aa:00:01", "isolated", "/srv/share",
-                     "virtiofs", "read-write", "vnc on 127.0.0.1:5901"):
+        for text in (
+            "/pool/alpha.qcow2",
+            "52:54:00:aa:00:01",
+            "isolated",
+            "/srv/share",
+            "virtiofs",
+            "read-write",
+            "vnc on 127.0.0.1:5901",
+        ):
             assert text in body, text
         await pilot.press("g")  # graphs fill in as polls arrive
-        await wait_for(pilot, lambda: "alpha" in str(app.histories.keys()) or
-                       guest_named(app, "alpha").uuid in app.histories)
+        await wait_for(
+            pilot,
+            lambda: (
+                "alpha" in str(app.histories.keys())
+                or guest_named(app, "alpha").uuid in app.histories
+            ),
+        )
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
@@ -205,8 +219,18 @@ async def test_help_lists_every_action_key() -> None:
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         described = {what for _, what in app.screen.keys}  # type: ignore[attr-defined]
-        for what in ("Start", "Shut down", "Reboot", "Force off", "Pause", "Resume",
-                     "Autostart", "Delete", "Filter", "Quit"):
+        for what in (
+            "Start",
+            "Shut down",
+            "Reboot",
+            "Force off",
+            "Pause",
+            "Resume",
+            "Autostart",
+            "Delete",
+            "Filter",
+            "Quit",
+        ):
             assert what in described, what
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
@@ -279,7 +303,7 @@ async def test_lost_connection_is_shown_with_a_retry_countdown(tmp_path: object)
         await wait_for(pilot, lambda: isinstance(app.screen, NoDaemonScreen))
         await pilot.press("escape")  # keep waiting for the daemon
         await wait_for(pilot, lambda: app.status()[0] == "✖")
-        symbol, text, _ = app.status()
+        _, text, _ = app.status()
         assert "No libvirt daemon answers" in text and "Retrying" in text
 
 
