@@ -239,7 +239,7 @@ class VmtuiApp(App[None]):
     def status(self) -> tuple[str, str, str]:
         """(symbol, sentence, style) describing the connection right now."""
         hv, now = self.hv, self._clock()
-        if self._retry_at is not None and not hv.connected:
+        if self._retry_at is not None:  # the last poll failed (lost, or the host erred)
             wait = max(0.0, self._retry_at - now)
             when = "now" if wait < 0.05 or self._polling else f"in {wait:.1f}s"
             return ("✖", f"{self._lost_reason} Retrying {when}.", "bold red")
@@ -307,6 +307,9 @@ class VmtuiApp(App[None]):
         except VmtuiError as err:
             self.post_message(ActionFinished("delete", err.message))
             return
+        except Exception as err:  # never lost silently in a worker
+            self.post_message(ActionFinished("delete", f"Could not prepare the delete: {err}"))
+            return
         self.post_message(DeletePlanned(plan))
 
     def on_delete_planned(self, message: DeletePlanned) -> None:
@@ -325,6 +328,9 @@ class VmtuiApp(App[None]):
             result = self.hv.delete(uuid, disks)
         except VmtuiError as err:
             self.post_message(ActionFinished(f"delete {name}", err.message))
+            return
+        except Exception as err:
+            self.post_message(ActionFinished(f"delete {name}", f"Could not delete {name}: {err}"))
             return
         if result.failed:
             failures = " ".join(reason for _, reason in result.failed)
