@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import work
+from textual.actions import SkipAction
 from textual.app import App
 from textual.binding import Binding
 from textual.timer import Timer
@@ -19,6 +20,9 @@ from vmtui import format as fmt
 from vmtui.backend import (
     ConnectionEvent,
     ConnState,
+    ConsoleBusy,
+    ConsoleSession,
+    Emulator,
     GuestEvent,
     GuestHistory,
     HostHistory,
@@ -28,8 +32,20 @@ from vmtui.backend import (
     VmtuiError,
 )
 from vmtui.backend.hoststats import HostSampler
-from vmtui.messages import ActionFinished, BackendEvent, DeletePlanned, Polled, PollFailed
+from vmtui.messages import (
+    ActionFinished,
+    BackendEvent,
+    ConsoleChanged,
+    ConsoleClosed,
+    ConsoleFailed,
+    ConsoleOpened,
+    DeletePlanned,
+    Polled,
+    PollFailed,
+)
 from vmtui.screens.base import GuestCommands, HostView
+from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.console import ConsoleScreen, ConsolesScreen, ConsoleState
 from vmtui.screens.dashboard import DashboardScreen
 from vmtui.screens.delete import DeleteScreen
 from vmtui.screens.help import HelpScreen
@@ -61,6 +77,7 @@ class VmtuiApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys", key_display="?"),
+        Binding("C", "consoles", "Consoles", show=False),
     ]
 
     def __init__(
@@ -71,6 +88,7 @@ class VmtuiApp(App[None]):
         interval: float = 2.0,
         host_sampler: HostSampler | None = None,
         clock: Callable[[], float] = time.monotonic,
+        console_on_start: str | None = None,
     ) -> None:
         super().__init__()
         self.readonly = readonly
@@ -91,6 +109,8 @@ class VmtuiApp(App[None]):
         self._lost_reason = ""
         self._no_daemon_screen: NoDaemonScreen | None = None
         self._offered_demo = False
+        self.consoles: dict[str, ConsoleState] = {}
+        self.console_on_start = console_on_start
 
     # ------------------------------------------------------------ set-up
     def _make_hypervisor(self, uri: str) -> Hypervisor:
@@ -169,6 +189,8 @@ class VmtuiApp(App[None]):
         self.post_message(Polled(snapshot, histories, hv.host_history()))
 
     def on_polled(self, message: Polled) -> None:
+        if not self.is_running:
+            return  # a late answer while the app shuts down: its screens are going away
         if message.snapshot.uri != self.hv.uri:
             return  # a late answer from a host we switched away from
         self._poll_done()
@@ -183,15 +205,29 @@ class VmtuiApp(App[None]):
             self._no_daemon_screen = None
         for screen in self._host_views():
             screen.show_snapshot(message.snapshot)
+        self._reconnect_consoles(message.snapshot)
+        if self.console_on_start is not None:
+            wanted, self.console_on_start = self.console_on_start, None
+            found = [g for g in message.snapshot.guests if wanted in (g.name, g.uuid)]
+            if found:
+                self.open_console(found[0].uuid, found[0].name)
+            else:
+                self.notify(f"There is no guest called {wanted}.", markup=False, severity="error")
         self.update_status()
         self.schedule_poll(0.05 if self._poll_again else self.interval)
         self._poll_again = False
 
     def on_poll_failed(self, message: PollFailed) -> None:
+        if not self.is_running:
+            return  # shutting down: no modal, no new timer
         self._poll_done()
         self._lost_reason = message.error
         self._retry_at = self._clock() + message.retry_in
-        if message.no_daemon and not self._offered_demo and self.hv.uri != DEMO_URI:
+        if message.no_daemon and self.snapshot is not None:
+            # The daemon went away mid-session (e.g. restarted): keep the last figures on the
+            # dashboard and say it in a status line short enough for 80 columns; no modal.
+            self._lost_reason = f"Lost {fmt.short_uri(self.hv.uri)}: no libvirt daemon answers."
+        elif message.no_daemon and not self._offered_demo and self.hv.uri != DEMO_URI:
             self._offered_demo = True
             self._no_daemon_screen = NoDaemonScreen(message.error)
             self.push_screen(self._no_daemon_screen, self._no_daemon_choice)
@@ -226,7 +262,7 @@ class VmtuiApp(App[None]):
             if event.uri != self.hv.uri:
                 return
             if event.state is ConnState.LOST:
-                self._lost_reason = f"Lost the connection to {event.uri}: {event.reason}."
+                self._lost_reason = f"Lost {fmt.short_uri(event.uri)}: {event.reason}."
                 delay = self.hv.backoff.next()
                 self._retry_at = self._clock() + delay
                 if not self._polling:
@@ -266,8 +302,10 @@ class VmtuiApp(App[None]):
 
     def update_status(self) -> None:
         symbol, text, style = self.status()
-        for line in self.screen.query(StatusLine):
-            line.set_status(symbol, text, style)
+        # Every screen's line, not only the top one: a modal shows the screen below it.
+        for screen in self.screen_stack:
+            for line in screen.query(StatusLine):
+                line.set_status(symbol, text, style)
 
     # ------------------------------------------------------------ actions
     def guest_action(self, action: str, uuid: str, name: str) -> None:
@@ -341,7 +379,151 @@ class VmtuiApp(App[None]):
         removed = f" and {len(result.removed)} disk(s)" if result.removed else ""
         self.post_message(ActionFinished(f"Deleted guest {name}{removed}."))
 
+    # ------------------------------------------------------------ consoles
+    def open_console(self, uuid: str, name: str, force: bool = False) -> None:
+        """Show the guest's console; attach if it is not attached yet (keeps its screen)."""
+        console = self.consoles.get(uuid)
+        if console is None:
+            emulator = Emulator(80, 24, history=5000)
+            console = ConsoleState(uuid=uuid, name=name, emulator=emulator)
+            emulator._respond = console.send  # query replies go back to the guest
+            self.consoles[uuid] = console
+        if not console.connected and not console.opening:
+            self._attach_console(console, force)
+        for screen in self.screen_stack:
+            if isinstance(screen, ConsoleScreen) and screen.console is console:
+                while self.screen is not screen:
+                    self.pop_screen()
+                return
+        self.push_screen(ConsoleScreen(console))
+
+    def _attach_console(self, console: ConsoleState, force: bool) -> None:
+        console.opening = True
+        console.busy = False
+        console.status = "connecting…"
+        self._console_worker(self.hv, console.uuid, console.emulator, force)
+
+    @work(thread=True, exit_on_error=False, group="console", description="open console")
+    def _console_worker(self, hv: Hypervisor, uuid: str, emulator: Emulator, force: bool) -> None:
+        try:
+            session = hv.open_console(
+                uuid,
+                emulator,
+                on_change=lambda: self.post_message(ConsoleChanged(uuid)),
+                on_closed=lambda reason: self.post_message(ConsoleClosed(uuid, reason)),
+                force=force,
+            )
+        except ConsoleBusy as err:
+            self.post_message(ConsoleFailed(uuid, err.message, busy=True))
+            return
+        except VmtuiError as err:
+            self.post_message(ConsoleFailed(uuid, err.message))
+            return
+        except Exception as err:
+            self.post_message(ConsoleFailed(uuid, f"Could not open the console: {err}"))
+            return
+        self.post_message(ConsoleOpened(uuid, session))
+
+    def _console_screens(self, uuid: str) -> list[ConsoleScreen]:
+        return [
+            s for s in self.screen_stack if isinstance(s, ConsoleScreen) and s.console.uuid == uuid
+        ]
+
+    def on_console_opened(self, message: ConsoleOpened) -> None:
+        console = self.consoles.get(message.uuid)
+        if console is None:  # closed while opening
+            self._close_session(message.session)
+            return
+        console.session = message.session
+        console.opening = False
+        console.status = "connected"
+        for screen in self._console_screens(message.uuid):
+            screen.update_bar()
+
+    def on_console_failed(self, message: ConsoleFailed) -> None:
+        console = self.consoles.get(message.uuid)
+        if console is None:
+            return
+        console.opening = False
+        console.status = message.error
+        for screen in self._console_screens(message.uuid):
+            screen.update_bar()
+        if message.busy:
+            console.busy = True
+            console.status = "held by another client"
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._attach_console(console, force=True)
+
+            self.push_screen(
+                ConfirmScreen(
+                    f"Take over the console of {console.name}?", message.error, confirm="Take over"
+                ),
+                answered,
+            )
+        else:
+            self.notify(message.error, markup=False, severity="error", timeout=8)
+
+    def on_console_closed(self, message: ConsoleClosed) -> None:
+        console = self.consoles.get(message.uuid)
+        if console is None:
+            return
+        console.session = None
+        console.status = f"disconnected: {message.reason}; reconnects when the guest runs"
+        for screen in self._console_screens(message.uuid):
+            screen.update_bar()
+
+    def on_console_changed(self, message: ConsoleChanged) -> None:
+        for screen in self._console_screens(message.uuid):
+            screen.output_changed()
+
+    def _reconnect_consoles(self, snapshot: Snapshot) -> None:
+        running = {g.uuid for g in snapshot.guests if g.is_active}
+        for console in self.consoles.values():
+            if console.uuid in running and not (
+                console.connected or console.opening or console.busy
+            ):
+                self._attach_console(console, force=False)
+
+    def close_console(self, uuid: str) -> None:
+        console = self.consoles.pop(uuid, None)
+        if console is not None and console.session is not None:
+            self._close_session(console.session)
+
+    @work(thread=True, exit_on_error=False, group="console", description="close console")
+    def _close_session(self, session: ConsoleSession) -> None:
+        session.close()
+
+    def action_consoles(self) -> None:
+        if not self.consoles:
+            self.notify("No console is open. Press c on a running guest to open one.", timeout=4)
+            return
+
+        def chosen(choice: tuple[str, str] | None) -> None:
+            if choice is None:
+                return
+            action, uuid = choice
+            if action == "close":
+                name = self.consoles[uuid].name if uuid in self.consoles else "the guest"
+                self.close_console(uuid)
+                self.notify(f"Closed the console of {name}.", markup=False, timeout=3)
+            elif uuid in self.consoles:
+                self.open_console(uuid, self.consoles[uuid].name)
+
+        self.push_screen(ConsolesScreen(list(self.consoles.values())), chosen)
+
     # ------------------------------------------------------------ keys
+    def action_command_palette(self) -> None:
+        if isinstance(self.screen, ConsoleScreen):
+            raise SkipAction()  # ctrl+p belongs to the guest's shell
+        super().action_command_palette()
+
+    async def action_quit(self) -> None:
+        if isinstance(self.screen, ConsoleScreen):
+            raise SkipAction()  # ctrl+q too; detach with ctrl+] first
+        await super().action_quit()
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return

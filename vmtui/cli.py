@@ -39,6 +39,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="SECONDS",
         help="seconds between stats updates (default 2)",
     )
+    parser.add_argument(
+        "--console",
+        metavar="GUEST",
+        help="open this guest's serial console at once (like virsh console; ctrl+] detaches)",
+    )
     parser.add_argument("--version", action="version", version="%(prog)s 0.1.0")
     args = parser.parse_args(argv)
     if args.interval < 0.2:
@@ -63,6 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"vmtui cannot start: {err}. Run `make run` to install what it needs.", file=sys.stderr
         )
         return 1
-    app = VmtuiApp(resolve_uri(args), readonly=args.readonly, interval=args.interval)
+    app = VmtuiApp(
+        resolve_uri(args),
+        readonly=args.readonly,
+        interval=args.interval,
+        console_on_start=args.console,
+    )
     app.run()
     return 0

@@ -14,6 +14,8 @@ def size(n: float | None, *, base_unit: str = "B") -> str:
     if n is None:
         return DASH
     value = float(n)
+    if value == 0:
+        return "0"
     idx = _UNITS.index(base_unit)
     while abs(value) >= 1024 and idx < len(_UNITS) - 1:
         value /= 1024

@@ -6,6 +6,7 @@ from textual.message import Message
 
 from vmtui.backend import (
     ConnectionEvent,
+    ConsoleSession,
     DeletePlan,
     GuestEvent,
     GuestHistory,
@@ -69,3 +70,38 @@ class DeletePlanned(Message):
     def __init__(self, plan: DeletePlan) -> None:
         super().__init__()
         self.plan = plan
+
+
+class ConsoleChanged(Message):
+    """New console output was parsed into the emulator (collapses when they pile up)."""
+
+    def __init__(self, uuid: str) -> None:
+        super().__init__()
+        self.uuid = uuid
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ConsoleChanged) and message.uuid == self.uuid
+
+
+class ConsoleOpened(Message):
+    def __init__(self, uuid: str, session: ConsoleSession) -> None:
+        super().__init__()
+        self.uuid = uuid
+        self.session = session
+
+
+class ConsoleFailed(Message):
+    """Opening a console failed; ``busy`` when another client holds it."""
+
+    def __init__(self, uuid: str, error: str, busy: bool = False) -> None:
+        super().__init__()
+        self.uuid = uuid
+        self.error = error
+        self.busy = busy
+
+
+class ConsoleClosed(Message):
+    def __init__(self, uuid: str, reason: str) -> None:
+        super().__init__()
+        self.uuid = uuid
+        self.reason = reason

@@ -37,11 +37,22 @@ _OWNED = re.compile(rf"^{re.escape(DOMAIN_PREFIX)}(\d+)-")
 _HERE = Path(__file__).resolve().parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "restarts_libvirtd: stops, freezes or restarts the system libvirtd (run last in the "
+        "session: the session's libvirt_conn does not survive it)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # This hook sees the items of the whole session: only mark our directory.
     for item in items:
         if _HERE in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.integration)
+    # Tests that restart libvirtd break every connection opened before, including the
+    # session-scoped ``libvirt_conn``: run them after everything else (stable order).
+    items.sort(key=lambda item: item.get_closest_marker("restarts_libvirtd") is not None)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -131,6 +131,19 @@ if grep -q 'vmtui\.burn' /proc/cmdline; then
     done
     echo "vmtui-tiny: burning CPU"
 fi
+if grep -q 'vmtui\.hostile' /proc/cmdline; then
+    # Untrusted output a console must never pass to the user's terminal raw:
+    # OSC 52 (clipboard: base64 of VMTUI-CLIPBOARD), OSC 0 (title), OSC 8 (hyperlink),
+    # a full clear, bracketed paste on, then a 1 MB burst.
+    printf '\033]52;c;Vk1UVUktQ0xJUEJPQVJE\007'
+    printf '\033]0;VMTUI-EVIL-TITLE\007'
+    printf '\033]8;;http://evil.invalid/VMTUI-LINK\007click-here\033]8;;\007\n'
+    printf '\033[2J\033[H'
+    printf 'visible-after-clear\n'
+    printf '\033[?2004h'
+    yes 'VMTUI-BURST-0123456789-abcdefghijklmnopqrstuvwxyz-0123456789' | head -c 1000000
+    printf '\nVMTUI-HOSTILE-DONE\n'
+fi
 echo "vmtui-tiny: starting shell"
 while :; do
     # cttyhack opens the real console device (ttyS0) as controlling tty, so

@@ -1,9 +1,12 @@
 """The data layer: libvirt and psutil in, frozen dataclasses out. Never imports Textual."""
 
+from vmtui.backend.console import ConsoleSession
 from vmtui.backend.errors import (
     ActionFailed,
     ConnectionFailed,
+    ConsoleBusy,
     GuestNotFound,
+    NoConsole,
     NoDaemon,
     NotConnected,
     ReadOnlyConnection,
@@ -24,15 +27,19 @@ from vmtui.backend.models import (
     Series,
     Snapshot,
 )
+from vmtui.backend.terminal import Emulator
 
 __all__ = [
     "ActionFailed",
     "ConnState",
     "ConnectionEvent",
     "ConnectionFailed",
+    "ConsoleBusy",
+    "ConsoleSession",
     "DeletePlan",
     "DeleteResult",
     "DiskPlan",
+    "Emulator",
     "GuestEvent",
     "GuestHistory",
     "GuestInfo",
@@ -43,6 +50,7 @@ __all__ = [
     "HostInfo",
     "HostStats",
     "Hypervisor",
+    "NoConsole",
     "NoDaemon",
     "NotConnected",
     "ReadOnlyConnection",

@@ -36,3 +36,11 @@ class ActionFailed(VmtuiError):
 
 class ReadOnlyConnection(VmtuiError):
     """A state-changing action was asked for on a read-only connection."""
+
+
+class ConsoleBusy(ActionFailed):
+    """Another client holds the guest's console; opening it with force takes it over."""
+
+
+class NoConsole(ActionFailed):
+    """The guest has no serial/console device to attach to."""

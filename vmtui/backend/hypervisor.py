@@ -22,10 +22,13 @@ from typing import Any
 import libvirt
 
 from vmtui.backend import domxml
+from vmtui.backend.console import ConsoleSession
 from vmtui.backend.errors import (
     ActionFailed,
     ConnectionFailed,
+    ConsoleBusy,
     GuestNotFound,
+    NoConsole,
     NoDaemon,
     NotConnected,
     ReadOnlyConnection,
@@ -48,6 +51,7 @@ from vmtui.backend.models import (
 )
 from vmtui.backend.stats import DEFAULT_INTERVAL, Counters, StatsHistory, compute_rates
 from vmtui.backend.stats import counters_from_record as _counters
+from vmtui.backend.terminal import Emulator
 
 log = logging.getLogger(__name__)
 
@@ -560,17 +564,28 @@ class Hypervisor:
                     raise
             else:
                 assert old is not None
-                info = dataclasses.replace(
-                    old,
-                    state=state,
-                    reason=reason,
-                    autostart=uuid in flags["autostart"],
-                    persistent=uuid not in flags["transient"],
-                    has_managed_save=uuid in flags["managedsave"],
-                    has_snapshots=uuid in flags["snapshot"],
-                )
-                if info == old:
+                autostart = uuid in flags["autostart"]
+                persistent = uuid not in flags["transient"]
+                managed_save = uuid in flags["managedsave"]
+                snapshots = uuid in flags["snapshot"]
+                # Most guests change nothing in a tick: keep the old object, skip the copy.
+                if (
+                    old.reason == reason
+                    and old.autostart == autostart
+                    and old.persistent == persistent
+                    and old.has_managed_save == managed_save
+                    and old.has_snapshots == snapshots
+                ):
                     info = old
+                else:
+                    info = dataclasses.replace(
+                        old,
+                        reason=reason,
+                        autostart=autostart,
+                        persistent=persistent,
+                        has_managed_save=managed_save,
+                        has_snapshots=snapshots,
+                    )
             self._infos[uuid] = info
             out.append(info)
         return tuple(out)
@@ -739,6 +754,52 @@ class Hypervisor:
             dom.setAutostart(1 if enabled else 0)
 
         self._act(uuid, "change autostart of", call)
+
+    # ----------------------------------------------------------------- console
+    def open_console(
+        self,
+        uuid: str,
+        emulator: Emulator,
+        on_change: Callable[[], object],
+        on_closed: Callable[[str], object],
+        *,
+        force: bool = False,
+    ) -> ConsoleSession:
+        """Attach to the guest's serial console. Without ``force`` a console another client
+        holds is refused (``ConsoleBusy``); with it, that client is disconnected."""
+        conn = self._writable()
+        if not ensure_event_loop():
+            raise ActionFailed("libvirt's event loop could not start, so consoles cannot open.")
+        dom = self._lookup(conn, uuid)
+        name = dom.name()
+        try:
+            state = GuestState.from_libvirt(dom.state()[0])
+            if not state.is_active:
+                raise ActionFailed(f"Guest {name} is not running; start it to use its console.")
+            cfg = domxml.parse_domain(dom.XMLDesc(0))
+            if not cfg.has_console:
+                raise NoConsole(
+                    f"Guest {name} has no serial console device, so there is nothing to attach "
+                    "to. Add a <serial type='pty'/> device (it takes effect at the next boot)."
+                )
+            stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
+        except libvirt.libvirtError as err:
+            raise self._wrap(err, "open the console of", name) from None
+        flags = libvirt.VIR_DOMAIN_CONSOLE_SAFE
+        if force:
+            flags |= libvirt.VIR_DOMAIN_CONSOLE_FORCE
+        try:
+            dom.openConsole(None, stream, flags)
+        except libvirt.libvirtError as err:
+            with contextlib.suppress(libvirt.libvirtError):
+                stream.abort()
+            if "active console session" in libvirt_message(err).lower():
+                raise ConsoleBusy(
+                    f"Another client (a virsh console, another vmtui...) holds the console of "
+                    f"guest {name}. Taking it over disconnects that client."
+                ) from None
+            raise self._wrap(err, "open the console of", name) from None
+        return ConsoleSession(stream, name, emulator, on_change, on_closed)
 
     # ----------------------------------------------------------------- delete
     def delete_plan(self, uuid: str) -> DeletePlan:

@@ -7,7 +7,9 @@ fallback, which builds the same keys), so it is tested with known numbers.
 from __future__ import annotations
 
 import collections
+import math
 import threading
+from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -143,6 +145,32 @@ _GUEST_FIELDS = (
 )
 
 
+class _Ring:
+    """A bounded series of floats in one ``array('d')``: 8 bytes a value (a deque of floats
+    costs 32), NaN standing for ``None``. At 1,000 guests, ten minutes of six series is
+    about 15 MB instead of 60."""
+
+    __slots__ = ("_data", "_maxlen", "_next")
+
+    def __init__(self, maxlen: int) -> None:
+        self._data = array("d")
+        self._maxlen = maxlen
+        self._next = 0  # once full: the oldest value, overwritten next
+
+    def append(self, value: float | None) -> None:
+        v = math.nan if value is None else value
+        if len(self._data) < self._maxlen:
+            self._data.append(v)
+        else:
+            self._data[self._next] = v
+            self._next = (self._next + 1) % self._maxlen
+
+    def values(self) -> tuple[float | None, ...]:
+        data, start = self._data, self._next
+        ordered = data[start:] + data[:start] if start else data
+        return tuple(None if math.isnan(v) else v for v in ordered)
+
+
 class StatsHistory:
     """Bounded per-guest and host histories; safe to read from any thread (a short lock)."""
 
@@ -150,12 +178,12 @@ class StatsHistory:
         self.interval = interval
         self._len = history_length(interval)
         self._lock = threading.Lock()
-        self._guests: dict[str, dict[str, collections.deque[float | None]]] = {}
+        self._guests: dict[str, dict[str, _Ring]] = {}
         self._host_cpu: collections.deque[float | None] = collections.deque(maxlen=self._len)
         self._host_mem: collections.deque[float | None] = collections.deque(maxlen=self._len)
 
-    def _new_guest(self) -> dict[str, collections.deque[float | None]]:
-        return {name: collections.deque(maxlen=self._len) for name, _, _ in _GUEST_FIELDS}
+    def _new_guest(self) -> dict[str, _Ring]:
+        return {name: _Ring(self._len) for name, _, _ in _GUEST_FIELDS}
 
     def add(self, stats: Iterable[GuestStats], host: HostStats | None, keep: set[str]) -> None:
         """Append one tick; guests not in ``keep`` (gone from the host) are forgotten."""
@@ -184,7 +212,7 @@ class StatsHistory:
     def guest(self, uuid: str) -> GuestHistory:
         with self._lock:
             series = self._guests.get(uuid) or self._new_guest()
-            copies = {name: tuple(series[name]) for name, _, _ in _GUEST_FIELDS}
+            copies = {name: series[name].values() for name, _, _ in _GUEST_FIELDS}
         made = {
             name: Series(name=label, values=copies[name], unit=unit)
             for name, label, unit in _GUEST_FIELDS

@@ -18,8 +18,19 @@ if TYPE_CHECKING:
     from vmtui.app import VmtuiApp
 
 # Actions that change state: hidden (and refused) on a read-only connection.
+# (A console needs a read-write connection too: libvirt refuses it on a read-only one.)
 MUTATING = frozenset(
-    {"start", "shutdown", "reboot", "force_off", "pause", "resume", "autostart", "delete"}
+    {
+        "start",
+        "shutdown",
+        "reboot",
+        "force_off",
+        "pause",
+        "resume",
+        "autostart",
+        "delete",
+        "console",
+    }
 )
 
 
@@ -40,12 +51,14 @@ class GuestActionScreen(HostView):
     BINDINGS = [
         Binding("s", "start", "Start"),
         Binding("d", "shutdown", "Shut down"),
-        Binding("r", "reboot", "Reboot"),
+        # 80 columns hold only so much footer: the rest is in ? (help) and ctrl+p (palette).
+        Binding("r", "reboot", "Reboot", show=False),
         Binding("F", "force_off", "Force off"),
-        Binding("p", "pause", "Pause"),
-        Binding("u", "resume", "Resume"),
-        Binding("a", "autostart", "Autostart"),
-        Binding("D", "delete", "Delete"),
+        Binding("p", "pause", "Pause", show=False),
+        Binding("u", "resume", "Resume", show=False),
+        Binding("a", "autostart", "Autostart", show=False),
+        Binding("D", "delete", "Delete", show=False),
+        Binding("c", "console", "Console"),
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -105,6 +118,19 @@ class GuestActionScreen(HostView):
             answered,
         )
 
+    def action_console(self) -> None:
+        guest = self.current_guest()
+        if guest is None:
+            return
+        if not guest.is_active:
+            self.notify(
+                f"Guest {guest.name} is not running; start it (s) to use its console.",
+                markup=False,
+                timeout=4,
+            )
+            return
+        self.vmtui.open_console(guest.uuid, guest.name)
+
     def action_delete(self) -> None:
         guest = self.current_guest()
         if guest is not None:
@@ -134,6 +160,8 @@ def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
             "Start the guest when the host boots, or not",
         )
     )
+    if state.is_active:
+        out.append(("console", "Console", "Attach to the guest's serial console (ctrl+] detaches)"))
     out.append(("delete", "Delete", "Remove the guest, and the disks you tick (asks first)"))
     return out
 

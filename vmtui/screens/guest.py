@@ -151,8 +151,8 @@ class Graph(Vertical):
 class GuestScreen(GuestActionScreen):
     BINDINGS = [
         Binding("escape,backspace", "back", "Back"),
-        Binding("o", "tab('overview')", "Overview"),
-        Binding("g", "tab('graphs')", "Graphs"),
+        Binding("o", "tab('overview')", "Overview", show=False),
+        Binding("g", "tab('graphs')", "Graphs", show=False),
     ]
 
     def __init__(self, uuid: str) -> None:

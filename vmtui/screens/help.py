@@ -10,10 +10,15 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
+_TEXTUAL_DEFAULTS = {
+    (b.key, b.action) for b in (*Screen.BINDINGS, *App.BINDINGS) if isinstance(b, Binding)
+}
+
 EXTRA_KEYS = (
-    ("ctrl+p", "Command palette: every action on the selected guest"),
-    ("up/down, pgup/pgdn", "Move in the guest list"),
-    ("tab", "Move the focus"),
+    ("enter", "Open the selected guest (or choose the selected item)"),
+    ("^p", "Command palette: every action on the selected guest"),
+    ("up/down, pgup/pgdn", "Move in the list"),
+    ("tab, shift+tab", "Move the focus"),
 )
 
 
@@ -26,20 +31,26 @@ class HelpScreen(ModalScreen[None]):
 
     @classmethod
     def for_screen(cls, screen: Screen[object]) -> HelpScreen:
-        keys: list[tuple[str, str]] = []
-        seen = set()
+        by_action: dict[str, tuple[list[str], str]] = {}
         for _key, active in screen.active_bindings.items():
             binding = active.binding
             # The screen's and the app's own keys; widgets' navigation keys are summed up below.
-            if not isinstance(active.node, Screen | App):
+            if not isinstance(active.node, Screen | App) or binding.system:
                 continue
-            if not active.enabled or not binding.description or binding.action in seen:
+            if (binding.key, binding.action) in _TEXTUAL_DEFAULTS or "copy" in binding.action:
+                continue  # Textual's own focus/copy/ctrl+q keys: not vmtui's to explain
+            if not active.enabled or not binding.description:
                 continue
             if screen.check_action(binding.action, ()) is False:
                 continue
-            seen.add(binding.action)
             shown = screen.app.get_key_display(binding)
-            keys.append((shown, binding.description))
+            displays, _ = by_action.setdefault(binding.action, ([], binding.description))
+            if shown not in displays:
+                displays.append(shown)
+        keys = [
+            (", ".join(sorted(displays, key=lambda d: (d.startswith("^"), len(d)))), what)
+            for displays, what in by_action.values()
+        ]
         keys.extend(EXTRA_KEYS)
         return cls(keys)
 

@@ -64,7 +64,7 @@ def host_lines(
 
 class HostPanel(Widget):
     DEFAULT_CSS = """
-    HostPanel { height: 4; padding: 0 1; }
+    HostPanel { height: auto; padding: 0 1; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -1,0 +1,181 @@
+"""The serial console through the app, on a real guest: typing, detaching, busy, hostile output."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+
+import libvirt
+
+from vmtui.app import VmtuiApp
+from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.console import ConsoleScreen
+from vmtui.screens.dashboard import DashboardScreen
+from vmtui.widgets.guest_table import GuestTable
+
+from .helpers import wait_for
+from .tinyguest import ConsoleReader, tiny_domain_xml
+
+URI = "qemu:///system"
+SIZE = (100, 30)
+
+
+async def _select(pilot: Any, app: VmtuiApp, name: str) -> str:
+    await wait_for(
+        pilot,
+        lambda: app.snapshot is not None and any(g.name == name for g in app.snapshot.guests),
+        what=f"{name} listed",
+    )
+    assert app.snapshot is not None
+    uuid = next(g.uuid for g in app.snapshot.guests if g.name == name)
+    table = app.screen.query_one(GuestTable)
+    table.move_cursor(row=table.get_row_index(uuid), animate=False)
+    return uuid
+
+
+async def _type(pilot: Any, text: str) -> None:
+    for ch in text:
+        await pilot.press("enter" if ch == "\n" else ch)
+
+
+def _console(app: VmtuiApp, uuid: str) -> Any:
+    return app.consoles[uuid]
+
+
+async def _open_console(pilot: Any, app: VmtuiApp, uuid: str) -> None:
+    await pilot.press("c")
+    await wait_for(pilot, lambda: isinstance(app.screen, ConsoleScreen), what="console screen")
+    await wait_for(pilot, lambda: _console(app, uuid).connected, what="console connected")
+
+
+async def test_type_into_the_console_see_42_detach_and_reattach(
+    libvirt_conn: Any, tiny_domain: str
+) -> None:
+    dom = libvirt_conn.lookupByName(tiny_domain)
+    dom.create()
+    app = VmtuiApp(URI, interval=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        uuid = await _select(pilot, app, tiny_domain)
+        await wait_for(
+            pilot,
+            lambda: (
+                app.snapshot is not None
+                and any(g.uuid == uuid and g.is_active for g in app.snapshot.guests)
+            ),
+            what="running",
+        )
+        await _open_console(pilot, app, uuid)
+        emu = _console(app, uuid).emulator
+        # The shell may still be booting: press enter until a prompt shows.
+        for _ in range(60):
+            await pilot.press("enter")
+            await pilot.pause(0.5)
+            if "tiny#" in emu.text():
+                break
+        assert "tiny#" in emu.text(), emu.text()
+        await _type(pilot, "echo $((6*7))\n")
+        await wait_for(
+            pilot,
+            lambda: "\n42" in "\n" + emu.text().replace("\n42\n", "\n42\n"),
+            what="42 on screen",
+            timeout=30,
+        )
+        lines = [line.strip() for line in emu.text().splitlines()]
+        assert "42" in lines
+        # What the user sees is what the widget draws: the row with 42 is on screen.
+        await pilot.press("ctrl+right_square_bracket")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), what="detached")
+        assert _console(app, uuid).connected  # detaching keeps the session
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConsoleScreen), what="reattached")
+        assert "42" in [line.strip() for line in emu.all_text().splitlines()]
+        screen = app.screen
+        assert isinstance(screen, ConsoleScreen)
+        # Keys that Textual binds elsewhere go to the guest here (q, ctrl+p, ctrl+c).
+        await pilot.press("q")
+        await pilot.pause(0.3)
+        assert app.is_running and isinstance(app.screen, ConsoleScreen)
+        await pilot.press("ctrl+c")  # clears the 'q' on the shell's line
+        await pilot.press("ctrl+right_square_bracket")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), what="detached")
+
+
+async def test_console_held_by_another_client_asks_before_taking_over(
+    libvirt_conn: Any, tiny_domain: str
+) -> None:
+    dom = libvirt_conn.lookupByName(tiny_domain)
+    dom.create()
+    other = ConsoleReader.open(dom)
+    try:
+        app = VmtuiApp(URI, interval=0.5)
+        async with app.run_test(size=SIZE) as pilot:
+            uuid = await _select(pilot, app, tiny_domain)
+            await wait_for(
+                pilot,
+                lambda: (
+                    app.snapshot is not None
+                    and any(g.uuid == uuid and g.is_active for g in app.snapshot.guests)
+                ),
+                what="running",
+            )
+            await pilot.press("c")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, ConfirmScreen), what="take-over question"
+            )
+            assert "holds the console" in str(app.screen.query_one("#body").render())
+            assert not _console(app, uuid).connected  # nothing taken silently
+            await pilot.press("y")
+            await wait_for(pilot, lambda: _console(app, uuid).connected, what="taken over")
+            await wait_for(
+                pilot, lambda: other.eof, what="the other client was disconnected", timeout=20
+            )
+    finally:
+        other.close()
+
+
+async def test_guest_without_console_device_gets_a_sentence(
+    libvirt_conn: Any, tiny_domain_factory: Callable[..., str], tiny_guest_files: Any
+) -> None:
+    name = tiny_domain_factory("nocons")
+    dom = libvirt_conn.lookupByName(name)
+    root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    devices = root.find("devices")
+    assert devices is not None
+    for el in list(devices):
+        if el.tag in ("serial", "console"):
+            devices.remove(el)
+    libvirt_conn.defineXML(ET.tostring(root, encoding="unicode"))
+    dom = libvirt_conn.lookupByName(name)
+    dom.create()
+    app = VmtuiApp(URI, interval=0.5)
+    notes: list[str] = []
+    async with app.run_test(
+        size=SIZE,
+        message_hook=lambda m: notes.append(
+            getattr(m, "notification", None) and m.notification.message
+        ),
+    ) as pilot:  # type: ignore[attr-defined]
+        uuid = await _select(pilot, app, name)
+        await wait_for(
+            pilot,
+            lambda: (
+                app.snapshot is not None
+                and any(g.uuid == uuid and g.is_active for g in app.snapshot.guests)
+            ),
+            what="running",
+        )
+        await pilot.press("c")
+        await wait_for(
+            pilot,
+            lambda: any(n and "no serial console device" in n for n in notes),
+            what="no-console sentence",
+        )
+        assert app.is_running
+
+
+def hostile_xml(name: str, guest: Any) -> str:
+    return tiny_domain_xml(name, guest, extra_cmdline="vmtui.hostile")
+
+
+__all__ = ["hostile_xml"]

@@ -1,0 +1,229 @@
+"""A widget that draws an emulator's cells and turns keys into the bytes a terminal would send.
+
+It never writes guest bytes anywhere: it only draws cells (characters already cleaned by the
+emulator) with Rich styles, through Textual's own renderer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.geometry import Size
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from vmtui.backend.terminal import Cell, Emulator
+
+_NAMED = {
+    "black": 0,
+    "red": 1,
+    "green": 2,
+    "brown": 3,
+    "yellow": 3,
+    "blue": 4,
+    "magenta": 5,
+    "cyan": 6,
+    "white": 7,
+}
+
+_SPECIAL: dict[str, bytes] = {
+    "enter": b"\r",
+    "tab": b"\t",
+    "shift+tab": b"\x1b[Z",
+    "backspace": b"\x7f",
+    "ctrl+h": b"\x08",
+    "escape": b"\x1b",
+    "delete": b"\x1b[3~",
+    "insert": b"\x1b[2~",
+    "pageup": b"\x1b[5~",
+    "pagedown": b"\x1b[6~",
+    "f1": b"\x1bOP",
+    "f2": b"\x1bOQ",
+    "f3": b"\x1bOR",
+    "f4": b"\x1bOS",
+    "f5": b"\x1b[15~",
+    "f6": b"\x1b[17~",
+    "f7": b"\x1b[18~",
+    "f8": b"\x1b[19~",
+    "f9": b"\x1b[20~",
+    "f10": b"\x1b[21~",
+    "f11": b"\x1b[23~",
+    "f12": b"\x1b[24~",
+    "ctrl+space": b"\x00",
+    "ctrl+@": b"\x00",
+    "ctrl+backslash": b"\x1c",
+    "ctrl+circumflex_accent": b"\x1e",
+    "ctrl+underscore": b"\x1f",
+    "ctrl+left_square_bracket": b"\x1b",
+}
+_CURSOR = {"up": "A", "down": "B", "right": "C", "left": "D", "home": "H", "end": "F"}
+DETACH_KEY = "ctrl+right_square_bracket"
+
+
+def key_bytes(key: str, character: str | None, app_cursor: bool = False) -> bytes | None:
+    """The bytes a VT220/xterm sends for a Textual key event (None: not a key we send)."""
+    if key in _CURSOR:
+        return (b"\x1bO" if app_cursor else b"\x1b[") + _CURSOR[key].encode()
+    if key in _SPECIAL:
+        return _SPECIAL[key]
+    if key.startswith("alt+"):
+        inner = key_bytes(key[4:], character[-1:] if character else None, app_cursor)
+        return b"\x1b" + inner if inner else None
+    if key.startswith("ctrl+") and len(key) == 6 and key[5].isalpha():
+        return bytes([ord(key[5].lower()) - ord("a") + 1])
+    if character and character.isprintable():
+        return character.encode()
+    return None
+
+
+def _color(name: str, bright: bool = False) -> Color | None:
+    if not name or name == "default":
+        return None
+    if name.startswith("bright"):
+        base = _NAMED.get(name[6:])
+        return Color.from_ansi(base + 8) if base is not None else None
+    if name in _NAMED:
+        return Color.from_ansi(_NAMED[name] + (8 if bright else 0))
+    if len(name) == 6:
+        try:
+            return Color.from_rgb(int(name[0:2], 16), int(name[2:4], 16), int(name[4:6], 16))
+        except ValueError:
+            return None
+    return None
+
+
+def cell_style(cell: Cell) -> Style:
+    fg = _color(cell.fg)
+    bg = _color(cell.bg)
+    if cell.reverse:
+        fg, bg = (bg or Color.default()), (fg or Color.default())
+    return Style(
+        color=fg,
+        bgcolor=bg,
+        bold=cell.bold or None,
+        italic=cell.italics or None,
+        underline=cell.underscore or None,
+    )
+
+
+def row_segments(row: list[Cell], cursor_x: int | None) -> list[Segment]:
+    """Segments of one row, runs of equal style merged; wide characters' shadow cells skipped."""
+    segments: list[Segment] = []
+    run: list[str] = []
+    run_style: Style | None = None
+    for x, cell in enumerate(row):
+        if cell.char == "":  # right half of a wide character
+            continue
+        style = cell_style(cell)
+        if x == cursor_x:
+            style = style + Style(reverse=True)
+        if style != run_style and run:
+            segments.append(Segment("".join(run), run_style))
+            run = []
+        run_style = style
+        run.append(cell.char or " ")
+    if run:
+        segments.append(Segment("".join(run), run_style))
+    return segments
+
+
+class TerminalView(Widget, can_focus=True):
+    """Draws an ``Emulator``; every key goes to ``send`` except the detach key."""
+
+    DEFAULT_CSS = """
+    TerminalView { width: 1fr; height: 1fr; background: black; color: white; }
+    """
+
+    class Detach(Message):
+        """The user pressed the detach key (ctrl+])."""
+
+    def __init__(
+        self, emulator: Emulator, send: Callable[[bytes], None], *, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.emulator = emulator
+        self.send = send
+        self.scroll_back = 0  # lines back into the scrollback (0 = live)
+        self._rows: list[list[Cell]] = []
+        self._cursor_xy: tuple[int, int] = (-1, -1)
+        self._shown_generation = -1
+
+    def on_mount(self) -> None:
+        self._snapshot()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.emulator.resize(event.size.width, event.size.height)
+        self.refresh_screen()
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return self.emulator.size[0]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return self.emulator.size[1]
+
+    def _snapshot(self) -> None:
+        rows, cursor = self.emulator.view(self.scroll_back)
+        self._rows = rows
+        self._cursor_xy = (cursor.x, cursor.y) if cursor.visible and self.has_focus else (-1, -1)
+        self._shown_generation = self.emulator.generation
+
+    def refresh_screen(self) -> None:
+        """Redraw if the emulator changed (called when new output was parsed)."""
+        if self.emulator.generation != self._shown_generation or self.scroll_back:
+            self._snapshot()
+            self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        if y >= len(self._rows):
+            return Strip.blank(self.size.width)
+        cx, cy = self._cursor_xy
+        return Strip(row_segments(self._rows[y], cx if y == cy else None)).crop_extend(
+            0, self.size.width, None
+        )
+
+    def on_focus(self) -> None:
+        self._snapshot()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._snapshot()
+        self.refresh()
+
+    def _scroll(self, lines: int) -> None:
+        self.scroll_back = max(0, min(self.emulator.scrollback, self.scroll_back + lines))
+        self._snapshot()
+        self.refresh()
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        event.prevent_default()
+        if event.key == DETACH_KEY:
+            self.post_message(self.Detach())
+            return
+        page = max(1, self.size.height - 1)
+        if event.key == "shift+pageup":
+            self._scroll(page)
+            return
+        if event.key == "shift+pagedown":
+            self._scroll(-page)
+            return
+        data = key_bytes(event.key, event.character, self.emulator.app_cursor)
+        if data is None:
+            return
+        if self.scroll_back:
+            self.scroll_back = 0
+            self._snapshot()
+            self.refresh()
+        self.send(data)
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        text = event.text.replace("\r\n", "\r").replace("\n", "\r")
+        if self.emulator.bracketed_paste:
+            text = "\x1b[200~" + text.replace("\x1b[201~", "") + "\x1b[201~"
+        self.send(text.encode())
