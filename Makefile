@@ -20,11 +20,12 @@ test: setup
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check vmtui tests benchmarks
+	$(VENV)/bin/ruff check vmtui tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 bench: setup
 	$(PYTHON) -m benchmarks.run
+	$(PYTHON) -m benchmarks.console
 
 screenshots: setup
 	$(PYTHON) scripts/screenshots.py

@@ -105,3 +105,16 @@ class ConsoleClosed(Message):
         super().__init__()
         self.uuid = uuid
         self.reason = reason
+
+
+class DisplayImage(Message):
+    """A screenshot of a guest's display arrived (or failed: ``error``)."""
+
+    def __init__(self, uuid: str, image: bytes, error: str = "") -> None:
+        super().__init__()
+        self.uuid = uuid
+        self.image = image
+        self.error = error
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DisplayImage) and message.uuid == self.uuid

@@ -20,9 +20,9 @@ def test_text_and_colours_become_cells() -> None:
     emu, _ = emulator()
     emu.feed(b"plain \x1b[1;31mred\x1b[0m")
     rows, cursor = emu.view()
-    assert "".join(c.char for c in rows[0]).rstrip() == "plain red"
+    assert "".join(c.data for c in rows[0]).rstrip() == "plain red"
     red = rows[0][6]
-    assert (red.char, red.fg, red.bold) == ("r", "red", True)
+    assert (red.data, red.fg, red.bold) == ("r", "red", True)
     assert (cursor.x, cursor.y) == (9, 0)
 
 

@@ -135,7 +135,10 @@ _CLOSE_REASONS = {
     3: "the client closed it",
 }
 
-INFO_REFRESH_PER_TICK = 64  # guests whose XML is re-read each tick (round robin)
+# Guests whose XML is re-read each tick (round robin), so changes made without an event are
+# seen within about REFRESH_ROUND ticks whatever the number of guests.
+REFRESH_ROUND = 30
+REFRESH_MIN = 4
 
 
 def reason_text(state: GuestState, reason: int) -> str:
@@ -547,8 +550,9 @@ class Hypervisor:
         # A slow round robin re-reads some XML each tick, catching changes made without events.
         if order:
             start = self._rr % len(order)
-            dirty.update(order[start : start + INFO_REFRESH_PER_TICK])
-            self._rr = start + INFO_REFRESH_PER_TICK
+            step = max(REFRESH_MIN, -(-len(order) // REFRESH_ROUND))
+            dirty.update(order[start : start + step])
+            self._rr = start + step
         out = []
         for uuid, (dom, rec) in records.items():
             state = GuestState.from_libvirt(int(rec.get("state.state", 0)))
@@ -800,6 +804,48 @@ class Hypervisor:
                 ) from None
             raise self._wrap(err, "open the console of", name) from None
         return ConsoleSession(stream, name, emulator, on_change, on_closed)
+
+    # ----------------------------------------------------------------- screen
+    def screenshot(self, uuid: str, screen: int = 0) -> tuple[bytes, str]:
+        """The guest's display as an image (PNG or PPM, as QEMU gives it) and its MIME type."""
+        conn = self._require()
+        dom = self._lookup(conn, uuid)
+        name = dom.name()
+        try:
+            if not dom.isActive():
+                raise ActionFailed(f"Guest {name} is not running, so it has no screen to show.")
+            cfg = domxml.parse_domain(dom.XMLDesc(0))
+            if not cfg.graphics:
+                raise ActionFailed(
+                    f"Guest {name} has no graphical display (no VNC or SPICE); use its serial "
+                    "console (c) instead."
+                )
+            stream = conn.newStream(0)
+            try:
+                mime = dom.screenshot(stream, screen, 0)
+                chunks: list[bytes] = []
+                while True:
+                    data = stream.recv(1 << 20)
+                    if not isinstance(data, bytes) or not data:
+                        break
+                    chunks.append(data)
+                stream.finish()
+            except libvirt.libvirtError:
+                with contextlib.suppress(libvirt.libvirtError):
+                    stream.abort()
+                raise
+        except libvirt.libvirtError as err:
+            raise self._wrap(err, "take a screenshot of", name) from None
+        return b"".join(chunks), mime or ""
+
+    def send_keys(self, uuid: str, keycodes: Sequence[int], hold_ms: int = 50) -> None:
+        """Press these Linux keycodes together on the guest's keyboard, then release them."""
+        conn = self._writable()
+        dom = self._lookup(conn, uuid)
+        try:
+            dom.sendKey(libvirt.VIR_KEYCODE_SET_LINUX, hold_ms, list(keycodes), len(keycodes), 0)
+        except libvirt.libvirtError as err:
+            raise self._wrap(err, "send keys to", dom.name()) from None
 
     # ----------------------------------------------------------------- delete
     def delete_plan(self, uuid: str) -> DeletePlan:

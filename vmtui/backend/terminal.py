@@ -39,16 +39,10 @@ def safe_char(ch: str) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True)
-class Cell:
-    char: str
-    fg: str  # "default", a colour name ("red", "brightblue") or "rrggbb"
-    bg: str
-    bold: bool = False
-    italics: bool = False
-    underscore: bool = False
-    reverse: bool = False
-    blink: bool = False
+# A cell is pyte's own immutable ``Char`` (data, fg, bg, bold, italics, underscore,
+# strikethrough, reverse, blink): fg/bg are "default", a colour name or "rrggbb". Cells handed
+# out by ``view`` always have safe ``data``.
+Cell = pyte.screens.Char
 
 
 @dataclass(frozen=True)
@@ -72,8 +66,7 @@ class _Screen(pyte.Screen):
         super().__init__(cols, rows)
         self._respond = respond
         self.history_top: collections.deque[Any] = collections.deque(maxlen=history)
-        self._cache_attrs: Any = None
-        self._cache: dict[str, Any] = {}
+        self._caches: dict[Any, dict[str, Any]] = {}  # attrs -> char -> Char
 
     def write_process_input(self, data: str) -> None:
         self._respond(data)
@@ -106,9 +99,11 @@ class _Screen(pyte.Screen):
             super().draw(data)
             return
         attrs = self.cursor.attrs
-        if attrs is not self._cache_attrs:
-            self._cache_attrs, self._cache = attrs, {}
-        cache = self._cache
+        cache = self._caches.get(attrs)
+        if cache is None:
+            if len(self._caches) > 256:
+                self._caches.clear()
+            cache = self._caches[attrs] = {}
         cols = self.columns
         i, n = 0, len(data)
         while i < n:
@@ -184,22 +179,15 @@ class Emulator:
     def app_cursor(self) -> bool:
         return APP_CURSOR in self.screen.mode
 
-    def _row(self, line: Any, cols: int) -> list[Cell]:
-        cells = []
-        for x in range(cols):
-            ch = line[x]
-            cells.append(
-                Cell(
-                    char=safe_char(ch.data),
-                    fg=ch.fg,
-                    bg=ch.bg,
-                    bold=ch.bold,
-                    italics=ch.italics,
-                    underscore=ch.underscore,
-                    reverse=ch.reverse,
-                    blink=getattr(ch, "blink", False),
-                )
-            )
+    @staticmethod
+    def _row(line: Any, cols: int) -> list[Cell]:
+        cells = [line[x] for x in range(cols)]
+        for x, cell in enumerate(cells):
+            data = cell.data
+            if not (data.isascii() and data.isprintable()) and data:
+                safe = safe_char(data)
+                if safe != data:
+                    cells[x] = cell._replace(data=safe)
         return cells
 
     def view(self, offset: int = 0) -> tuple[list[list[Cell]], Cursor]:
@@ -219,7 +207,7 @@ class Emulator:
     def text(self, offset: int = 0) -> str:
         """The view as plain text (for tests and searching)."""
         rows, _ = self.view(offset)
-        return "\n".join("".join(c.char for c in row).rstrip() for row in rows)
+        return "\n".join("".join(c.data for c in row).rstrip() for row in rows)
 
     def all_text(self) -> str:
         """Scrollback and screen as plain text, oldest first."""
@@ -227,4 +215,4 @@ class Emulator:
             cols = self.screen.columns
             top = [self._row(line, cols) for line in self.screen.history_top]
         rows, _ = self.view(0)
-        return "\n".join("".join(c.char for c in row).rstrip() for row in top + rows)
+        return "\n".join("".join(c.data for c in row).rstrip() for row in top + rows)

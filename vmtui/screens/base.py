@@ -59,6 +59,7 @@ class GuestActionScreen(HostView):
         Binding("a", "autostart", "Autostart", show=False),
         Binding("D", "delete", "Delete", show=False),
         Binding("c", "console", "Console"),
+        Binding("v", "display", "Screen", show=False),
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -131,6 +132,28 @@ class GuestActionScreen(HostView):
             return
         self.vmtui.open_console(guest.uuid, guest.name)
 
+    def action_display(self) -> None:
+        from vmtui.screens.display import DisplayScreen
+
+        guest = self.current_guest()
+        if guest is None:
+            return
+        if not guest.graphics:
+            self.notify(
+                f"Guest {guest.name} has no graphical display; use its console (c).",
+                markup=False,
+                timeout=4,
+            )
+            return
+        if not guest.is_active:
+            self.notify(
+                f"Guest {guest.name} is not running; start it (s) to see its screen.",
+                markup=False,
+                timeout=4,
+            )
+            return
+        self.app.push_screen(DisplayScreen(guest.uuid, guest.name))
+
     def action_delete(self) -> None:
         guest = self.current_guest()
         if guest is not None:
@@ -160,6 +183,8 @@ def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
             "Start the guest when the host boots, or not",
         )
     )
+    if state.is_active and guest.graphics:
+        out.append(("display", "Screen", "Show the guest's display in the terminal"))
     if state.is_active:
         out.append(("console", "Console", "Attach to the guest's serial console (ctrl+] detaches)"))
     out.append(("delete", "Delete", "Remove the guest, and the disks you tick (asks first)"))

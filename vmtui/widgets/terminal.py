@@ -6,6 +6,7 @@ emulator) with Rich styles, through Textual's own renderer.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from rich.color import Color
@@ -97,18 +98,25 @@ def _color(name: str, bright: bool = False) -> Color | None:
     return None
 
 
-def cell_style(cell: Cell) -> Style:
-    fg = _color(cell.fg)
-    bg = _color(cell.bg)
-    if cell.reverse:
+@functools.lru_cache(maxsize=4096)
+def _style(
+    fg_name: str, bg_name: str, bold: bool, italics: bool, underscore: bool, reverse: bool
+) -> Style:
+    fg = _color(fg_name)
+    bg = _color(bg_name)
+    if reverse:
         fg, bg = (bg or Color.default()), (fg or Color.default())
     return Style(
         color=fg,
         bgcolor=bg,
-        bold=cell.bold or None,
-        italic=cell.italics or None,
-        underline=cell.underscore or None,
+        bold=bold or None,
+        italic=italics or None,
+        underline=underscore or None,
     )
+
+
+def cell_style(cell: Cell) -> Style:
+    return _style(cell.fg, cell.bg, cell.bold, cell.italics, cell.underscore, cell.reverse)
 
 
 def row_segments(row: list[Cell], cursor_x: int | None) -> list[Segment]:
@@ -117,7 +125,7 @@ def row_segments(row: list[Cell], cursor_x: int | None) -> list[Segment]:
     run: list[str] = []
     run_style: Style | None = None
     for x, cell in enumerate(row):
-        if cell.char == "":  # right half of a wide character
+        if cell.data == "":  # right half of a wide character
             continue
         style = cell_style(cell)
         if x == cursor_x:
@@ -126,7 +134,7 @@ def row_segments(row: list[Cell], cursor_x: int | None) -> list[Segment]:
             segments.append(Segment("".join(run), run_style))
             run = []
         run_style = style
-        run.append(cell.char or " ")
+        run.append(cell.data or " ")
     if run:
         segments.append(Segment("".join(run), run_style))
     return segments

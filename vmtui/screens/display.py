@@ -1,0 +1,178 @@
+"""A guest's graphical display, drawn in the terminal from libvirt's screenshot API.
+
+Refreshes a few times a second while shown. Keys typed here go to the guest's keyboard
+(``virDomainSendKey``); ctrl+] returns, ctrl+k offers Ctrl+Alt+Del, Ctrl+Alt+F1..F12 and an
+external viewer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from rich.text import Text
+from textual import events, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from vmtui import format as fmt
+from vmtui.backend import VmtuiError
+from vmtui.backend.keys import CTRL_ALT_DEL, ctrl_alt_f, key_combo
+from vmtui.messages import DisplayImage
+from vmtui.screens.base import HostView
+from vmtui.widgets.screen_view import ScreenView
+
+REFRESH_SECONDS = 0.4
+DETACH = "ctrl+right_square_bracket"
+MENU = "ctrl+k"
+
+
+class SpecialKeysScreen(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "close", "Back")]
+
+    def compose(self) -> ComposeResult:
+        options = [Option("Ctrl+Alt+Del", id="cad")]
+        options += [Option(f"Ctrl+Alt+F{n}", id=f"f{n}") for n in range(1, 13)]
+        options.append(Option("Open in external viewer (virt-viewer)", id="viewer"))
+        with Vertical(id="dialog", classes="dialog help"):
+            yield Label("Send to the guest", id="title")
+            yield OptionList(*options)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def viewer_command(uri: str, name: str) -> tuple[list[str] | None, str]:
+    """The external viewer to run, or why none can run here (a sentence)."""
+    viewer = shutil.which("virt-viewer")
+    if viewer is None:
+        return None, (
+            "No external viewer is installed: install virt-viewer (apt-get install "
+            "virt-viewer) on the machine you run vmtui on."
+        )
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return None, (
+            "virt-viewer needs a graphical session and this terminal has none "
+            "(DISPLAY is not set); the in-terminal view is what works over plain SSH."
+        )
+    return [viewer, "--connect", uri, name], ""
+
+
+class DisplayScreen(HostView):
+    def __init__(self, uuid: str, name: str) -> None:
+        super().__init__()
+        self.uuid = uuid
+        self.guest_name = name
+        self._fetching = False
+        self.frames = 0
+        self.error = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="display-bar", markup=False)
+        yield ScreenView(id="display")
+
+    def on_mount(self) -> None:
+        self._update_bar()
+        self.set_interval(REFRESH_SECONDS, self._refresh_image)
+        self._refresh_image()
+
+    def _update_bar(self) -> None:
+        bar = Text(no_wrap=True, overflow="ellipsis")
+        bar.append(f" {self.guest_name} ", style="bold reverse")
+        if self.error:
+            bar.append(f" {self.error} ", style="red")
+        else:
+            bar.append(" screen ", style="green")
+        bar.append(" keys go to the guest · ctrl+k special keys · ctrl+] back", style="dim")
+        self.query_one("#display-bar", Static).update(bar)
+
+    def _refresh_image(self) -> None:
+        if not self._fetching:
+            self._fetching = True
+            self._fetch()
+
+    @work(thread=True, exit_on_error=False, group="display", description="screenshot")
+    def _fetch(self) -> None:
+        try:
+            image, _mime = self.vmtui.hv.screenshot(self.uuid)
+        except VmtuiError as err:
+            self.post_message(DisplayImage(self.uuid, b"", err.message))
+            return
+        except Exception as err:
+            self.post_message(DisplayImage(self.uuid, b"", f"Could not read the screen: {err}"))
+            return
+        self.post_message(DisplayImage(self.uuid, image))
+
+    def on_display_image(self, message: DisplayImage) -> None:
+        self._fetching = False
+        if message.error != self.error:
+            self.error = message.error
+            self._update_bar()
+        if message.image:
+            try:
+                self.query_one(ScreenView).show_image(message.image)
+            except Exception as err:  # a picture Pillow cannot read: say so, keep going
+                self.error = f"Could not draw the screen: {err}"
+                self._update_bar()
+                return
+            self.frames += 1
+
+    def send(self, keys: tuple[int, ...], what: str) -> None:
+        self._send_worker(keys, what)
+
+    @work(thread=True, exit_on_error=False, group="display-keys", description="send keys")
+    def _send_worker(self, keys: tuple[int, ...], what: str) -> None:
+        try:
+            self.vmtui.hv.send_keys(self.uuid, keys)
+        except VmtuiError as err:
+            self.app.call_from_thread(self.notify, err.message, severity="error", markup=False)
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        event.prevent_default()
+        if event.key == DETACH:
+            self.dismiss()
+        elif event.key == MENU:
+            self.app.push_screen(SpecialKeysScreen(), self._special)
+        else:
+            keys = key_combo(event.key, event.character)
+            if keys is not None:
+                self.send(keys, event.key)
+
+    def on_paste(self, event: events.Paste) -> None:
+        for ch in event.text[:2000]:
+            keys = key_combo(ch, ch)
+            if keys is not None:
+                self.send(keys, ch)
+
+    def _special(self, choice: str | None) -> None:
+        if choice == "cad":
+            self.send(CTRL_ALT_DEL, "Ctrl+Alt+Del")
+            self.notify("Sent Ctrl+Alt+Del.", timeout=2)
+        elif choice and choice.startswith("f"):
+            self.send(ctrl_alt_f(int(choice[1:])), f"Ctrl+Alt+F{choice[1:]}")
+        elif choice == "viewer":
+            cmd, why = viewer_command(self.vmtui.hv.uri, self.guest_name)
+            if cmd is None:
+                self.notify(why, severity="warning", markup=False, timeout=8)
+                return
+            subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            self.notify(
+                f"Started virt-viewer for {self.guest_name} ({fmt.short_uri(self.vmtui.hv.uri)}).",
+                markup=False,
+                timeout=4,
+            )

@@ -1,0 +1,81 @@
+"""A guest's display drawn with half-block cells: each cell shows two pixels (▀: fg over bg)."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
+
+UPPER_HALF = "▀"
+
+
+def half_block_rows(image_bytes: bytes, width: int, height: int) -> list[list[Segment]]:
+    """Scale the image to ``width`` x ``2*height`` pixels (aspect kept, centred), as segments."""
+    img = Image.open(io.BytesIO(image_bytes)).convert("RGB")
+    w, h = img.size
+    scale = min(width / w, (2 * height) / h)
+    tw, th = max(1, int(w * scale)), max(2, int(h * scale) // 2 * 2)
+    img = img.resize((tw, th), Image.Resampling.BILINEAR)
+    pixels = img.load()
+    assert pixels is not None
+    pad = (width - tw) // 2
+    rows: list[list[Segment]] = []
+    for y in range(0, th, 2):
+        segs = [Segment(" " * pad)] if pad else []
+        for x in range(tw):
+            top = pixels[x, y]
+            bottom = pixels[x, y + 1]
+            assert isinstance(top, tuple) and isinstance(bottom, tuple)  # an RGB image
+            style = Style(color=Color.from_rgb(*top[:3]), bgcolor=Color.from_rgb(*bottom[:3]))
+            segs.append(Segment(UPPER_HALF, style))
+        rows.append(list(Segment.simplify(segs)))
+    return rows
+
+
+def is_blank(image_bytes: bytes) -> bool:
+    """True when every pixel has the same colour (a display showing nothing)."""
+    img = Image.open(io.BytesIO(image_bytes)).convert("RGB")
+    extrema = img.getextrema()
+    return all(lo == hi for lo, hi in extrema)  # type: ignore[misc]
+
+
+class ScreenView(Widget):
+    """Shows the last screenshot it was given; redraws only when the picture changed."""
+
+    DEFAULT_CSS = """
+    ScreenView { width: 1fr; height: 1fr; background: black; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.image: bytes = b""
+        self._rows: list[list[Segment]] = []
+        self._drawn_size: tuple[int, int] = (0, 0)
+
+    def show_image(self, image: bytes) -> None:
+        if image == self.image and self._drawn_size == (self.size.width, self.size.height):
+            return
+        self.image = image
+        self._render_rows()
+
+    def on_resize(self) -> None:
+        self._render_rows()
+
+    def _render_rows(self) -> None:
+        width, height = self.size.width, self.size.height
+        self._drawn_size = (width, height)
+        if not self.image or width <= 0 or height <= 0:
+            self._rows = []
+        else:
+            self._rows = half_block_rows(self.image, width, height)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        if y >= len(self._rows):
+            return Strip.blank(self.size.width)
+        return Strip(self._rows[y]).crop_extend(0, self.size.width, None)
