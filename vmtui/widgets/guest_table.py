@@ -62,8 +62,19 @@ def row_texts(guest: GuestInfo, stats: GuestStats | None) -> tuple[str, ...]:
     )
 
 
-def _cell(col: str, text: str, guest: GuestInfo) -> Text:
+def fit_name(name: str, width: int) -> str:
+    """A name cut in the middle to fit (``vmtui-te…-look``): prefixes are often shared."""
+    if len(name) <= width or width < 5:
+        return name
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    return f"{name[:head]}…{name[-tail:]}"
+
+
+def _cell(col: str, text: str, guest: GuestInfo, name_width: int = 0) -> Text:
     # Text objects are never parsed as markup: a guest named "[red]x" shows as typed.
+    if col == "name" and name_width:
+        return Text(fit_name(text, name_width))
     if col == "state":
         return Text(text, style=STATE_STYLES.get(guest.state, ""))
     if col in ("vcpus", "cpu", "mem", "disk", "net"):
@@ -154,7 +165,10 @@ class GuestTable(DataTable[Text]):
             texts = row_texts(guest, stats.get(guest.uuid))
             self._shown[guest.uuid] = texts
             self._guests[guest.uuid] = guest
-            cells = [_cell(col, t, guest) for (col, _, _), t in zip(COLUMNS, texts, strict=True)]
+            cells = [
+                _cell(col, t, guest, name_width)
+                for (col, _, _), t in zip(COLUMNS, texts, strict=True)
+            ]
             self.add_row(*cells, key=guest.uuid)
         self._order = [g.uuid for g in ordered]
         if selected in self._shown:
@@ -172,7 +186,8 @@ class GuestTable(DataTable[Text]):
         for i, (col, _, _) in enumerate(COLUMNS):
             if old is None or old[i] != texts[i]:
                 try:
-                    self.update_cell(guest.uuid, col, _cell(col, texts[i], guest))
+                    cell = _cell(col, texts[i], guest, self._name_width)
+                    self.update_cell(guest.uuid, col, cell)
                 except RowDoesNotExist:  # pragma: no cover - rows change only in _rebuild
                     continue
                 self.cell_updates += 1

@@ -86,8 +86,9 @@ class HostPanel(Widget):
     def _redraw(self) -> None:
         text = host_lines(self._info, self._stats, self._history, self.size.width - 2)
         if text.plain != self._text.plain:  # write to the terminal only when it changes
+            lines_changed = text.plain.count("\n") != self._text.plain.count("\n")
             self._text = text
-            self.refresh()
+            self.refresh(layout=lines_changed)
 
     def render(self) -> Text:
         return self._text
