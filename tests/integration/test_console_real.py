@@ -14,8 +14,8 @@ from vmtui.screens.console import ConsoleScreen
 from vmtui.screens.dashboard import DashboardScreen
 from vmtui.widgets.guest_table import GuestTable
 
-from .helpers import wait_for
-from .tinyguest import ConsoleReader, tiny_domain_xml
+from .helpers import AppWatch, wait_for
+from .tinyguest import ConsoleReader
 
 URI = "qemu:///system"
 SIZE = (100, 30)
@@ -149,13 +149,8 @@ async def test_guest_without_console_device_gets_a_sentence(
     dom = libvirt_conn.lookupByName(name)
     dom.create()
     app = VmtuiApp(URI, interval=0.5)
-    notes: list[str] = []
-    async with app.run_test(
-        size=SIZE,
-        message_hook=lambda m: notes.append(
-            getattr(m, "notification", None) and m.notification.message
-        ),
-    ) as pilot:  # type: ignore[attr-defined]
+    watch = AppWatch()
+    async with app.run_test(size=SIZE, message_hook=watch) as pilot:
         uuid = await _select(pilot, app, name)
         await wait_for(
             pilot,
@@ -168,71 +163,8 @@ async def test_guest_without_console_device_gets_a_sentence(
         await pilot.press("c")
         await wait_for(
             pilot,
-            lambda: any(n and "no serial console device" in n for n in notes),
+            lambda: any("no serial console device" in m for m in watch.errors()),
             what="no-console sentence",
         )
         assert app.is_running
-
-
-def hostile_xml(name: str, guest: Any) -> str:
-    return tiny_domain_xml(name, guest, extra_cmdline="vmtui.hostile")
-
-
-__all__ = ["hostile_xml"]
-
-
-async def test_console_reconnects_by_itself_when_the_guest_runs_again(
-    libvirt_conn: Any, tiny_domain: str
-) -> None:
-    dom = libvirt_conn.lookupByName(tiny_domain)
-    dom.create()
-    app = VmtuiApp(URI, interval=0.5)
-    async with app.run_test(size=SIZE) as pilot:
-        uuid = await _select(pilot, app, tiny_domain)
-        await wait_for(
-            pilot,
-            lambda: (
-                app.snapshot is not None
-                and any(g.uuid == uuid and g.is_active for g in app.snapshot.guests)
-            ),
-            what="running",
-        )
-        await _open_console(pilot, app, uuid)
-        console = _console(app, uuid)
-        for _ in range(60):
-            await pilot.press("enter")
-            await pilot.pause(0.5)
-            if "tiny#" in console.emulator.text():
-                break
-        await _type(pilot, "echo before-$((40+2))\n")
-        await wait_for(
-            pilot, lambda: "before-42" in console.emulator.all_text(), what="first answer"
-        )
-        first = console.session
-        dom.destroy()  # the guest goes away under the open console ...
-        await wait_for(
-            pilot,
-            lambda: "reconnects when the guest runs" in console.status,
-            what="the console says the guest stopped",
-        )
-        dom.create()  # ... and comes back: the console re-attaches by itself
-        await wait_for(
-            pilot,
-            lambda: console.connected and console.session is not first,
-            what="console re-attached",
-            timeout=60,
-        )
-        assert "before-42" in console.emulator.all_text()  # the old screen is kept
-        prompts = console.emulator.all_text().count("tiny#")
-        for _ in range(60):  # the new boot's shell answers with a fresh prompt
-            await pilot.press("enter")
-            await pilot.pause(0.5)
-            if console.emulator.all_text().count("tiny#") > prompts:
-                break
-        await _type(pilot, "echo after-$((40+2))\n")
-        await wait_for(
-            pilot,
-            lambda: "after-42" in console.emulator.all_text(),
-            what="answer after the restart",
-            timeout=60,
-        )
+    watch.assert_no_worker_errors()
