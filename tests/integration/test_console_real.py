@@ -168,3 +168,60 @@ async def test_guest_without_console_device_gets_a_sentence(
         )
         assert app.is_running
     watch.assert_no_worker_errors()
+
+
+async def test_console_reconnects_by_itself_when_the_guest_runs_again(
+    libvirt_conn: Any, tiny_domain: str
+) -> None:
+    dom = libvirt_conn.lookupByName(tiny_domain)
+    dom.create()
+    app = VmtuiApp(URI, interval=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        uuid = await _select(pilot, app, tiny_domain)
+        await wait_for(
+            pilot,
+            lambda: (
+                app.snapshot is not None
+                and any(g.uuid == uuid and g.is_active for g in app.snapshot.guests)
+            ),
+            what="running",
+        )
+        await _open_console(pilot, app, uuid)
+        console = _console(app, uuid)
+        for _ in range(60):
+            await pilot.press("enter")
+            await pilot.pause(0.5)
+            if "tiny#" in console.emulator.text():
+                break
+        await _type(pilot, "echo before-$((40+2))\n")
+        await wait_for(
+            pilot, lambda: "before-42" in console.emulator.all_text(), what="first answer"
+        )
+        first = console.session
+        dom.destroy()  # the guest goes away under the open console ...
+        await wait_for(
+            pilot,
+            lambda: "reconnects when the guest runs" in console.status,
+            what="the console says the guest stopped",
+        )
+        dom.create()  # ... and comes back: the console re-attaches by itself
+        await wait_for(
+            pilot,
+            lambda: console.connected and console.session is not first,
+            what="console re-attached",
+            timeout=60,
+        )
+        assert "before-42" in console.emulator.all_text()  # the old screen is kept
+        prompts = console.emulator.all_text().count("tiny#")
+        for _ in range(60):  # the new boot's shell answers with a fresh prompt
+            await pilot.press("enter")
+            await pilot.pause(0.5)
+            if console.emulator.all_text().count("tiny#") > prompts:
+                break
+        await _type(pilot, "echo after-$((40+2))\n")
+        await wait_for(
+            pilot,
+            lambda: "after-42" in console.emulator.all_text(),
+            what="answer after the restart",
+            timeout=60,
+        )
