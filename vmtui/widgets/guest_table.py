@@ -97,6 +97,7 @@ class GuestTable(DataTable[Text]):
         self._order: list[str] = []
         self._guests: dict[str, GuestInfo] = {}
         self._name_width = 0
+        self._pending: dict[str, GuestStats | None] = {}  # off-screen rows with newer stats
         self.cell_updates = 0  # for tests and benchmarks: how many cells were redrawn
 
     @property
@@ -127,15 +128,38 @@ class GuestTable(DataTable[Text]):
         if order != self._order or name_width != self._name_width:
             self._rebuild(ordered, stats, name_width)
             return
+        # Only rows on screen are formatted and updated now; the others wait in _pending
+        # until they scroll into view (at 1,000 guests that is ~35 rows a tick, not 1,000).
+        first, last = self._visible_rows()
+        for guest in ordered:
+            self._guests[guest.uuid] = guest
+            self._pending[guest.uuid] = stats.get(guest.uuid)
+        self._flush(first, last)
+
+    def _visible_rows(self) -> tuple[int, int]:
+        top = max(0, int(self.scroll_y))
+        return top, top + max(1, self.size.height) + 1
+
+    def _flush(self, first: int, last: int) -> None:
         before = self.cell_updates
         self._batching = True
         try:
-            for guest in ordered:
-                self._update_row(guest, stats.get(guest.uuid))
+            for uuid in self._order[first:last]:
+                if uuid in self._pending:
+                    self._update_row(self._guests[uuid], self._pending.pop(uuid))
         finally:
             self._batching = False
         if self.cell_updates != before:
             self.refresh()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._pending:
+            self._flush(*self._visible_rows())
+
+    def on_resize(self) -> None:
+        if self._pending:
+            self._flush(*self._visible_rows())
 
     def refresh(
         self,
@@ -160,6 +184,7 @@ class GuestTable(DataTable[Text]):
         for key, header, width in COLUMNS:
             self.add_column(header, key=key, width=width or name_width)
         self._shown.clear()
+        self._pending.clear()
         self._guests = {}
         for guest in ordered:
             texts = row_texts(guest, stats.get(guest.uuid))
@@ -193,5 +218,7 @@ class GuestTable(DataTable[Text]):
                 self.cell_updates += 1
 
     def shown_text(self, uuid: str) -> tuple[str, ...] | None:
-        """The text currently shown in a guest's row (for tests)."""
+        """The text a guest's row shows (or will show as soon as it scrolls into view)."""
+        if uuid in self._pending:
+            return row_texts(self._guests[uuid], self._pending[uuid])
         return self._shown.get(uuid)

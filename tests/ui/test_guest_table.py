@@ -1,0 +1,56 @@
+"""The guest table redraws only what changed, and only what is on screen."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from vmtui.backend import GuestInfo, GuestState, GuestStats
+from vmtui.widgets.guest_table import GuestTable
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield GuestTable(id="t")
+
+
+GUESTS = [
+    GuestInfo(
+        uuid=f"u{i:03d}", name=f"guest-{i:03d}", state=GuestState.RUNNING, vcpus=1, memory_kib=1024
+    )
+    for i in range(100)
+]
+
+
+def stats(cpu: float) -> dict[str, GuestStats]:
+    return {g.uuid: GuestStats(uuid=g.uuid, time=0, cpu_percent=cpu) for g in GUESTS}
+
+
+async def test_only_rows_on_screen_are_updated_and_the_rest_catch_up_when_shown() -> None:
+    app = TableApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(GuestTable)
+        table.show(GUESTS, stats(10.0))
+        await pilot.pause()
+        before = table.cell_updates
+        table.show(GUESTS, stats(20.0))
+        await pilot.pause()
+        updated = table.cell_updates - before
+        assert 0 < updated <= 25, updated  # ~20 visible rows x 1 changed cell, not 100
+        last = GUESTS[-1].uuid
+        assert table.get_cell(last, "cpu").plain == "10.0"  # off screen: not redrawn yet
+        assert table.shown_text(last)[3] == "20.0"  # type: ignore[index]
+        table.move_cursor(row=99, animate=False)
+        await pilot.pause()
+        assert table.get_cell(last, "cpu").plain == "20.0"  # scrolled into view: caught up
+
+
+async def test_an_unchanged_tick_updates_nothing() -> None:
+    app = TableApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(GuestTable)
+        table.show(GUESTS, stats(10.0))
+        await pilot.pause()
+        before = table.cell_updates
+        table.show(GUESTS, stats(10.04))  # rounds to the same text
+        await pilot.pause()
+        assert table.cell_updates == before
