@@ -57,6 +57,9 @@ def _sum(record: Mapping[str, Any], prefix: str, count_key: str, suffix: str) ->
 def counters_from_record(record: Mapping[str, Any], time: float) -> Counters:
     """Turn one bulk-stats record (keys like ``cpu.time``, ``block.0.rd.bytes``) into counters."""
 
+    if len(record) <= 2:  # only state.* (a shut-off guest, or a driver without stats)
+        return Counters(time=time)
+
     def opt(key: str) -> int | None:
         value = record.get(key)
         return int(value) if value is not None else None
@@ -93,6 +96,13 @@ def compute_rates(
     CPU % of the host: CPU time used / (wall time x host CPUs). CPU % per vCPU: the same over the
     guest's own vCPUs, so a guest with one busy vCPU of two shows 50 %.
     """
+    if (
+        cur.cpu_ns is None
+        and cur.mem_current_kib is None
+        and cur.disk_rd_bytes is None
+        and cur.net_rx_bytes is None
+    ):
+        return GuestStats(uuid=uuid, time=cur.time)  # nothing measured: nothing to compute
     used: int | None = None
     if cur.mem_available_kib is not None and cur.mem_unused_kib is not None:
         used = max(0, cur.mem_available_kib - cur.mem_unused_kib)
