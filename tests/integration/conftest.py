@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from .helpers import pid_alive
 from .tinyguest import TinyGuest, build_tiny_guest, tiny_domain_xml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,16 +54,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Tests that restart libvirtd break every connection opened before, including the
     # session-scoped ``libvirt_conn``: run them after everything else (stable order).
     items.sort(key=lambda item: item.get_closest_marker("restarts_libvirtd") is not None)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove_domain(dom: Any) -> None:
@@ -96,7 +87,7 @@ def _cleanup_leftovers(conn: Any) -> None:
         if not name.startswith(DOMAIN_PREFIX):
             continue
         m = _OWNED.match(name)
-        if m and int(m.group(1)) != os.getpid() and _pid_alive(int(m.group(1))):
+        if m and int(m.group(1)) != os.getpid() and pid_alive(int(m.group(1))):
             continue
         _remove_domain(dom)
 

@@ -169,7 +169,7 @@ def assert_exited_cleanly(app: VmtuiApp, watch: AppWatch) -> None:
 # ---------------------------------------------------------------------------- libvirtd
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -189,12 +189,12 @@ def libvirtd_pids() -> list[int]:
     pids: list[int] = []
     with contextlib.suppress(OSError, ValueError):
         pid = int(LIBVIRTD_PIDFILE.read_text().strip())
-        if _pid_alive(pid):
+        if pid_alive(pid):
             pids.append(pid)
     proc = subprocess.run(["pgrep", "-x", "libvirtd"], capture_output=True, text=True, check=False)
     for word in proc.stdout.split():
         pid = int(word)
-        if pid not in pids and _pid_alive(pid):
+        if pid not in pids and pid_alive(pid):
             pids.append(pid)
     return pids
 
@@ -208,7 +208,7 @@ def stop_libvirtd(timeout: float = 30.0) -> list[int]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + wait
-        while any(_pid_alive(p) for p in pids):
+        while any(pid_alive(p) for p in pids):
             if time.monotonic() > deadline:
                 break
             time.sleep(0.05)

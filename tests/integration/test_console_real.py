@@ -43,6 +43,27 @@ def _console(app: VmtuiApp, uuid: str) -> Any:
     return app.consoles[uuid]
 
 
+async def _wait_running(pilot: Any, app: VmtuiApp, uuid: str) -> None:
+    await wait_for(
+        pilot,
+        lambda: (
+            app.snapshot is not None
+            and any(g.uuid == uuid and g.is_active for g in app.snapshot.guests)
+        ),
+        what="running",
+    )
+
+
+async def _until_prompt(pilot: Any, emu: Any, seen_before: int = 0) -> None:
+    """Press enter until the shell shows more prompts than ``seen_before`` (it may be booting)."""
+    for _ in range(60):
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        if emu.all_text().count("tiny#") > seen_before:
+            return
+    raise AssertionError(f"no shell prompt; the console shows: {emu.text()!r}")
+
+
 async def _open_console(pilot: Any, app: VmtuiApp, uuid: str) -> None:
     await pilot.press("c")
     await wait_for(pilot, lambda: isinstance(app.screen, ConsoleScreen), what="console screen")
@@ -57,23 +78,10 @@ async def test_type_into_the_console_see_42_detach_and_reattach(
     app = VmtuiApp(URI, interval=0.5)
     async with app.run_test(size=SIZE) as pilot:
         uuid = await _select(pilot, app, tiny_domain)
-        await wait_for(
-            pilot,
-            lambda: (
-                app.snapshot is not None
-                and any(g.uuid == uuid and g.is_active for g in app.snapshot.guests)
-            ),
-            what="running",
-        )
+        await _wait_running(pilot, app, uuid)
         await _open_console(pilot, app, uuid)
         emu = _console(app, uuid).emulator
-        # The shell may still be booting: press enter until a prompt shows.
-        for _ in range(60):
-            await pilot.press("enter")
-            await pilot.pause(0.5)
-            if "tiny#" in emu.text():
-                break
-        assert "tiny#" in emu.text(), emu.text()
+        await _until_prompt(pilot, emu)
         await _type(pilot, "echo $((6*7))\n")
         await wait_for(
             pilot,
@@ -111,14 +119,7 @@ async def test_console_held_by_another_client_asks_before_taking_over(
         app = VmtuiApp(URI, interval=0.5)
         async with app.run_test(size=SIZE) as pilot:
             uuid = await _select(pilot, app, tiny_domain)
-            await wait_for(
-                pilot,
-                lambda: (
-                    app.snapshot is not None
-                    and any(g.uuid == uuid and g.is_active for g in app.snapshot.guests)
-                ),
-                what="running",
-            )
+            await _wait_running(pilot, app, uuid)
             await pilot.press("c")
             await wait_for(
                 pilot, lambda: isinstance(app.screen, ConfirmScreen), what="take-over question"
@@ -152,14 +153,7 @@ async def test_guest_without_console_device_gets_a_sentence(
     watch = AppWatch()
     async with app.run_test(size=SIZE, message_hook=watch) as pilot:
         uuid = await _select(pilot, app, name)
-        await wait_for(
-            pilot,
-            lambda: (
-                app.snapshot is not None
-                and any(g.uuid == uuid and g.is_active for g in app.snapshot.guests)
-            ),
-            what="running",
-        )
+        await _wait_running(pilot, app, uuid)
         await pilot.press("c")
         await wait_for(
             pilot,
@@ -178,21 +172,10 @@ async def test_console_reconnects_by_itself_when_the_guest_runs_again(
     app = VmtuiApp(URI, interval=0.5)
     async with app.run_test(size=SIZE) as pilot:
         uuid = await _select(pilot, app, tiny_domain)
-        await wait_for(
-            pilot,
-            lambda: (
-                app.snapshot is not None
-                and any(g.uuid == uuid and g.is_active for g in app.snapshot.guests)
-            ),
-            what="running",
-        )
+        await _wait_running(pilot, app, uuid)
         await _open_console(pilot, app, uuid)
         console = _console(app, uuid)
-        for _ in range(60):
-            await pilot.press("enter")
-            await pilot.pause(0.5)
-            if "tiny#" in console.emulator.text():
-                break
+        await _until_prompt(pilot, console.emulator)
         await _type(pilot, "echo before-$((40+2))\n")
         await wait_for(
             pilot, lambda: "before-42" in console.emulator.all_text(), what="first answer"
@@ -212,12 +195,8 @@ async def test_console_reconnects_by_itself_when_the_guest_runs_again(
             timeout=60,
         )
         assert "before-42" in console.emulator.all_text()  # the old screen is kept
-        prompts = console.emulator.all_text().count("tiny#")
-        for _ in range(60):  # the new boot's shell answers with a fresh prompt
-            await pilot.press("enter")
-            await pilot.pause(0.5)
-            if console.emulator.all_text().count("tiny#") > prompts:
-                break
+        # the new boot's shell answers with a fresh prompt
+        await _until_prompt(pilot, console.emulator, console.emulator.all_text().count("tiny#"))
         await _type(pilot, "echo after-$((40+2))\n")
         await wait_for(
             pilot,

@@ -204,7 +204,6 @@ class GuestTable(DataTable[Text]):
     def _update_row(self, guest: GuestInfo, stats: GuestStats | None) -> None:
         texts = row_texts(guest, stats)
         old = self._shown.get(guest.uuid)
-        self._guests[guest.uuid] = guest
         if old == texts:
             return
         self._shown[guest.uuid] = texts
