@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from textual import work
 from textual.actions import SkipAction
@@ -35,6 +35,7 @@ from vmtui.backend.hoststats import HostSampler
 from vmtui.messages import (
     ActionFinished,
     BackendEvent,
+    CallFinished,
     ConsoleChanged,
     ConsoleClosed,
     ConsoleFailed,
@@ -51,6 +52,8 @@ from vmtui.screens.delete import DeleteScreen
 from vmtui.screens.help import HelpScreen
 from vmtui.screens.nodaemon import NoDaemonScreen
 from vmtui.widgets.status_line import StatusLine
+
+T = TypeVar("T")
 
 DEMO_HOST = Path(__file__).parent / "demo" / "demo-host.xml"
 DEMO_URI = f"test://{DEMO_HOST}"
@@ -306,6 +309,58 @@ class VmtuiApp(App[None]):
         for screen in self.screen_stack:
             for line in screen.query(StatusLine):
                 line.set_status(symbol, text, style)
+
+    # ------------------------------------------------------------ generic backend calls
+    def hypervisor_for(self, uuid: str | None = None) -> Hypervisor:
+        """The connection a guest lives on (the current host when ``uuid`` is None)."""
+        return self.hv
+
+    def run_backend(
+        self,
+        call: Callable[[], T],
+        *,
+        done: Callable[[T], None] | None = None,
+        failed: Callable[[str], None] | None = None,
+        what: str = "finish that",
+        success: str | None = None,
+    ) -> None:
+        """Run a blocking backend call in a thread worker; then, on the UI thread, call
+        ``done(result)`` (and notify ``success``), or ``failed(sentence)`` — by default a
+        red notification. The sentence is the backend's own (VmtuiError), or
+        "Could not <what>: <error>." for anything unexpected: never a traceback."""
+        self._backend_worker(call, done, failed, what, success)
+
+    @work(thread=True, exit_on_error=False, group="backend", description="backend call")
+    def _backend_worker(
+        self,
+        call: Callable[[], Any],
+        done: Callable[[Any], None] | None,
+        failed: Callable[[str], None] | None,
+        what: str,
+        success: str | None,
+    ) -> None:
+        try:
+            result = call()
+        except VmtuiError as err:
+            self.post_message(CallFinished(done, error=err.message, failed=failed))
+            return
+        except Exception as err:  # never a traceback on screen
+            self.post_message(CallFinished(done, error=f"Could not {what}: {err}.", failed=failed))
+            return
+        self.post_message(CallFinished(done, result=result, success=success or ""))
+
+    def on_call_finished(self, message: CallFinished) -> None:
+        if message.error:
+            if message.failed is not None:
+                message.failed(message.error)
+            else:
+                self.notify(message.error, markup=False, severity="error", timeout=8)
+        else:
+            if message.success:
+                self.notify(message.success, markup=False, timeout=3)
+            if message.done is not None:
+                message.done(message.result)
+        self.request_poll()
 
     # ------------------------------------------------------------ actions
     def guest_action(self, action: str, uuid: str, name: str) -> None:

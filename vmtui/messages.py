@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from textual.message import Message
 
 from vmtui.backend import (
@@ -118,3 +121,22 @@ class DisplayImage(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, DisplayImage) and message.uuid == self.uuid
+
+
+class CallFinished(Message):
+    """A generic backend call (App.run_backend) ended; the app hands the outcome on."""
+
+    def __init__(
+        self,
+        done: Callable[[Any], None] | None,
+        result: Any = None,
+        error: str = "",
+        failed: Callable[[str], None] | None = None,
+        success: str = "",
+    ) -> None:
+        super().__init__()
+        self.success = success
+        self.done = done
+        self.result = result
+        self.error = error
+        self.failed = failed

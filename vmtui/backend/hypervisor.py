@@ -661,6 +661,31 @@ class Hypervisor:
         """The guests as of the last poll (no libvirt call)."""
         return tuple(self._infos.values())
 
+    # ------------------------------------------------- for feature modules
+    # Feature modules (create, networks, storage, snapshots, ...) live in their own files in
+    # vmtui/backend and reach the connection only through these three calls.
+    def writable_conn(self) -> Any:
+        """The open libvirt connection, or a clear error when read-only or not connected."""
+        return self._writable()
+
+    def readable_conn(self) -> Any:
+        """The open libvirt connection for reads, or a clear error when not connected."""
+        return self._require()
+
+    def lookup_domain(self, conn: Any, uuid: str) -> Any:
+        """The virDomain for ``uuid``; GuestNotFound with the guest's name when it is gone."""
+        return self._lookup(conn, uuid)
+
+    def wrap_error(self, err: libvirt.libvirtError, verb: str, name: str) -> VmtuiError:
+        """A libvirt error as a sentence ("Could not <verb> guest <name>: ..."); marks the
+        connection lost when the error says so."""
+        return self._wrap(err, verb, name)
+
+    def touch(self, uuid: str) -> None:
+        """Re-read this guest's configuration on the next poll (after changing it)."""
+        with self._lock:
+            self._dirty.add(uuid)
+
     # ----------------------------------------------------------------- actions
     def _writable(self) -> Any:
         if self.readonly:
