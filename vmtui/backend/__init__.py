@@ -58,3 +58,26 @@ __all__ = [
     "Snapshot",
     "VmtuiError",
 ]
+# Feature modules: append "from vmtui.backend.x import (A as A, ...)" blocks below; the
+# "as" form re-exports a name without editing __all__ (fewer merge conflicts).
+from vmtui.backend.devices import (
+    InvalidInput as InvalidInput,
+)
+from vmtui.backend.devices import (
+    NicSpec as NicSpec,
+)
+from vmtui.backend.devices import (
+    RiskyPath as RiskyPath,
+)
+from vmtui.backend.devices import (
+    SharedFolderSpec as SharedFolderSpec,
+)
+from vmtui.backend.devices import (
+    filesystem_element as filesystem_element,
+)
+from vmtui.backend.devices import (
+    interface_element as interface_element,
+)
+from vmtui.backend.devices import (
+    resolve_share_path as resolve_share_path,
+)

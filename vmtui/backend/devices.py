@@ -1,0 +1,208 @@
+"""Device specs shared by guest creation and the isolation view: NICs and shared folders.
+
+Both create a guest's links to its host or network, so both are checked the same way here:
+host paths for shared folders are resolved (symlinks, ``..``) and must be existing
+directories; paths under the deny list are refused unless the caller says the user accepted
+the risk. XML elements are built with ElementTree, never string formatting.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from vmtui.backend.errors import VmtuiError
+
+
+class InvalidInput(VmtuiError):
+    """What the user typed cannot be used; the message says what is wrong."""
+
+
+class RiskyPath(InvalidInput):
+    """A shared-folder path the user must confirm (it exposes a sensitive host directory).
+
+    ``path`` is the resolved path; pass ``allow_risky=True`` after the user confirmed."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+# Exactly "/" is refused; for the others, the directory itself and everything below it.
+DENIED_ROOT = Path("/")
+DENIED_TREES: dict[Path, str] = {
+    Path("/etc"): "the host's configuration, including passwords and keys",
+    Path("/root"): "root's home directory, including its SSH keys",
+    Path("/boot"): "the host's kernels and boot loader",
+    Path("/proc"): "the host's processes and kernel settings",
+    Path("/sys"): "the host's kernel and devices",
+    Path("/dev"): "the host's devices",
+    Path("/var/lib/libvirt"): "libvirt's own state, including other guests' disks",
+    Path("/etc/libvirt"): "libvirt's configuration",
+    Path("/run/libvirt"): "libvirt's sockets",
+    Path("/var/run/libvirt"): "libvirt's sockets",
+    Path("/var/log/libvirt"): "libvirt's logs",
+    Path("/var/cache/libvirt"): "libvirt's cache",
+}
+
+SHARE_DRIVERS = ("virtiofs", "9p")
+NIC_KINDS = ("network", "bridge", "direct", "user", "none")
+NIC_MODELS = ("virtio", "e1000e", "e1000", "rtl8139")
+DIRECT_MODES = ("bridge", "vepa", "private", "passthrough")
+VIRTIOFSD = "/usr/lib/qemu/virtiofsd"
+
+_TAG = re.compile(r"^[A-Za-z0-9_.-]{1,31}$")
+_IFNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
+_NETNAME = re.compile(r"^[^/\x00-\x1f]{1,64}$")
+_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+def path_risk(path: Path) -> str | None:
+    """Why sharing this (resolved) host directory is risky, or None."""
+    if path == DENIED_ROOT:
+        return "the whole host file system"
+    for tree, why in DENIED_TREES.items():
+        if path == tree or tree in path.parents:
+            return why
+    return None
+
+
+def resolve_share_path(raw: str, *, allow_risky: bool = False) -> Path:
+    """The real directory behind ``raw`` (symlinks and ``..`` resolved).
+
+    Raises InvalidInput when it is empty, relative, missing or not a directory, and
+    RiskyPath when it lies under the deny list and ``allow_risky`` is False."""
+    text = raw.strip()
+    if not text:
+        raise InvalidInput("Give the host directory to share.")
+    if "\x00" in text:
+        raise InvalidInput("The host path contains a NUL character.")
+    given = Path(os.path.expanduser(text))
+    if not given.is_absolute():
+        raise InvalidInput(f"The host path {text} is relative; give a full path from /.")
+    resolved = given.resolve(strict=False)
+    if not resolved.exists():
+        raise InvalidInput(f"The host directory {resolved} does not exist.")
+    if not resolved.is_dir():
+        raise InvalidInput(f"{resolved} is not a directory; only directories can be shared.")
+    why = path_risk(resolved)
+    if why is not None and not allow_risky:
+        shown = f"{text} (really {resolved})" if str(resolved) != text else str(resolved)
+        raise RiskyPath(f"Sharing {shown} gives the guest access to {why}.", resolved)
+    return resolved
+
+
+@dataclass(frozen=True)
+class SharedFolderSpec:
+    """A host directory shown to the guest under ``tag`` (``mount -t 9p TAG /mnt``).
+
+    Read-only by default. Measured: libvirt 9.0 refuses read-only virtiofs ("virtiofs does
+    not yet support read-only mode"), so the default driver is 9p; a read-only virtiofs spec
+    passes ``validate`` (newer libvirt accepts it) and the define step reports libvirt's
+    refusal."""
+
+    source: str
+    tag: str
+    driver: str = "9p"  # or "virtiofs"
+    readonly: bool = True
+
+    def validate(self, *, allow_risky: bool = False) -> SharedFolderSpec:
+        """A copy with the source resolved; raises InvalidInput / RiskyPath."""
+        if self.driver not in SHARE_DRIVERS:
+            raise InvalidInput(f"Unknown shared-folder type {self.driver!r}; use virtiofs or 9p.")
+        if not _TAG.match(self.tag):
+            raise InvalidInput(
+                f"The mount tag {self.tag!r} must be 1-31 letters, digits, '_', '.' or '-'."
+            )
+        path = resolve_share_path(self.source, allow_risky=allow_risky)
+        return SharedFolderSpec(str(path), self.tag, self.driver, self.readonly)
+
+    @property
+    def needs_shared_memory(self) -> bool:
+        """virtiofs needs the guest's memory shared with virtiofsd (memfd backing)."""
+        return self.driver == "virtiofs"
+
+
+def filesystem_element(spec: SharedFolderSpec) -> ET.Element:
+    """The <filesystem> element for a (validated) shared folder."""
+    fs = ET.Element("filesystem", {"type": "mount", "accessmode": "passthrough"})
+    ET.SubElement(fs, "driver", {"type": "virtiofs" if spec.driver == "virtiofs" else "path"})
+    if spec.driver == "virtiofs" and os.path.exists(VIRTIOFSD):
+        ET.SubElement(fs, "binary", {"path": VIRTIOFSD})
+    ET.SubElement(fs, "source", {"dir": spec.source})
+    ET.SubElement(fs, "target", {"dir": spec.tag})
+    if spec.readonly:
+        ET.SubElement(fs, "readonly")
+    return fs
+
+
+def ensure_shared_memory(domain: ET.Element) -> bool:
+    """Give a <domain> the memfd/shared memory backing virtiofs needs; True if it changed."""
+    backing = domain.find("memoryBacking")
+    changed = False
+    if backing is None:
+        backing = ET.SubElement(domain, "memoryBacking")
+        changed = True
+    source = backing.find("source")
+    if source is None and backing.find("hugepages") is None:
+        ET.SubElement(backing, "source", {"type": "memfd"})
+        changed = True
+    access = backing.find("access")
+    if access is None:
+        ET.SubElement(backing, "access", {"mode": "shared"})
+        changed = True
+    elif access.get("mode") != "shared":
+        access.set("mode", "shared")
+        changed = True
+    return changed
+
+
+@dataclass(frozen=True)
+class NicSpec:
+    """A network card: ``kind`` network (libvirt network), bridge (host bridge), direct
+    (macvtap on a host device), user (SLIRP) or none; ``source`` names the network,
+    bridge or host device."""
+
+    kind: str = "network"
+    source: str = ""
+    model: str = "virtio"
+    mac: str = ""  # empty: libvirt picks one
+    direct_mode: str = "bridge"
+
+    def validate(self) -> NicSpec:
+        if self.kind not in NIC_KINDS:
+            raise InvalidInput(f"Unknown network type {self.kind!r}.")
+        if self.model not in NIC_MODELS:
+            raise InvalidInput(
+                f"Unknown NIC model {self.model!r}; use one of {', '.join(NIC_MODELS)}."
+            )
+        if self.mac and not _MAC.match(self.mac):
+            raise InvalidInput(f"{self.mac!r} is not a MAC address like 52:54:00:12:34:56.")
+        if self.kind == "network" and not _NETNAME.match(self.source):
+            raise InvalidInput("Choose the libvirt network to attach to.")
+        if self.kind in ("bridge", "direct") and not _IFNAME.match(self.source):
+            what = "bridge" if self.kind == "bridge" else "host network device"
+            raise InvalidInput(f"{self.source!r} is not a valid {what} name.")
+        if self.kind == "direct" and self.direct_mode not in DIRECT_MODES:
+            raise InvalidInput(f"Unknown macvtap mode {self.direct_mode!r}.")
+        return self
+
+
+def interface_element(spec: NicSpec) -> ET.Element | None:
+    """The <interface> element for a (validated) NIC; None for kind "none"."""
+    if spec.kind == "none":
+        return None
+    iface = ET.Element("interface", {"type": spec.kind})
+    if spec.mac:
+        ET.SubElement(iface, "mac", {"address": spec.mac.lower()})
+    if spec.kind == "network":
+        ET.SubElement(iface, "source", {"network": spec.source})
+    elif spec.kind == "bridge":
+        ET.SubElement(iface, "source", {"bridge": spec.source})
+    elif spec.kind == "direct":
+        ET.SubElement(iface, "source", {"dev": spec.source, "mode": spec.direct_mode})
+    ET.SubElement(iface, "model", {"type": spec.model})
+    return iface
