@@ -6,7 +6,7 @@ Every backend call happens in a thread worker; results come back as messages (me
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +14,6 @@ from textual import work
 from textual.actions import SkipAction
 from textual.app import App
 from textual.binding import Binding
-from textual.timer import Timer
 
 from vmtui import format as fmt
 from vmtui.backend import (
@@ -28,10 +27,12 @@ from vmtui.backend import (
     HostHistory,
     Hypervisor,
     NoDaemon,
+    NotConnected,
     Snapshot,
     VmtuiError,
 )
 from vmtui.backend.hoststats import HostSampler
+from vmtui.hostlink import HostLink, merge_snapshots
 from vmtui.messages import (
     ActionFinished,
     BackendEvent,
@@ -72,7 +73,7 @@ GUEST_ACTIONS: dict[str, tuple[str, str, str]] = {
 
 
 class VmtuiApp(App[None]):
-    """vmtui: one libvirt host's guests, live."""
+    """vmtui: the guests of one or more libvirt hosts, live."""
 
     CSS_PATH = "app.tcss"
     TITLE = "vmtui"
@@ -85,7 +86,7 @@ class VmtuiApp(App[None]):
 
     def __init__(
         self,
-        uri: str,
+        uri: str | Sequence[str],
         *,
         readonly: bool = False,
         interval: float = 2.0,
@@ -98,18 +99,13 @@ class VmtuiApp(App[None]):
         self.interval = interval
         self._host_sampler = host_sampler
         self._clock = clock
-        self.hv = self._make_hypervisor(uri)
-        self.snapshot: Snapshot | None = None
-        self.host_history: HostHistory | None = None
+        uris = [uri] if isinstance(uri, str) else list(dict.fromkeys(uri))
+        # One HostLink (connection + poll loop + last snapshot) per URI, in the user's order.
+        self.hosts: dict[str, HostLink] = {u: HostLink(self._make_hypervisor(u)) for u in uris}
+        self.snapshot: Snapshot | None = None  # every host's guests merged (see hostlink.py)
         self.histories: dict[str, GuestHistory] = {}
         self.watched: frozenset[str] = frozenset()
         self.polls = 0
-        self._polling = False
-        self._poll_again = False
-        self._poll_timer: Timer | None = None
-        self._poll_started: float | None = None
-        self._retry_at: float | None = None
-        self._lost_reason = ""
         self._no_daemon_screen: NoDaemonScreen | None = None
         self._offered_demo = False
         self.consoles: dict[str, ConsoleState] = {}
@@ -131,62 +127,116 @@ class VmtuiApp(App[None]):
         self.post_message(BackendEvent(event))
 
     @property
+    def primary(self) -> HostLink | None:
+        """The first connected host (the one a single-host session is about)."""
+        return next(iter(self.hosts.values()), None)
+
+    @property
+    def hv(self) -> Hypervisor:
+        """The first host's connection (single-host code paths and tests)."""
+        link = self.primary
+        if link is None:
+            raise NotConnected("No host is connected; add one with H (connections).")
+        return link.hv
+
+    @property
     def uri(self) -> str:
-        return self.hv.uri
+        link = self.primary
+        return link.uri if link else ""
+
+    @property
+    def host_history(self) -> HostHistory | None:
+        link = self.primary
+        return link.host_history if link else None
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen())
         self.set_interval(0.5, self.update_status)
-        self.schedule_poll(0)
+        for link in self.hosts.values():
+            self.schedule_poll(0, link)
 
     def switch_host(self, uri: str) -> None:
-        """Drop the current connection and show another host (e.g. the demo)."""
-        old = self.hv
-        self.hv = self._make_hypervisor(uri)
-        self.snapshot = None
-        self.histories = {}
-        self._close_in_background(old)
-        for screen in self._host_views():
-            screen.show_snapshot(None)
-        self.schedule_poll(0)
+        """Drop every connection and show this host alone (e.g. the demo)."""
+        for link in list(self.hosts.values()):
+            self.disconnect_host(link.uri, refresh=False)
+        self.connect_host(uri)
+
+    def connect_host(self, uri: str) -> None:
+        """Add a host to the session (no-op when it is already there); polls it at once."""
+        if uri in self.hosts:
+            self.schedule_poll(0, self.hosts[uri])
+            return
+        link = HostLink(self._make_hypervisor(uri))
+        self.hosts[uri] = link
+        self._show_merged()
+        self.schedule_poll(0, link)
+
+    def disconnect_host(self, uri: str, refresh: bool = True) -> None:
+        """Remove a host from the session and close its connection in the background."""
+        link = self.hosts.pop(uri, None)
+        if link is None:
+            return
+        link.closed = True
+        if link.timer is not None:
+            link.timer.stop()
+        self._close_in_background(link.hv)
+        if refresh:
+            self._show_merged()
+
+    def host_labels(self) -> dict[str, str]:
+        """A short label per connected host (hostname when known), for the host column."""
+        return {uri: link.label for uri, link in self.hosts.items()}
 
     @work(thread=True, exit_on_error=False, group="close", description="close connection")
     def _close_in_background(self, hv: Hypervisor) -> None:
         hv.close()
 
     # ------------------------------------------------------------ polling
-    def schedule_poll(self, delay: float) -> None:
-        if self._poll_timer is not None:
-            self._poll_timer.stop()
-        self._poll_timer = self.set_timer(max(0.001, delay), self._start_poll)
+    # Each host has its own loop: the next poll is armed only when its last one finished,
+    # so polls of one host never overlap and a slow or hung host never delays another.
+    def schedule_poll(self, delay: float, link: HostLink | None = None) -> None:
+        links = [link] if link is not None else list(self.hosts.values())
+        for one in links:
+            if one.closed:
+                continue
+            if one.timer is not None:
+                one.timer.stop()
+            one.timer = self.set_timer(max(0.001, delay), lambda one=one: self._start_poll(one))
 
-    def request_poll(self) -> None:
+    def request_poll(self, uri: str | None = None) -> None:
         """Poll soon (after an action or an event); never overlaps a running poll."""
-        if self._polling:
-            self._poll_again = True
-        else:
-            self.schedule_poll(0.05)
+        links = [self.hosts[uri]] if uri in self.hosts else list(self.hosts.values())
+        for link in links:
+            if link.polling:
+                link.poll_again = True
+            else:
+                self.schedule_poll(0.05, link)
 
-    def _start_poll(self) -> None:
-        if self._polling:
-            self._poll_again = True
+    def _start_poll(self, link: HostLink) -> None:
+        if link.closed:
             return
-        self._polling = True
-        self._poll_started = self._clock()
-        self._poll_worker(self.hv, self.watched)
+        if link.polling:
+            link.poll_again = True
+            return
+        link.polling = True
+        link.poll_started = self._clock()
+        known = {g.uuid for g in link.snapshot.guests} if link.snapshot else set()
+        self._poll_worker(link.hv, self.watched & known if known else self.watched)
 
     @work(thread=True, exit_on_error=False, group="poll", description="poll host")
     def _poll_worker(self, hv: Hypervisor, watched: frozenset[str]) -> None:
+        uri = hv.uri
         try:
             snapshot = hv.poll()
         except NoDaemon as err:
-            self.post_message(PollFailed(err.message, hv.backoff.next(), no_daemon=True))
+            self.post_message(PollFailed(err.message, hv.backoff.next(), no_daemon=True, uri=uri))
             return
         except VmtuiError as err:
-            self.post_message(PollFailed(err.message, hv.backoff.next()))
+            self.post_message(PollFailed(err.message, hv.backoff.next(), uri=uri))
             return
         except Exception as err:  # never a traceback on screen: say it, keep polling
-            self.post_message(PollFailed(f"Unexpected error while polling: {err}", hv.backoff.cap))
+            message = f"Unexpected error while polling: {err}"
+            self.post_message(PollFailed(message, hv.backoff.cap, uri=uri))
             return
         histories = {uuid: hv.guest_history(uuid) for uuid in watched}
         self.post_message(Polled(snapshot, histories, hv.host_history()))
@@ -194,49 +244,72 @@ class VmtuiApp(App[None]):
     def on_polled(self, message: Polled) -> None:
         if not self.is_running:
             return  # a late answer while the app shuts down: its screens are going away
-        if message.snapshot.uri != self.hv.uri:
-            return  # a late answer from a host we switched away from
-        self._poll_done()
+        link = self.hosts.get(message.snapshot.uri)
+        if link is None:
+            return  # a late answer from a host that was removed
+        link.polling = False
+        link.poll_started = None
         self.polls += 1
-        self.snapshot = message.snapshot
-        self.histories = message.histories
-        self.host_history = message.host_history
-        self._retry_at = None
-        self._lost_reason = ""
-        if self._no_daemon_screen is not None:
+        link.snapshot = message.snapshot
+        link.histories = message.histories
+        link.host_history = message.host_history
+        link.retry_at = None
+        link.lost_reason = ""
+        link.ever_polled = True
+        if self._no_daemon_screen is not None and link is self.primary:
             self._no_daemon_screen.dismiss(None)
             self._no_daemon_screen = None
-        for screen in self._host_views():
-            screen.show_snapshot(message.snapshot)
+        self._show_merged()
         self._reconnect_consoles(message.snapshot)
         if self.console_on_start is not None:
-            wanted, self.console_on_start = self.console_on_start, None
+            wanted = self.console_on_start
             found = [g for g in message.snapshot.guests if wanted in (g.name, g.uuid)]
             if found:
+                self.console_on_start = None
                 self.open_console(found[0].uuid, found[0].name)
-            else:
+            elif all(one.ever_polled for one in self.hosts.values()):
+                self.console_on_start = None
                 self.notify(f"There is no guest called {wanted}.", markup=False, severity="error")
         self.update_status()
-        self.schedule_poll(0.05 if self._poll_again else self.interval)
-        self._poll_again = False
+        self.schedule_poll(0.05 if link.poll_again else self.interval, link)
+        link.poll_again = False
+
+    def _show_merged(self) -> None:
+        """Merge every host's last snapshot and show it on every host view."""
+        links = list(self.hosts.values())
+        self.snapshot = merge_snapshots(links)
+        self.histories = {u: h for link in links for u, h in link.histories.items()}
+        for screen in self._host_views():
+            screen.show_snapshot(self.snapshot)
 
     def on_poll_failed(self, message: PollFailed) -> None:
         if not self.is_running:
             return  # shutting down: no modal, no new timer
-        self._poll_done()
-        self._lost_reason = message.error
-        self._retry_at = self._clock() + message.retry_in
-        if message.no_daemon and self.snapshot is not None:
+        link = self.hosts.get(message.uri)
+        if link is None:
+            return
+        link.polling = False
+        link.poll_started = None
+        link.lost_reason = message.error
+        link.retry_at = self._clock() + message.retry_in
+        if message.no_daemon and link.snapshot is not None:
             # The daemon went away mid-session (e.g. restarted): keep the last figures on the
             # dashboard and say it in a status line short enough for 80 columns; no modal.
-            self._lost_reason = f"Lost {fmt.short_uri(self.hv.uri)}: no libvirt daemon answers."
-        elif message.no_daemon and not self._offered_demo and self.hv.uri != DEMO_URI:
+            link.lost_reason = f"Lost {fmt.short_uri(link.uri)}: no libvirt daemon answers."
+        elif (
+            message.no_daemon
+            and not self._offered_demo
+            and link.uri != DEMO_URI
+            and len(self.hosts) == 1
+        ):
             self._offered_demo = True
             self._no_daemon_screen = NoDaemonScreen(message.error)
             self.push_screen(self._no_daemon_screen, self._no_daemon_choice)
+        link.ever_polled = True
+        self._show_merged()  # its guests are now shown as stale
         self.update_status()
-        self.schedule_poll(message.retry_in)
-        self._poll_again = False
+        self.schedule_poll(message.retry_in, link)
+        link.poll_again = False
 
     def _no_daemon_choice(self, choice: str | None) -> None:
         self._no_daemon_screen = None
@@ -247,59 +320,61 @@ class VmtuiApp(App[None]):
         elif choice == "quit":
             self.exit()
 
-    def _poll_done(self) -> None:
-        self._polling = False
-        self._poll_started = None
-
     def _host_views(self) -> Iterable[HostView]:
         return [s for s in self.screen_stack if isinstance(s, HostView)]
 
     def watch_guest(self, uuid: str, on: bool) -> None:
         self.watched = self.watched | {uuid} if on else self.watched - {uuid}
         if on:
-            self.request_poll()
+            self.request_poll(self.uri_of(uuid))
+
+    def uri_of(self, uuid: str) -> str | None:
+        """The URI of the host a guest is shown on (None when no host shows it)."""
+        if self.snapshot is not None:
+            for guest in self.snapshot.guests:
+                if guest.uuid == uuid:
+                    return guest.host or None
+        return None
 
     def on_backend_event(self, message: BackendEvent) -> None:
         event = message.event
+        link = self.hosts.get(event.uri)
+        if link is None:
+            return
         if isinstance(event, ConnectionEvent):
-            if event.uri != self.hv.uri:
-                return
             if event.state is ConnState.LOST:
-                self._lost_reason = f"Lost {fmt.short_uri(event.uri)}: {event.reason}."
-                delay = self.hv.backoff.next()
-                self._retry_at = self._clock() + delay
-                if not self._polling:
-                    self.schedule_poll(delay)
+                link.lost_reason = f"Lost {fmt.short_uri(event.uri)}: {event.reason}."
+                delay = link.hv.backoff.next()
+                link.retry_at = self._clock() + delay
+                if not link.polling:
+                    self.schedule_poll(delay, link)
+                self._show_merged()
             self.update_status()
-        elif isinstance(event, GuestEvent) and event.uri == self.hv.uri:
-            self.request_poll()
+        elif isinstance(event, GuestEvent):
+            self.request_poll(event.uri)
 
     # ------------------------------------------------------------ status line
     def status(self) -> tuple[str, str, str]:
-        """(symbol, sentence, style) describing the connection right now."""
-        hv, now = self.hv, self._clock()
-        if self._retry_at is not None:  # the last poll failed (lost, or the host erred)
-            wait = max(0.0, self._retry_at - now)
-            when = "now" if wait < 0.05 or self._polling else f"in {wait:.1f}s"
-            return ("✖", f"{self._lost_reason} Retrying {when}.", "bold red")
-        if self._poll_started is not None and now - self._poll_started > 2 * self.interval + 1:
-            waited = fmt.duration(now - self._poll_started)
-            return (
-                "⌛",
-                f"{fmt.short_uri(hv.uri)} has not answered for {waited}; waiting.",
-                "bold yellow",
-            )
-        if self.snapshot is None or not hv.connected:
-            return ("◌", f"Connecting to {fmt.short_uri(hv.uri)}…", "yellow")
-        snap = self.snapshot
-        running = sum(1 for g in snap.guests if g.is_active)
-        info = hv.host_info
-        host = f" ({info.hostname})" if info else ""
+        """(symbol, sentence, style) describing the connections right now."""
+        now = self._clock()
+        links = list(self.hosts.values())
+        if not links:
+            return ("◌", "No host connected; press H to add or connect one.", "yellow")
+        states = [link.status(now, self.interval, self.readonly) for link in links]
+        if len(links) == 1:
+            return states[0]
+        worst = next((st for st in states if st[0] == "✖"), None) or next(
+            (st for st in states if st[0] != "●"), None
+        )
+        ok = sum(1 for st in states if st[0] == "●")
+        if worst is not None:
+            return (worst[0], f"{worst[1]} · {ok}/{len(links)} hosts connected", worst[2])
+        guests = self.snapshot.guests if self.snapshot else ()
+        running = sum(1 for g in guests if g.is_active)
         mode = " · read-only" if self.readonly else ""
         return (
             "●",
-            f"Connected to {fmt.short_uri(hv.uri)}{host} · {len(snap.guests)} guests, "
-            f"{running} running{mode}",
+            f"Connected to {len(links)} hosts · {len(guests)} guests, {running} running{mode}",
             "bold green",
         )
 
@@ -312,8 +387,18 @@ class VmtuiApp(App[None]):
 
     # ------------------------------------------------------------ generic backend calls
     def hypervisor_for(self, uuid: str | None = None) -> Hypervisor:
-        """The connection a guest lives on (the current host when ``uuid`` is None)."""
+        """The connection a guest lives on (the first host when ``uuid`` is None or unknown)."""
+        uri = self.uri_of(uuid) if uuid else None
+        if uri is not None and uri in self.hosts:
+            return self.hosts[uri].hv
         return self.hv
+
+    def hypervisor_for_uri(self, uri: str) -> Hypervisor:
+        """The connection to a host of this session (NotConnected when it is not one)."""
+        link = self.hosts.get(uri)
+        if link is None:
+            raise NotConnected(f"{fmt.short_uri(uri)} is not connected in this session.")
+        return link.hv
 
     def run_backend(
         self,
@@ -371,7 +456,7 @@ class VmtuiApp(App[None]):
     @work(thread=True, exit_on_error=False, group="actions", description="guest action")
     def _action_worker(self, action: str, uuid: str, name: str) -> None:
         method, verb, done = GUEST_ACTIONS[action]
-        call: Callable[..., Any] = getattr(self.hv, method)
+        call: Callable[..., Any] = getattr(self.hypervisor_for(uuid), method)
         try:
             if method == "set_autostart":
                 call(uuid, action == "autostart_on")
@@ -396,7 +481,7 @@ class VmtuiApp(App[None]):
     def ask_delete(self, uuid: str) -> None:
         """Read what a delete would touch, then ask (DeleteScreen) before anything goes."""
         try:
-            plan = self.hv.delete_plan(uuid)
+            plan = self.hypervisor_for(uuid).delete_plan(uuid)
         except VmtuiError as err:
             self.post_message(ActionFinished("delete", err.message))
             return
@@ -418,7 +503,7 @@ class VmtuiApp(App[None]):
     @work(thread=True, exit_on_error=False, group="actions", description="delete guest")
     def delete_guest(self, uuid: str, name: str, disks: list[str]) -> None:
         try:
-            result = self.hv.delete(uuid, disks)
+            result = self.hypervisor_for(uuid).delete(uuid, disks)
         except VmtuiError as err:
             self.post_message(ActionFinished(f"delete {name}", err.message))
             return
@@ -456,7 +541,9 @@ class VmtuiApp(App[None]):
         console.opening = True
         console.busy = False
         console.status = "connecting…"
-        self._console_worker(self.hv, console.uuid, console.emulator, force)
+        self._console_worker(
+            self.hypervisor_for(console.uuid), console.uuid, console.emulator, force
+        )
 
     @work(thread=True, exit_on_error=False, group="console", description="open console")
     def _console_worker(self, hv: Hypervisor, uuid: str, emulator: Emulator, force: bool) -> None:

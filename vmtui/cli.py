@@ -1,4 +1,4 @@
-"""Command line: ``vmtui [-c URI] [--readonly] [--demo]``, like virsh."""
+"""Command line: ``vmtui [-c URI ...] [--readonly] [--demo]``, like virsh."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "-c",
         "--connect",
         metavar="URI",
-        help="libvirt URI (default: $LIBVIRT_DEFAULT_URI or qemu:///system)",
+        action="append",
+        help="libvirt URI; repeat for several hosts at once "
+        "(default: $LIBVIRT_DEFAULT_URI or qemu:///system)",
     )
     parser.add_argument(
         "-r",
@@ -51,12 +53,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def resolve_uri(args: argparse.Namespace) -> str:
+def resolve_uris(args: argparse.Namespace) -> list[str]:
+    """The hosts to open: every -c in order (duplicates dropped), else the default one."""
     from vmtui.app import DEMO_URI
 
     if args.demo:
-        return DEMO_URI
-    return args.connect or os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI
+        return [DEMO_URI]
+    if args.connect:
+        return list(dict.fromkeys(args.connect))
+    return [os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     app = VmtuiApp(
-        resolve_uri(args),
+        resolve_uris(args),
         readonly=args.readonly,
         interval=args.interval,
         console_on_start=args.console,

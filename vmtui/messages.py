@@ -39,8 +39,11 @@ class Polled(Message):
 class PollFailed(Message):
     """A poll (or the reconnect it tried) failed; ``retry_in`` seconds until the next try."""
 
-    def __init__(self, error: str, retry_in: float, no_daemon: bool = False) -> None:
+    def __init__(
+        self, error: str, retry_in: float, no_daemon: bool = False, uri: str = ""
+    ) -> None:
         super().__init__()
+        self.uri = uri
         self.error = error
         self.retry_in = retry_in
         self.no_daemon = no_daemon

@@ -53,7 +53,9 @@ def select(app: VmtuiApp, name: str) -> None:
 
 
 def state_of(app: VmtuiApp, name: str) -> str:
-    return row(app, name)[1]
+    shown = table(app).shown_cell(guest_named(app, name).uuid, "state")
+    assert shown is not None, f"{name} is not in the table"
+    return shown
 
 
 def text_of(widget: object) -> str:

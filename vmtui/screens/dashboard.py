@@ -10,7 +10,7 @@ from textual.widgets import Footer, Input
 from vmtui.backend import GuestInfo, Snapshot
 from vmtui.screens.base import GuestActionScreen
 from vmtui.widgets.guest_table import GuestTable
-from vmtui.widgets.host_panel import HostPanel
+from vmtui.widgets.host_panel import HostPanel, HostRow
 from vmtui.widgets.status_line import StatusLine
 
 
@@ -25,11 +25,13 @@ class DashboardScreen(GuestActionScreen):
         Binding("enter", "open", "Open", priority=False),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("h", "next_host", "Host", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.filter_text = ""
+        self.only_host: str | None = None  # narrowed to this URI (h cycles), None = all
         self._snapshot: Snapshot | None = None
 
     def compose(self) -> ComposeResult:
@@ -50,11 +52,27 @@ class DashboardScreen(GuestActionScreen):
 
     def show_snapshot(self, snapshot: Snapshot | None) -> None:
         self._snapshot = snapshot
-        self.query_one(HostPanel).update_host(
-            self.vmtui.hv.host_info if snapshot else None,
-            snapshot.host if snapshot else None,
-            self.vmtui.host_history if snapshot else None,
-        )
+        app = self.vmtui
+        links = list(app.hosts.values())
+        if self.only_host is not None and self.only_host not in app.hosts:
+            self.only_host = None
+        panel = self.query_one(HostPanel)
+        if len(links) > 1:
+            now = app._clock()
+            rows = []
+            for link in links:
+                symbol, _text, style = link.status(now, app.interval, app.readonly)
+                stats = link.snapshot.host if link.snapshot else None
+                rows.append(HostRow(link.label, symbol, style, stats, link.host_history))
+            narrowed = app.hosts[self.only_host].label if self.only_host else None
+            panel.update_hosts(rows, narrowed)
+        else:
+            only = links[0] if links else None
+            panel.update_host(
+                only.hv.host_info if only and snapshot else None,
+                only.snapshot.host if only and only.snapshot else None,
+                only.host_history if only and snapshot else None,
+            )
         self._show_rows()
 
     def _show_rows(self) -> None:
@@ -62,8 +80,29 @@ class DashboardScreen(GuestActionScreen):
         if snapshot is None:
             self.table.show([], {})
             return
-        guests = [g for g in snapshot.guests if matches(g, self.filter_text)]
-        self.table.show(guests, snapshot.stats)
+        guests = [
+            g
+            for g in snapshot.guests
+            if matches(g, self.filter_text) and (self.only_host in (None, g.host))
+        ]
+        app = self.vmtui
+        stale = frozenset(uri for uri, link in app.hosts.items() if link.stale)
+        self.table.show(guests, snapshot.stats, app.host_labels(), stale)
+
+    def action_next_host(self) -> None:
+        """Narrow the table to one host, the next one each time; after the last, all."""
+        uris = list(self.vmtui.hosts)
+        if len(uris) < 2:
+            self.notify("Only one host is connected.", timeout=2)
+            return
+        if self.only_host is None:
+            self.only_host = uris[0]
+        else:
+            i = uris.index(self.only_host) if self.only_host in uris else -1
+            self.only_host = uris[i + 1] if i + 1 < len(uris) else None
+        label = self.vmtui.hosts[self.only_host].label if self.only_host else "all hosts"
+        self.notify(f"Showing {label}.", markup=False, timeout=2)
+        self.show_snapshot(self._snapshot)
 
     def on_resize(self, event: Resize) -> None:
         self.call_after_refresh(self._show_rows)

@@ -102,7 +102,7 @@ class DisplayScreen(HostView):
     @work(thread=True, exit_on_error=False, group="display", description="screenshot")
     def _fetch(self) -> None:
         try:
-            image, _mime = self.vmtui.hv.screenshot(self.uuid)
+            image, _mime = self.vmtui.hypervisor_for(self.uuid).screenshot(self.uuid)
         except VmtuiError as err:
             self.post_message(DisplayImage(self.uuid, b"", err.message))
             return
@@ -131,7 +131,7 @@ class DisplayScreen(HostView):
     @work(thread=True, exit_on_error=False, group="display-keys", description="send keys")
     def _send_worker(self, keys: tuple[int, ...], what: str) -> None:
         try:
-            self.vmtui.hv.send_keys(self.uuid, keys)
+            self.vmtui.hypervisor_for(self.uuid).send_keys(self.uuid, keys)
         except VmtuiError as err:
             self.app.call_from_thread(self.notify, err.message, severity="error", markup=False)
 
@@ -160,7 +160,8 @@ class DisplayScreen(HostView):
         elif choice and choice.startswith("f"):
             self.send(ctrl_alt_f(int(choice[1:])), f"Ctrl+Alt+F{choice[1:]}")
         elif choice == "viewer":
-            cmd, why = viewer_command(self.vmtui.hv.uri, self.guest_name)
+            uri = self.vmtui.hypervisor_for(self.uuid).uri
+            cmd, why = viewer_command(uri, self.guest_name)
             if cmd is None:
                 self.notify(why, severity="warning", markup=False, timeout=8)
                 return
@@ -172,7 +173,7 @@ class DisplayScreen(HostView):
                 start_new_session=True,
             )
             self.notify(
-                f"Started virt-viewer for {self.guest_name} ({fmt.short_uri(self.vmtui.hv.uri)}).",
+                f"Started virt-viewer for {self.guest_name} ({fmt.short_uri(uri)}).",
                 markup=False,
                 timeout=4,
             )

@@ -193,8 +193,9 @@ class GuestScreen(GuestActionScreen):
         guest = next((g for g in snapshot.guests if g.uuid == self.uuid), None)
         if guest is None:
             name = self._guest.name if self._guest else "This guest"
+            where = self._guest.host if self._guest and self._guest.host else snapshot.uri
             self.notify(
-                f"{name} is no longer on {fmt.short_uri(snapshot.uri)}.", markup=False, timeout=5
+                f"{name} is no longer on {fmt.short_uri(where)}.", markup=False, timeout=5
             )
             self.dismiss()
             return

@@ -76,7 +76,8 @@ def _cell(col: str, text: str, guest: GuestInfo, name_width: int = 0) -> Text:
     if col == "name" and name_width:
         return Text(fit_name(text, name_width))
     if col == "state":
-        return Text(text, style=STATE_STYLES.get(guest.state, ""))
+        stale = text.endswith("?")  # the host is lost: the last known state
+        return Text(text, style="dim italic" if stale else STATE_STYLES.get(guest.state, ""))
     if col in ("vcpus", "cpu", "mem", "disk", "net"):
         return Text(text, justify="right")
     return Text(text)
@@ -99,6 +100,24 @@ class GuestTable(DataTable[Text]):
         self._name_width = 0
         self._pending: dict[str, GuestStats | None] = {}  # off-screen rows with newer stats
         self.cell_updates = 0  # for tests and benchmarks: how many cells were redrawn
+        self._hosts: Mapping[str, str] = {}  # uri -> label; a Host column when 2+ hosts
+        self._stale: frozenset[str] = frozenset()  # URIs whose guests are last-known only
+        self._columns: tuple[tuple[str, str, int], ...] = COLUMNS
+
+    def _texts(self, guest: GuestInfo, stats: GuestStats | None) -> tuple[str, ...]:
+        """row_texts plus the multi-host decorations (host column, stale state)."""
+        texts = row_texts(guest, stats)
+        if guest.host in self._stale:
+            texts = (texts[0], texts[1] + "?", *texts[2:])
+        if len(self._hosts) > 1:
+            texts = (texts[0], self._hosts.get(guest.host, "?"), *texts[1:])
+        return texts
+
+    def _wanted_columns(self) -> tuple[tuple[str, str, int], ...]:
+        if len(self._hosts) <= 1:
+            return COLUMNS
+        width = min(12, max(4, *(len(label) for label in self._hosts.values())))
+        return (COLUMNS[0], ("host", "Host", width), *COLUMNS[1:])
 
     @property
     def selected_uuid(self) -> str | None:
@@ -116,16 +135,31 @@ class GuestTable(DataTable[Text]):
 
     def _wanted_name_width(self, guests: Iterable[GuestInfo]) -> int:
         longest = max((len(g.name) for g in guests), default=NAME_MIN)
-        room = self.size.width - FIXED_WIDTH - 2 * len(COLUMNS) - 2 if self.size.width else 0
+        columns = self._wanted_columns()
+        fixed = sum(w for _, _, w in columns) + 2 * len(columns) + 2
+        room = self.size.width - fixed if self.size.width else 0
         width = min(max(longest, NAME_MIN), NAME_MAX)
         return max(NAME_MIN, min(width, room)) if room > 0 else width
 
-    def show(self, guests: Iterable[GuestInfo], stats: Mapping[str, GuestStats]) -> None:
-        """Make the table show exactly these guests (in name order) with these stats."""
+    def show(
+        self,
+        guests: Iterable[GuestInfo],
+        stats: Mapping[str, GuestStats],
+        hosts: Mapping[str, str] | None = None,
+        stale: frozenset[str] = frozenset(),
+    ) -> None:
+        """Make the table show exactly these guests (in name order) with these stats.
+
+        ``hosts`` maps each connected URI to its label (a Host column appears for 2+ hosts);
+        guests of the ``stale`` URIs show their last known state with a "?"."""
         ordered = sorted(guests, key=lambda g: (g.name.lower(), g.name, g.uuid))
         order = [g.uuid for g in ordered]
+        self._hosts = dict(hosts or {})
+        self._stale = stale
+        columns = self._wanted_columns()
         name_width = self._wanted_name_width(ordered)
-        if order != self._order or name_width != self._name_width:
+        if order != self._order or name_width != self._name_width or columns != self._columns:
+            self._columns = columns
             self._rebuild(ordered, stats, name_width)
             return
         # Only rows on screen are formatted and updated now; the others wait in _pending
@@ -181,18 +215,18 @@ class GuestTable(DataTable[Text]):
         cursor_row = self.cursor_row
         self.clear(columns=True)
         self._name_width = name_width
-        for key, header, width in COLUMNS:
+        for key, header, width in self._columns:
             self.add_column(header, key=key, width=width or name_width)
         self._shown.clear()
         self._pending.clear()
         self._guests = {}
         for guest in ordered:
-            texts = row_texts(guest, stats.get(guest.uuid))
+            texts = self._texts(guest, stats.get(guest.uuid))
             self._shown[guest.uuid] = texts
             self._guests[guest.uuid] = guest
             cells = [
                 _cell(col, t, guest, name_width)
-                for (col, _, _), t in zip(COLUMNS, texts, strict=True)
+                for (col, _, _), t in zip(self._columns, texts, strict=True)
             ]
             self.add_row(*cells, key=guest.uuid)
         self._order = [g.uuid for g in ordered]
@@ -202,12 +236,12 @@ class GuestTable(DataTable[Text]):
             self.move_cursor(row=min(cursor_row, self.row_count - 1), animate=False)
 
     def _update_row(self, guest: GuestInfo, stats: GuestStats | None) -> None:
-        texts = row_texts(guest, stats)
+        texts = self._texts(guest, stats)
         old = self._shown.get(guest.uuid)
         if old == texts:
             return
         self._shown[guest.uuid] = texts
-        for i, (col, _, _) in enumerate(COLUMNS):
+        for i, (col, _, _) in enumerate(self._columns):
             if old is None or old[i] != texts[i]:
                 try:
                     cell = _cell(col, texts[i], guest, self._name_width)
@@ -216,8 +250,19 @@ class GuestTable(DataTable[Text]):
                     continue
                 self.cell_updates += 1
 
+    @property
+    def column_keys(self) -> list[str]:
+        return [key for key, _, _ in self._columns]
+
+    def shown_cell(self, uuid: str, column: str) -> str | None:
+        """The text one cell of a guest's row shows (None if the row or column is absent)."""
+        texts = self.shown_text(uuid)
+        if texts is None or column not in self.column_keys:
+            return None
+        return texts[self.column_keys.index(column)]
+
     def shown_text(self, uuid: str) -> tuple[str, ...] | None:
         """The text a guest's row shows (or will show as soon as it scrolls into view)."""
         if uuid in self._pending:
-            return row_texts(self._guests[uuid], self._pending[uuid])
+            return self._texts(self._guests[uuid], self._pending[uuid])
         return self._shown.get(uuid)

@@ -1,0 +1,121 @@
+"""Several hosts in one dashboard: each polled on its own, none able to hold up another."""
+
+from __future__ import annotations
+
+import threading
+
+from vmtui.app import DEMO_URI, VmtuiApp
+from vmtui.backend import NotConnected, Snapshot
+from vmtui.widgets.guest_table import GuestTable
+from vmtui.widgets.host_panel import HostPanel
+
+from .helpers import guest_named, state_of, table, wait_for
+
+
+def cell(app: VmtuiApp, name: str, column: str) -> str | None:
+    return table(app).shown_cell(guest_named(app, name).uuid, column)
+
+
+async def test_guests_of_every_host_with_a_host_column(small_host: str) -> None:
+    app = VmtuiApp([small_host, DEMO_URI])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        assert cell(app, "alpha", "host") == "small_host"
+        assert cell(app, "web1", "host") == "demo-host"
+        panel = app.screen.query_one(HostPanel)
+        lines = panel._text.plain.splitlines()
+        assert len(lines) == 2
+        assert lines[0].startswith("● small_host") and "guests" in lines[0]
+        assert lines[1].startswith("● demo-host")
+        assert "Connected to 2 hosts" in app.status()[1]
+
+
+async def test_h_narrows_the_table_to_one_host_then_back(small_host: str) -> None:
+    app = VmtuiApp([small_host, DEMO_URI])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        everyone = table(app).row_count
+        await pilot.press("h")
+        await wait_for(pilot, lambda: table(app).row_count == 5)
+        assert all(
+            app.hypervisor_for(uuid).uri == small_host for uuid in table(app).shown_uuids
+        )
+        await pilot.press("h")
+        await wait_for(pilot, lambda: table(app).row_count == everyone - 5)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: table(app).row_count == everyone)
+
+
+async def test_actions_go_to_the_guests_own_host(small_host: str) -> None:
+    app = VmtuiApp([DEMO_URI, small_host])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        assert app.hypervisor_for(guest_named(app, "gamma").uuid).uri == small_host
+        assert state_of(app, "gamma") == "paused"
+        app.guest_action("resume", guest_named(app, "gamma").uuid, "gamma")
+        await wait_for(pilot, lambda: state_of(app, "gamma") == "running")
+
+
+async def test_a_lost_host_shows_stale_guests_while_the_other_keeps_updating(
+    small_host: str,
+) -> None:
+    app = VmtuiApp([small_host, DEMO_URI], interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        lost = app.hosts[small_host].hv
+
+        def fail() -> Snapshot:
+            raise NotConnected("The connection to the small host was lost.")
+
+        lost.poll = fail  # type: ignore[method-assign]
+        await wait_for(pilot, lambda: state_of(app, "alpha") == "running?")
+        symbol, text, _ = app.status()
+        assert symbol == "✖" and "1/2 hosts connected" in text
+        assert "lost (guests stale)" in app.screen.query_one(HostPanel)._text.plain or (
+            "(stale)" in app.screen.query_one(HostPanel)._text.plain
+        )
+        demo_polls = app.hosts[DEMO_URI].snapshot
+        await wait_for(pilot, lambda: app.hosts[DEMO_URI].snapshot is not demo_polls)
+        del lost.poll  # the host answers again
+        await wait_for(pilot, lambda: state_of(app, "alpha") == "running", timeout=15)
+
+
+async def test_a_hung_host_never_delays_the_others(small_host: str) -> None:
+    app = VmtuiApp([small_host, DEMO_URI], interval=0.2)
+    release = threading.Event()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        hung = app.hosts[small_host].hv
+        real_poll = hung.poll
+
+        def hang() -> Snapshot:
+            release.wait(30)
+            return real_poll()
+
+        hung.poll = hang  # type: ignore[method-assign]
+        try:
+            seen = []
+            for _ in range(5):  # the demo host goes on polling, tick after tick
+                before = app.hosts[DEMO_URI].snapshot
+                await wait_for(pilot, lambda b=before: app.hosts[DEMO_URI].snapshot is not b)
+                seen.append(app.hosts[DEMO_URI].snapshot)
+            assert len({id(s) for s in seen}) == 5
+            await wait_for(pilot, lambda: app.status()[0] == "⌛", timeout=5)
+            assert "has not answered" in app.status()[1]
+            await pilot.press("j")  # the UI answers keys meanwhile
+        finally:
+            release.set()
+
+
+async def test_hosts_can_be_added_and_removed_in_a_session(small_host: str) -> None:
+    app = VmtuiApp(small_host)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) == 5)
+        assert "host" not in table(app).column_keys
+        app.connect_host(DEMO_URI)
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        assert "host" in app.screen.query_one(GuestTable).column_keys
+        app.disconnect_host(small_host)
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) == 13)
+        assert app.uri == DEMO_URI
+        assert "host" not in table(app).column_keys

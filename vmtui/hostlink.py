@@ -1,0 +1,133 @@
+"""One connected host as the app sees it: its connection, its poll loop's state, its last poll.
+
+The app keeps one HostLink per URI. Each has its own poll loop (a one-shot timer re-armed when
+the last poll finished), so a slow, hung or lost host never delays another. Screens see the
+merged view built by ``merge_snapshots``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.timer import Timer
+
+from vmtui import format as fmt
+from vmtui.backend import (
+    GuestHistory,
+    GuestInfo,
+    GuestStats,
+    HostHistory,
+    Hypervisor,
+    Snapshot,
+)
+
+
+class HostLink:
+    """Mutable UI-side state of one host; only the UI thread touches it."""
+
+    def __init__(self, hv: Hypervisor) -> None:
+        self.hv = hv
+        self.snapshot: Snapshot | None = None
+        self.host_history: HostHistory | None = None
+        self.histories: dict[str, GuestHistory] = {}
+        self.polling = False
+        self.poll_again = False
+        self.timer: Timer | None = None
+        self.poll_started: float | None = None
+        self.retry_at: float | None = None  # set while the host is lost or erring
+        self.lost_reason = ""
+        self.ever_polled = False  # a poll answered or failed at least once
+        self.closed = False
+
+    @property
+    def uri(self) -> str:
+        return self.hv.uri
+
+    @property
+    def label(self) -> str:
+        """Short name for the host column: the hostname when known, else the URI's host
+        (a test-driver host: its file's name)."""
+        if self.uri.startswith("test:///") and self.uri.endswith(".xml"):
+            return self.uri.rsplit("/", 1)[-1][: -len(".xml")]
+        info = self.hv.host_info
+        if info is not None and info.hostname:
+            return info.hostname.split(".")[0]
+        return host_of(self.uri)
+
+    @property
+    def stale(self) -> bool:
+        """The guests shown for this host are its last known ones, not live."""
+        return self.retry_at is not None
+
+    def status(self, now: float, interval: float, readonly: bool) -> tuple[str, str, str]:
+        """(symbol, sentence, style) for this host alone."""
+        hv = self.hv
+        if self.retry_at is not None:  # the last poll failed (lost, or the host erred)
+            wait = max(0.0, self.retry_at - now)
+            when = "now" if wait < 0.05 or self.polling else f"in {wait:.1f}s"
+            return ("✖", f"{self.lost_reason} Retrying {when}.", "bold red")
+        if self.poll_started is not None and now - self.poll_started > 2 * interval + 1:
+            waited = fmt.duration(now - self.poll_started)
+            return (
+                "⌛",
+                f"{fmt.short_uri(hv.uri)} has not answered for {waited}; waiting.",
+                "bold yellow",
+            )
+        if self.snapshot is None or not hv.connected:
+            return ("◌", f"Connecting to {fmt.short_uri(hv.uri)}…", "yellow")
+        snap = self.snapshot
+        running = sum(1 for g in snap.guests if g.is_active)
+        info = hv.host_info
+        host = f" ({info.hostname})" if info else ""
+        mode = " · read-only" if readonly else ""
+        return (
+            "●",
+            f"Connected to {fmt.short_uri(hv.uri)}{host} · {len(snap.guests)} guests, "
+            f"{running} running{mode}",
+            "bold green",
+        )
+
+
+def host_of(uri: str) -> str:
+    """The host part of a libvirt URI ("hv2" for qemu+ssh://root@hv2:22/system)."""
+    rest = uri.split("://", 1)[1] if "://" in uri else uri
+    authority = rest.split("/", 1)[0]
+    host = authority.rsplit("@", 1)[-1]
+    if host.startswith("[") and "]" in host:
+        return host[1 : host.index("]")]
+    host = host.split(":", 1)[0]
+    return host or "localhost"
+
+
+def merge_snapshots(links: Iterable[HostLink]) -> Snapshot | None:
+    """Every host's last snapshot as one: guests of all hosts, in host order.
+
+    A UUID can show up on two hosts (a shut-off copy left behind by a migration): the
+    running copy wins, else the first host's. The merged ``uri`` is the first host's when
+    there is one host, else "" (each guest carries its own ``host``)."""
+    snaps = [link.snapshot for link in links if link.snapshot is not None]
+    if not snaps:
+        return None
+    if len(snaps) == 1:
+        return snaps[0]
+    chosen: dict[str, GuestInfo] = {}
+    stats: dict[str, GuestStats] = {}
+    for snap in snaps:
+        for guest in snap.guests:
+            old = chosen.get(guest.uuid)
+            if old is None or (guest.is_active and not old.is_active):
+                chosen[guest.uuid] = guest
+                found = snap.stats.get(guest.uuid)
+                if found is not None:
+                    stats[guest.uuid] = found
+                else:
+                    stats.pop(guest.uuid, None)
+    return Snapshot(
+        uri="",
+        time=max(s.time for s in snaps),
+        guests=tuple(chosen.values()),
+        stats=stats,
+        host=snaps[0].host,
+        poll_seconds=max(s.poll_seconds for s in snaps),
+        stats_seconds=max(s.stats_seconds for s in snaps),
+    )
