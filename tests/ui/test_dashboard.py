@@ -289,7 +289,8 @@ async def test_no_daemon_says_so_and_offers_the_demo_host(tmp_path: object) -> N
     app = VmtuiApp(f"qemu:///system?socket={tmp_path}/none.sock", interval=0.2)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(
-            pilot, lambda: isinstance(app.screen, NoDaemonScreen) and bool(app.screen.query("#body"))
+            pilot,
+            lambda: isinstance(app.screen, NoDaemonScreen) and bool(app.screen.query("#body")),
         )
         text = text_of(app.screen.query_one("#body"))
         assert "No libvirt daemon answers" in text and "libvirtd -d" in text
