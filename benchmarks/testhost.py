@@ -34,8 +34,8 @@ def guest_state(i: int, running_fraction: float) -> int:
     return PAUSED if stopped_before % 3 == 2 else SHUTOFF
 
 
-def _domain(node: ET.Element, i: int, running_fraction: float) -> None:
-    name = f"guest-{i:05d}"
+def _domain(node: ET.Element, i: int, running_fraction: float, prefix: str = "guest") -> None:
+    name = f"{prefix}-{i:05d}"
     dom = _sub(node, "domain", type="test")
     _sub(dom, "name", name)
     _sub(dom, "uuid", str(uuid.uuid5(_UUID_NS, name)))
@@ -60,7 +60,9 @@ def _domain(node: ET.Element, i: int, running_fraction: float) -> None:
         _sub(dom, f"{{{TEST_NS}}}runstate", str(state))
 
 
-def host_xml(n: int, running_fraction: float = 0.7) -> ET.ElementTree[ET.Element]:
+def host_xml(
+    n: int, running_fraction: float = 0.7, prefix: str = "guest"
+) -> ET.ElementTree[ET.Element]:
     """A ``<node>`` with ``n`` guests (1-4 vCPUs, one disk, one NIC each) and a network."""
     if not 0.0 <= running_fraction <= 1.0:
         raise ValueError("running_fraction must be between 0 and 1")
@@ -78,17 +80,21 @@ def host_xml(n: int, running_fraction: float = 0.7) -> ET.ElementTree[ET.Element
         _sub(cpu, tag, value)
     _sub(node, "memory", str(2 * 1024 * 1024 * 1024))  # KiB: 2 TiB, room for the guests
     for i in range(n):
-        _domain(node, i, running_fraction)
+        _domain(node, i, running_fraction, prefix)
     net = _sub(node, "network")
     _sub(net, "name", "default")
     _sub(net, "bridge", name="virbr0")
     return ET.ElementTree(node)
 
 
-def write_host_xml(path: str | Path, n: int, running_fraction: float = 0.7) -> Path:
-    """Write a test-driver host with ``n`` guests to ``path``; open it as ``test://<path>``."""
+def write_host_xml(
+    path: str | Path, n: int, running_fraction: float = 0.7, prefix: str = "guest"
+) -> Path:
+    """Write a test-driver host with ``n`` guests to ``path``; open it as ``test://<path>``.
+    Guests are named (and their UUIDs derived from) ``<prefix>-00000`` ...: give each host of
+    a multi-host run its own prefix."""
     path = Path(path)
-    tree = host_xml(n, running_fraction)
+    tree = host_xml(n, running_fraction, prefix)
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=False)
     return path
