@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import signal
 import statistics
@@ -61,7 +62,7 @@ async def _watch(app: Any, pilot: Any, seconds: float) -> dict[str, dict[str, An
                 seen[uri].append((time.perf_counter(), link.snapshot.poll_seconds))
     out: dict[str, dict[str, Any]] = {}
     for uri, updates in seen.items():
-        gaps = [b[0] - a[0] for a, b in zip(updates, updates[1:], strict=False)]
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(updates)]
         out[uri] = {
             "updates": len(updates),
             "tick_s": statistics.median(u[1] for u in updates) if updates else None,
@@ -131,7 +132,7 @@ async def measure(n_hosts: int, guests: int, window: float, tmp: Path) -> dict[s
 
 
 def _ms(value: float | None) -> str:
-    return "–" if value is None else f"{value * 1000:.1f} ms"
+    return "-" if value is None else f"{value * 1000:.1f} ms"
 
 
 def report(result: dict[str, Any]) -> None:
@@ -150,7 +151,7 @@ def report(result: dict[str, Any]) -> None:
         for phase in ("healthy", "one_hung"):
             fig = result[phase][uri]
             tick = fig["tick_s"]
-            ratio = f"{tick / bare:.1f}x" if tick and bare else "–"
+            ratio = f"{tick / bare:.1f}x" if tick and bare else "-"
             print(
                 f"{'host' + str(i):<8}{phase:<10}{fig['updates']:>8}{_ms(tick):>11}"
                 f"{_ms(bare):>10}{ratio:>7}{_ms(fig['gap_s']):>11}"
