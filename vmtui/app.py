@@ -16,6 +16,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from vmtui import format as fmt
+from vmtui.activity import ActivityLog, virsh
 from vmtui.backend import (
     ConnectionEvent,
     ConnState,
@@ -71,6 +72,18 @@ GUEST_ACTIONS: dict[str, tuple[str, str, str]] = {
     "autostart_off": ("set_autostart", "disable autostart of", "will not start at boot"),
 }
 
+# action name -> the virsh words before the guest's name
+VIRSH_ACTIONS: dict[str, tuple[str, ...]] = {
+    "start": ("start",),
+    "shutdown": ("shutdown",),
+    "reboot": ("reboot",),
+    "force_off": ("destroy",),
+    "pause": ("suspend",),
+    "resume": ("resume",),
+    "autostart_on": ("autostart",),
+    "autostart_off": ("autostart", "--disable"),
+}
+
 
 class VmtuiApp(App[None]):
     """vmtui: the guests of one or more libvirt hosts, live."""
@@ -109,6 +122,7 @@ class VmtuiApp(App[None]):
         self._no_daemon_screen: NoDaemonScreen | None = None
         self._offered_demo = False
         self.consoles: dict[str, ConsoleState] = {}
+        self.activity = ActivityLog()
         self.console_on_start = console_on_start
 
     # ------------------------------------------------------------ set-up
@@ -351,6 +365,8 @@ class VmtuiApp(App[None]):
                 self._show_merged()
             self.update_status()
         elif isinstance(event, GuestEvent):
+            detail = f" ({event.detail})" if event.detail else ""
+            self.activity.event(event.uri, f"Guest {event.name} {event.event}{detail}.")
             self.request_poll(event.uri)
 
     # ------------------------------------------------------------ status line
@@ -408,12 +424,19 @@ class VmtuiApp(App[None]):
         failed: Callable[[str], None] | None = None,
         what: str = "finish that",
         success: str | None = None,
+        command: Sequence[str] | str = (),
+        host: str = "",
     ) -> None:
         """Run a blocking backend call in a thread worker; then, on the UI thread, call
         ``done(result)`` (and notify ``success``), or ``failed(sentence)`` — by default a
         red notification. The sentence is the backend's own (VmtuiError), or
-        "Could not <what>: <error>." for anything unexpected: never a traceback."""
-        self._backend_worker(call, done, failed, what, success)
+        "Could not <what>: <error>." for anything unexpected: never a traceback.
+
+        A call that changes state passes ``command``: the equivalent virsh arguments
+        (``("setvcpus", name, "2", "--live")``) or a whole command line, and ``host``, the
+        connection URI; the activity log records it with its outcome."""
+        line = command if isinstance(command, str) else (virsh(host, *command) if command else "")
+        self._backend_worker(call, done, failed, what, success, line, host)
 
     @work(thread=True, exit_on_error=False, group="backend", description="backend call")
     def _backend_worker(
@@ -423,18 +446,29 @@ class VmtuiApp(App[None]):
         failed: Callable[[str], None] | None,
         what: str,
         success: str | None,
+        command: str,
+        host: str,
     ) -> None:
         try:
             result = call()
         except VmtuiError as err:
-            self.post_message(CallFinished(done, error=err.message, failed=failed))
-            return
+            error = err.message
         except Exception as err:  # never a traceback on screen
-            self.post_message(CallFinished(done, error=f"Could not {what}: {err}.", failed=failed))
+            error = f"Could not {what}: {err}."
+        else:
+            finished = CallFinished(
+                done, result=result, success=success or "", command=command, host=host
+            )
+            self.post_message(finished)
             return
-        self.post_message(CallFinished(done, result=result, success=success or ""))
+        self.post_message(
+            CallFinished(done, error=error, failed=failed, command=command, host=host)
+        )
 
     def on_call_finished(self, message: CallFinished) -> None:
+        if message.command:
+            outcome = message.error or message.success or "Done."
+            self.activity.action(message.host, message.command, not message.error, outcome)
         if message.error:
             if message.failed is not None:
                 message.failed(message.error)
@@ -456,21 +490,27 @@ class VmtuiApp(App[None]):
     @work(thread=True, exit_on_error=False, group="actions", description="guest action")
     def _action_worker(self, action: str, uuid: str, name: str) -> None:
         method, verb, done = GUEST_ACTIONS[action]
-        call: Callable[..., Any] = getattr(self.hypervisor_for(uuid), method)
+        hv = self.hypervisor_for(uuid)
+        log = {"command": virsh(hv.uri, *VIRSH_ACTIONS[action], name), "host": hv.uri}
+        call: Callable[..., Any] = getattr(hv, method)
         try:
             if method == "set_autostart":
                 call(uuid, action == "autostart_on")
             else:
                 call(uuid)
         except VmtuiError as err:
-            self.post_message(ActionFinished(f"{verb} {name}", err.message))
+            self.post_message(ActionFinished(f"{verb} {name}", err.message, **log))
             return
         except Exception as err:
-            self.post_message(ActionFinished(f"{verb} {name}", f"Could not {verb} {name}: {err}"))
+            error = f"Could not {verb} {name}: {err}"
+            self.post_message(ActionFinished(f"{verb} {name}", error, **log))
             return
-        self.post_message(ActionFinished(f"Guest {name} {done}."))
+        self.post_message(ActionFinished(f"Guest {name} {done}.", **log))
 
     def on_action_finished(self, message: ActionFinished) -> None:
+        if message.command:
+            outcome = message.description if message.ok else message.error
+            self.activity.action(message.host, message.command, message.ok, outcome)
         if message.ok:
             self.notify(message.description, markup=False, timeout=3)
         else:
@@ -502,22 +542,27 @@ class VmtuiApp(App[None]):
 
     @work(thread=True, exit_on_error=False, group="actions", description="delete guest")
     def delete_guest(self, uuid: str, name: str, disks: list[str]) -> None:
+        hv = self.hypervisor_for(uuid)
+        words = ["undefine", name, "--nvram", "--snapshots-metadata"]
+        if disks:
+            words += ["--storage", ",".join(disks)]
+        log = {"command": virsh(hv.uri, *words), "host": hv.uri}
         try:
-            result = self.hypervisor_for(uuid).delete(uuid, disks)
+            result = hv.delete(uuid, disks)
         except VmtuiError as err:
-            self.post_message(ActionFinished(f"delete {name}", err.message))
+            self.post_message(ActionFinished(f"delete {name}", err.message, **log))
             return
         except Exception as err:
-            self.post_message(ActionFinished(f"delete {name}", f"Could not delete {name}: {err}"))
+            error = f"Could not delete {name}: {err}"
+            self.post_message(ActionFinished(f"delete {name}", error, **log))
             return
         if result.failed:
             failures = " ".join(reason for _, reason in result.failed)
-            self.post_message(
-                ActionFinished(f"delete {name}", f"Guest {name} was deleted, but: {failures}")
-            )
+            error = f"Guest {name} was deleted, but: {failures}"
+            self.post_message(ActionFinished(f"delete {name}", error, **log))
             return
         removed = f" and {len(result.removed)} disk(s)" if result.removed else ""
-        self.post_message(ActionFinished(f"Deleted guest {name}{removed}."))
+        self.post_message(ActionFinished(f"Deleted guest {name}{removed}.", **log))
 
     # ------------------------------------------------------------ consoles
     def open_console(self, uuid: str, name: str, force: bool = False) -> None:

@@ -39,9 +39,7 @@ class Polled(Message):
 class PollFailed(Message):
     """A poll (or the reconnect it tried) failed; ``retry_in`` seconds until the next try."""
 
-    def __init__(
-        self, error: str, retry_in: float, no_daemon: bool = False, uri: str = ""
-    ) -> None:
+    def __init__(self, error: str, retry_in: float, no_daemon: bool = False, uri: str = "") -> None:
         super().__init__()
         self.uri = uri
         self.error = error
@@ -60,10 +58,14 @@ class BackendEvent(Message):
 class ActionFinished(Message):
     """A guest action ended: ``error`` is a sentence for the user, empty on success."""
 
-    def __init__(self, description: str, error: str = "") -> None:
+    def __init__(
+        self, description: str, error: str = "", command: str = "", host: str = ""
+    ) -> None:
         super().__init__()
         self.description = description
         self.error = error
+        self.command = command  # the equivalent virsh command line, for the activity log
+        self.host = host
 
     @property
     def ok(self) -> bool:
@@ -136,8 +138,12 @@ class CallFinished(Message):
         error: str = "",
         failed: Callable[[str], None] | None = None,
         success: str = "",
+        command: str = "",
+        host: str = "",
     ) -> None:
         super().__init__()
+        self.command = command  # the equivalent virsh command line, for the activity log
+        self.host = host
         self.success = success
         self.done = done
         self.result = result

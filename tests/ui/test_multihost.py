@@ -37,9 +37,7 @@ async def test_h_narrows_the_table_to_one_host_then_back(small_host: str) -> Non
         everyone = table(app).row_count
         await pilot.press("h")
         await wait_for(pilot, lambda: table(app).row_count == 5)
-        assert all(
-            app.hypervisor_for(uuid).uri == small_host for uuid in table(app).shown_uuids
-        )
+        assert all(app.hypervisor_for(uuid).uri == small_host for uuid in table(app).shown_uuids)
         await pilot.press("h")
         await wait_for(pilot, lambda: table(app).row_count == everyone - 5)
         await pilot.press("h")

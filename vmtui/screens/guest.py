@@ -194,9 +194,7 @@ class GuestScreen(GuestActionScreen):
         if guest is None:
             name = self._guest.name if self._guest else "This guest"
             where = self._guest.host if self._guest and self._guest.host else snapshot.uri
-            self.notify(
-                f"{name} is no longer on {fmt.short_uri(where)}.", markup=False, timeout=5
-            )
+            self.notify(f"{name} is no longer on {fmt.short_uri(where)}.", markup=False, timeout=5)
             self.dismiss()
             return
         self._guest = guest
