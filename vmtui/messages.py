@@ -33,7 +33,9 @@ class Polled(Message):
         self.host_history = host_history
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, Polled)
+        # Only a newer poll of the SAME host replaces a pending one: dropping another host's
+        # answer would leave that host "polling" forever (its loop re-arms on the answer).
+        return isinstance(message, Polled) and message.snapshot.uri == self.snapshot.uri
 
 
 class PollFailed(Message):

@@ -117,3 +117,17 @@ async def test_hosts_can_be_added_and_removed_in_a_session(small_host: str) -> N
         await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) == 13)
         assert app.uri == DEMO_URI
         assert "host" not in table(app).column_keys
+
+
+def test_a_pending_poll_answer_is_replaced_only_by_the_same_hosts_next_one() -> None:
+    # Textual drops a queued message that a newer one can replace. If host A's answer were
+    # replaced by host B's, host A's loop (re-armed on its answer) would stop for good.
+    from typing import Any, cast
+
+    from vmtui.messages import Polled
+
+    def polled(uri: str) -> Polled:
+        return Polled(Snapshot(uri=uri, time=0.0, guests=()), {}, cast(Any, None))
+
+    assert polled("test:///a").can_replace(polled("test:///a"))
+    assert not polled("test:///b").can_replace(polled("test:///a"))
