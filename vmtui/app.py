@@ -571,7 +571,7 @@ class VmtuiApp(App[None]):
         if console is None:
             emulator = Emulator(80, 24, history=5000)
             console = ConsoleState(uuid=uuid, name=name, emulator=emulator)
-            emulator._respond = console.send  # query replies go back to the guest
+            emulator.set_responder(console.send)  # query replies go back to the guest
             self.consoles[uuid] = console
         if not console.connected and not console.opening:
             self._attach_console(console, force)

@@ -2,7 +2,8 @@
 
 Refreshes a few times a second while shown. Keys typed here go to the guest's keyboard
 (``virDomainSendKey``); ctrl+] returns, ctrl+k offers Ctrl+Alt+Del, Ctrl+Alt+F1..F12 and an
-external viewer.
+external viewer, ctrl+g switches between half-block cells and real pixels (sixel or kitty
+graphics, when the terminal said at start-up that it shows them: ``vmtui.graphics``).
 """
 
 from __future__ import annotations
@@ -21,24 +22,33 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from vmtui import format as fmt
+from vmtui import graphics
 from vmtui.backend import VmtuiError
 from vmtui.backend.keys import CTRL_ALT_DEL, ctrl_alt_f, key_combo
 from vmtui.messages import DisplayImage
 from vmtui.screens.base import HostView
-from vmtui.widgets.screen_view import ScreenView
+from vmtui.widgets.screen_view import PixelView, ScreenView
 
 REFRESH_SECONDS = 0.4
 DETACH = "ctrl+right_square_bracket"
 MENU = "ctrl+k"
+TOGGLE = "ctrl+g"  # half-blocks <-> pixels
+HALF, PIXEL = "half", "pixel"
 
 
 class SpecialKeysScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "close", "Back")]
 
+    def __init__(self, toggle_label: str = "") -> None:
+        super().__init__()
+        self.toggle_label = toggle_label
+
     def compose(self) -> ComposeResult:
         options = [Option("Ctrl+Alt+Del", id="cad")]
         options += [Option(f"Ctrl+Alt+F{n}", id=f"f{n}") for n in range(1, 13)]
         options.append(Option("Open in external viewer (virt-viewer)", id="viewer"))
+        if self.toggle_label:
+            options.append(Option(self.toggle_label, id="toggle"))
         with Vertical(id="dialog", classes="dialog help"):
             yield Label("Send to the guest", id="title")
             yield OptionList(*options)
@@ -74,10 +84,45 @@ class DisplayScreen(HostView):
         self._fetching = False
         self.frames = 0
         self.error = ""
+        # Pixels by default where the terminal shows them; half-blocks everywhere else.
+        self.protocol = graphics.protocol()
+        self.mode = PIXEL if self.protocol else HALF
+        self._last_image = b""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="display-bar", markup=False)
-        yield ScreenView(id="display")
+        view = ScreenView(id="display")
+        view.display = self.mode == HALF
+        yield view
+        if self.protocol:
+            pixels = PixelView(self.protocol, id="display-pixels")
+            pixels.display = self.mode == PIXEL
+            yield pixels
+
+    @property
+    def mode_label(self) -> str:
+        if self.mode == PIXEL and self.protocol:
+            return graphics.NAMES[self.protocol]
+        return "half-blocks"
+
+    def toggle_mode(self) -> None:
+        """Switch between half-block cells and pixels (when the terminal has pixels)."""
+        if not self.protocol:
+            self.notify(
+                "This terminal did not say it shows sixel or kitty graphics, so the screen "
+                "is drawn with half-blocks (set VMTUI_GRAPHICS=sixel or kitty to force it).",
+                markup=False,
+                timeout=5,
+            )
+            return
+        self.mode = HALF if self.mode == PIXEL else PIXEL
+        half = self.query_one(ScreenView)
+        pixels = self.query_one(PixelView)
+        half.display = self.mode == HALF
+        pixels.display = self.mode == PIXEL
+        self._update_bar()
+        if self._last_image:
+            self._draw(self._last_image)
 
     def on_mount(self) -> None:
         self._update_bar()
@@ -90,8 +135,9 @@ class DisplayScreen(HostView):
         if self.error:
             bar.append(f" {self.error} ", style="red")
         else:
-            bar.append(" screen ", style="green")
-        bar.append(" keys go to the guest · ctrl+k special keys · ctrl+] back", style="dim")
+            bar.append(f" screen · {self.mode_label} ", style="green")
+        hint = " · ctrl+g pixels/half-blocks" if self.protocol else ""
+        bar.append(f" keys go to the guest · ctrl+k special keys{hint} · ctrl+] back", style="dim")
         self.query_one("#display-bar", Static).update(bar)
 
     def _refresh_image(self) -> None:
@@ -117,13 +163,22 @@ class DisplayScreen(HostView):
             self.error = message.error
             self._update_bar()
         if message.image:
-            try:
-                self.query_one(ScreenView).show_image(message.image)
-            except Exception as err:  # a picture Pillow cannot read: say so, keep going
-                self.error = f"Could not draw the screen: {err}"
-                self._update_bar()
-                return
-            self.frames += 1
+            self._last_image = message.image
+            if self._draw(message.image):
+                self.frames += 1
+
+    def _draw(self, image: bytes) -> bool:
+        """Hand the picture to the widget of the current mode (only that one draws it)."""
+        try:
+            if self.mode == PIXEL:
+                self.query_one(PixelView).show_image(image)
+            else:
+                self.query_one(ScreenView).show_image(image)
+        except Exception as err:  # a picture Pillow cannot read: say so, keep going
+            self.error = f"Could not draw the screen: {err}"
+            self._update_bar()
+            return False
+        return True
 
     def send(self, keys: tuple[int, ...], what: str) -> None:
         self._send_worker(keys, what)
@@ -141,7 +196,13 @@ class DisplayScreen(HostView):
         if event.key == DETACH:
             self.dismiss()
         elif event.key == MENU:
-            self.app.push_screen(SpecialKeysScreen(), self._special)
+            label = ""
+            if self.protocol:
+                other = "half-blocks" if self.mode == PIXEL else graphics.NAMES[self.protocol]
+                label = f"Draw the screen with {other}"
+            self.app.push_screen(SpecialKeysScreen(label), self._special)
+        elif event.key == TOGGLE:
+            self.toggle_mode()
         else:
             keys = key_combo(event.key, event.character)
             if keys is not None:
@@ -157,6 +218,8 @@ class DisplayScreen(HostView):
         if choice == "cad":
             self.send(CTRL_ALT_DEL, "Ctrl+Alt+Del")
             self.notify("Sent Ctrl+Alt+Del.", timeout=2)
+        elif choice == "toggle":
+            self.toggle_mode()
         elif choice and choice.startswith("f"):
             self.send(ctrl_alt_f(int(choice[1:])), f"Ctrl+Alt+F{choice[1:]}")
         elif choice == "viewer":

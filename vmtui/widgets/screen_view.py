@@ -1,4 +1,5 @@
-"""A guest's display drawn with half-block cells: each cell shows two pixels (▀: fg over bg)."""
+"""A guest's display: half-block cells (each cell shows two pixels, ▀: fg over bg), which
+every colour terminal shows, or real pixels (sixel / kitty graphics) where the terminal has them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PIL import Image
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
+from textual.app import ComposeResult
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -79,3 +81,39 @@ class ScreenView(Widget):
         if y >= len(self._rows):
             return Strip.blank(self.size.width)
         return Strip(self._rows[y]).crop_extend(0, self.size.width, None)
+
+
+class PixelView(Widget):
+    """The same picture in real pixels: sixel or kitty graphics, through textual-image.
+
+    Only composed when the terminal said it shows them (``vmtui.graphics``), since
+    textual-image's widgets read the terminal's cell size when first imported."""
+
+    DEFAULT_CSS = """
+    PixelView { width: 1fr; height: 1fr; background: black; align: center middle; }
+    PixelView > .pixels { width: auto; height: auto; }
+    """
+
+    def __init__(self, protocol: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.protocol = protocol
+        self.image: bytes = b""
+        self.frames = 0  # pictures handed to the pixel widget
+
+    def compose(self) -> ComposeResult:
+        from textual_image.widget import SixelImage, TGPImage
+
+        if self.protocol == "sixel":
+            yield SixelImage(classes="pixels")
+        else:
+            yield TGPImage(classes="pixels")
+
+    def show_image(self, image: bytes) -> None:
+        if image == self.image:
+            return
+        picture = Image.open(io.BytesIO(image))
+        picture.load()  # fail here (not while drawing) on a picture Pillow cannot read
+        self.image = image
+        self.frames += 1
+        target = self.query_one(".pixels")
+        target.image = picture  # type: ignore[attr-defined]
