@@ -95,6 +95,8 @@ class VmtuiApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("C", "consoles", "Consoles", show=False),
+        # --- images
+        Binding("L", "activity", "Activity log", show=False),
     ]
 
     def __init__(
@@ -715,3 +717,15 @@ class VmtuiApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen.for_screen(self.screen))
+
+    # --- images
+    def action_activity(self) -> None:
+        """L: the activity log (virsh command lines of our actions, libvirt events)."""
+        from vmtui.screens.activity import ActivityScreen
+        from vmtui.screens.display import DisplayScreen
+
+        if isinstance(self.screen, ConsoleScreen | DisplayScreen):
+            raise SkipAction()  # L belongs to the guest there
+        if isinstance(self.screen, ActivityScreen):
+            return
+        self.push_screen(ActivityScreen())
