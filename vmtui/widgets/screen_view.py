@@ -17,26 +17,47 @@ UPPER_HALF = "▀"
 
 
 def half_block_rows(image_bytes: bytes, width: int, height: int) -> list[list[Segment]]:
-    """Scale the image to ``width`` x ``2*height`` pixels (aspect kept, centred), as segments."""
+    """Scale the image to ``width`` x ``2*height`` pixels (aspect kept, centred), as segments.
+
+    Runs of cells with the same two colours become one segment; one ``Style`` per colour pair
+    is made per picture (a screen has few colours): about 5x faster than a style per cell."""
     img = Image.open(io.BytesIO(image_bytes)).convert("RGB")
     w, h = img.size
     scale = min(width / w, (2 * height) / h)
     tw, th = max(1, int(w * scale)), max(2, int(h * scale) // 2 * 2)
-    img = img.resize((tw, th), Image.Resampling.BILINEAR)
-    pixels = img.load()
-    assert pixels is not None
+    data = img.resize((tw, th), Image.Resampling.BILINEAR).tobytes()
+    styles: dict[bytes, Style] = {}
     pad = (width - tw) // 2
+    stride = 3 * tw
     rows: list[list[Segment]] = []
     for y in range(0, th, 2):
+        top_row = data[y * stride : (y + 1) * stride]
+        bottom_row = data[(y + 1) * stride : (y + 2) * stride]
         segs = [Segment(" " * pad)] if pad else []
-        for x in range(tw):
-            top = pixels[x, y]
-            bottom = pixels[x, y + 1]
-            assert isinstance(top, tuple) and isinstance(bottom, tuple)  # an RGB image
-            style = Style(color=Color.from_rgb(*top[:3]), bgcolor=Color.from_rgb(*bottom[:3]))
-            segs.append(Segment(UPPER_HALF, style))
-        rows.append(list(Segment.simplify(segs)))
+        run_key = b""
+        run_len = 0
+        for x in range(0, stride, 3):
+            key = top_row[x : x + 3] + bottom_row[x : x + 3]
+            if key == run_key:
+                run_len += 1
+                continue
+            if run_len:
+                segs.append(Segment(UPPER_HALF * run_len, _style(styles, run_key)))
+            run_key, run_len = key, 1
+        if run_len:
+            segs.append(Segment(UPPER_HALF * run_len, _style(styles, run_key)))
+        rows.append(segs)
     return rows
+
+
+def _style(cache: dict[bytes, Style], key: bytes) -> Style:
+    style = cache.get(key)
+    if style is None:
+        style = cache[key] = Style(
+            color=Color.from_rgb(key[0], key[1], key[2]),
+            bgcolor=Color.from_rgb(key[3], key[4], key[5]),
+        )
+    return style
 
 
 def is_blank(image_bytes: bytes) -> bool:
