@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 
+from rich.segment import Segment
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
@@ -27,13 +29,32 @@ from vmtui.backend import VmtuiError
 from vmtui.backend.keys import CTRL_ALT_DEL, ctrl_alt_f, key_combo
 from vmtui.messages import DisplayImage
 from vmtui.screens.base import HostView
-from vmtui.widgets.screen_view import PixelView, ScreenView
+from vmtui.widgets.screen_view import PixelView, ScreenView, half_block_rows
 
 REFRESH_SECONDS = 0.4
+# Pixels cost more to draw (a sixel encode is 0.2-0.6 s of the UI thread: benchmarks/display.py)
+# and more bytes: a changed picture is fetched at most once a second in that mode.
+PIXEL_REFRESH_SECONDS = 1.0
 DETACH = "ctrl+right_square_bracket"
 MENU = "ctrl+k"
 TOGGLE = "ctrl+g"  # half-blocks <-> pixels
 HALF, PIXEL = "half", "pixel"
+
+
+class DisplayFrame(DisplayImage):
+    """A screenshot and, when drawn as half-blocks, its cells for this many (cols, rows)."""
+
+    def __init__(
+        self,
+        uuid: str,
+        image: bytes,
+        *,
+        rows: list[list[Segment]] | None = None,
+        cells: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__(uuid, image)
+        self.rows = rows
+        self.cells = cells
 
 
 class SpecialKeysScreen(ModalScreen[str | None]):
@@ -88,6 +109,7 @@ class DisplayScreen(HostView):
         self.protocol = graphics.protocol()
         self.mode = PIXEL if self.protocol else HALF
         self._last_image = b""
+        self._last_fetch = 0.0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="display-bar", markup=False)
@@ -141,12 +163,19 @@ class DisplayScreen(HostView):
         self.query_one("#display-bar", Static).update(bar)
 
     def _refresh_image(self) -> None:
+        now = time.monotonic()
+        if self.mode == PIXEL and now - self._last_fetch < PIXEL_REFRESH_SECONDS - 0.05:
+            return
         if not self._fetching:
             self._fetching = True
-            self._fetch()
+            self._last_fetch = now
+            size = self.query_one(ScreenView).size
+            cells = (size.width, size.height) if self.mode == HALF else None
+            self._fetch(cells)
 
     @work(thread=True, exit_on_error=False, group="display", description="screenshot")
-    def _fetch(self) -> None:
+    def _fetch(self, cells: tuple[int, int] | None) -> None:
+        """Fetch the picture and, for half-blocks, draw its cells here too: off the UI thread."""
         try:
             image, _mime = self.vmtui.hypervisor_for(self.uuid).screenshot(self.uuid)
         except VmtuiError as err:
@@ -155,7 +184,13 @@ class DisplayScreen(HostView):
         except Exception as err:
             self.post_message(DisplayImage(self.uuid, b"", f"Could not read the screen: {err}"))
             return
-        self.post_message(DisplayImage(self.uuid, image))
+        rows = None
+        if cells is not None and cells[0] > 0 and cells[1] > 0:
+            try:
+                rows = half_block_rows(image, *cells)
+            except Exception:  # unreadable: said when the UI thread tries to draw it
+                rows = None
+        self.post_message(DisplayFrame(self.uuid, image, rows=rows, cells=cells))
 
     def on_display_image(self, message: DisplayImage) -> None:
         self._fetching = False
@@ -164,14 +199,20 @@ class DisplayScreen(HostView):
             self._update_bar()
         if message.image:
             self._last_image = message.image
-            if self._draw(message.image):
+            frame = message if isinstance(message, DisplayFrame) else None
+            if self._draw(message.image, frame):
                 self.frames += 1
 
-    def _draw(self, image: bytes) -> bool:
+    def on_display_frame(self, message: DisplayFrame) -> None:
+        self.on_display_image(message)
+
+    def _draw(self, image: bytes, frame: DisplayFrame | None = None) -> bool:
         """Hand the picture to the widget of the current mode (only that one draws it)."""
         try:
             if self.mode == PIXEL:
                 self.query_one(PixelView).show_image(image)
+            elif frame is not None and frame.rows is not None and frame.cells is not None:
+                self.query_one(ScreenView).show_rows(image, frame.rows, frame.cells)
             else:
                 self.query_one(ScreenView).show_image(image)
         except Exception as err:  # a picture Pillow cannot read: say so, keep going

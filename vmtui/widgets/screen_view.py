@@ -86,6 +86,19 @@ class ScreenView(Widget):
         self.image = image
         self._render_rows()
 
+    def show_rows(self, image: bytes, rows: list[list[Segment]], cells: tuple[int, int]) -> None:
+        """Show cells drawn elsewhere (a worker) for ``cells`` = (cols, rows); redrawn here
+        only if the widget's size changed meanwhile."""
+        if cells != (self.size.width, self.size.height):
+            self.show_image(image)
+            return
+        if image == self.image and self._drawn_size == cells:
+            return
+        self.image = image
+        self._drawn_size = cells
+        self._rows = rows
+        self.refresh()
+
     def on_resize(self) -> None:
         self._render_rows()
 
