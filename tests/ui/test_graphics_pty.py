@@ -118,11 +118,9 @@ def terminal(request: pytest.FixtureRequest) -> Iterator[FakeTerminal]:
 
 
 def show_alpha_screen(term: FakeTerminal) -> int:
-    """Filter the dashboard to alpha (running, with a VNC display) and open its screen."""
-    term.wait_for(re.compile(rb"alpha"))
-    time.sleep(0.5)
-    term.type(b"/alpha\r")
-    time.sleep(0.5)
+    """Open the screen of alpha (running, with a VNC display): the first row, where the
+    cursor starts."""
+    term.wait_for(re.compile(rb"Connected to"))
     mark = term.mark()
     term.type(b"v")
     term.wait_for(re.compile(rb"screen \xc2\xb7"), mark)  # the display bar: "screen · <mode>"
@@ -141,6 +139,9 @@ def test_a_kitty_terminal_gets_kitty_graphics(terminal: FakeTerminal) -> None:
     mark = show_alpha_screen(terminal)
     terminal.wait_for(KITTY, mark)
     assert not SIXEL.search(terminal.since(mark))
+    leaving = terminal.mark()
+    terminal.type(b"\x1d")  # ctrl+] back to the dashboard: the image is deleted in the terminal
+    terminal.wait_for(re.compile(rb"\x1b_Ga=d,I=[0-9]+"), leaving)
 
 
 @pytest.mark.parametrize("terminal", ["plain"], indirect=True)

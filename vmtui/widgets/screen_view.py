@@ -133,14 +133,16 @@ class PixelView(Widget):
         self.protocol = protocol
         self.image: bytes = b""
         self.frames = 0  # pictures handed to the pixel widget
+        self._picture: Widget | None = None
 
     def compose(self) -> ComposeResult:
         from textual_image.widget import SixelImage, TGPImage
 
-        if self.protocol == "sixel":
-            yield SixelImage(classes="pixels")
-        else:
-            yield TGPImage(classes="pixels")
+        picture: Widget = (
+            SixelImage(classes="pixels") if self.protocol == "sixel" else TGPImage(classes="pixels")
+        )
+        self._picture = picture
+        yield picture
 
     def show_image(self, image: bytes) -> None:
         if image == self.image:
@@ -151,3 +153,10 @@ class PixelView(Widget):
         self.frames += 1
         target = self.query_one(".pixels")
         target.image = picture  # type: ignore[attr-defined]
+
+    def on_unmount(self) -> None:
+        # Kitty keeps every image it was sent until told to delete it: delete ours on leaving
+        # (textual-image deletes the previous one at each new picture, not the last one).
+        renderable = getattr(self._picture, "_renderable", None)
+        if self.protocol == "kitty" and renderable is not None:
+            renderable.cleanup()
