@@ -78,3 +78,18 @@ async def test_each_line_names_its_host_when_there_are_several() -> None:
         assert isinstance(screen, ActivityScreen)
         label = app.hosts[second].label
         assert shown_lines(screen)[-1].endswith(f"[{label}] • Guest alpha stopped.")
+
+
+async def test_l_on_a_guest_display_is_a_key_for_the_guest() -> None:
+    from vmtui.screens.display import DisplayScreen
+
+    app = VmtuiApp(host_uri("small_host"), interval=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        select(app, "alpha")  # running, with a VNC display
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, DisplayScreen))
+        await pilot.press("L")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, DisplayScreen)
+        assert not any(isinstance(s, ActivityScreen) for s in app.screen_stack)
