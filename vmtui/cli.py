@@ -15,6 +15,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="vmtui",
         description="A keyboard-driven terminal manager for libvirt/KVM virtual machines.",
+        epilog="Headless figures (CSV, JSON lines, Prometheus): vmtui stats --help",
     )
     parser.add_argument(
         "-c",

@@ -177,11 +177,13 @@ def run(
     fmt: str,
     out: TextIO,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     hypervisors: Sequence[Hypervisor] | None = None,
 ) -> None:
     """Poll every host, then print a sample every ``interval`` seconds, ``count`` times (for
-    ever when None). Raises ``VmtuiError`` (a sentence) when a host cannot be read."""
+    ever when None), on a steady beat (the polls' own time does not add up). Raises
+    ``VmtuiError`` (a sentence) when a host cannot be read."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     hvs = (
@@ -190,11 +192,13 @@ def run(
         else [Hypervisor(uri, readonly=True, interval=interval) for uri in uris]
     )
     try:
+        next_at = clock()
         for hv in hvs:
             hv.poll()  # rates need a previous sample
         printed = 0
         while count is None or printed < count:
-            sleep(interval)
+            next_at += interval
+            sleep(max(0.0, next_at - clock()))
             snapshots = [hv.poll() for hv in hvs]
             at = now()
             rows = samples(snapshots)

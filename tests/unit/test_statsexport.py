@@ -123,8 +123,17 @@ def test_prometheus_exposition_has_help_type_escaped_labels_and_no_invented_zero
 def test_each_format_samples_the_test_driver_count_times(fmt: str) -> None:
     out = io.StringIO()
     naps: list[float] = []
-    run([host_uri("small_host")], interval=0.5, count=2, fmt=fmt, out=out, sleep=naps.append)
-    assert naps == [0.5, 0.5]  # a priming poll, then one interval before each sample
+    now = [100.0]
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        now[0] += seconds + 0.1  # each poll after a nap takes 0.1 s
+
+    run([host_uri("small_host")], interval=0.5, count=2, fmt=fmt, out=out, sleep=sleep,
+        clock=lambda: now[0])  # fmt: skip
+    # A priming poll, then one interval before each sample, on a steady beat: the second nap
+    # is shorter by the time the first sample's poll took.
+    assert naps == pytest.approx([0.5, 0.4])
     text = out.getvalue()
     names = ["alpha", "beta", "gamma", "saved", "temp"]
     if fmt == "json":
