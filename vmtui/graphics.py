@@ -88,7 +88,10 @@ def _ask_terminal(timeout: float) -> str:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd_in], [], [], left)[0]:
                 break
-            replies += os.read(fd_in, 4096).decode("latin-1")
+            chunk = os.read(fd_in, 4096)
+            if not chunk:  # end of input: nobody will answer
+                break
+            replies += chunk.decode("latin-1")
     finally:
         termios.tcsetattr(fd_in, termios.TCSANOW, saved)
     return replies

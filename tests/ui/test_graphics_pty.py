@@ -68,13 +68,15 @@ class FakeTerminal:
                     self._answer()
 
     def _answer(self) -> None:
+        self.answered.append(self.kind)
+        if self.kind == "silent":
+            return  # a terminal that answers nothing at all
         replies = []
         if self.kind == "kitty" and b"\x1b_Gi=31" in self.output:
             replies.append(b"\x1b_Gi=31;OK\x1b\\")
         da1 = {"sixel": b"\x1b[?62;4;22c"}.get(self.kind, b"\x1b[?62;22c")
         replies.append(da1)
         os.write(self.master, b"".join(replies))
-        self.answered.append(self.kind)
 
     def mark(self) -> int:
         with self._lock:
@@ -144,8 +146,8 @@ def test_a_kitty_terminal_gets_kitty_graphics(terminal: FakeTerminal) -> None:
     terminal.wait_for(re.compile(rb"\x1b_Ga=d,I=[0-9]+"), leaving)
 
 
-@pytest.mark.parametrize("terminal", ["plain"], indirect=True)
-def test_a_plain_terminal_gets_half_blocks_only(terminal: FakeTerminal) -> None:
+@pytest.mark.parametrize("terminal", ["plain", "silent"], indirect=True)
+def test_a_plain_or_silent_terminal_gets_half_blocks_only(terminal: FakeTerminal) -> None:
     mark = show_alpha_screen(terminal)
     terminal.wait_for(re.compile("▀".encode()), mark)  # the picture, as half-block cells
     time.sleep(1.5)  # a few refreshes
