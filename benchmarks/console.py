@@ -54,7 +54,7 @@ def real_guest(repeat: int) -> dict[str, float]:
         emu = Emulator(120, 40, history=5000)
         changed = threading.Event()
         session = hv.open_console(dom.UUIDString(), emu, changed.set, lambda _r: None)
-        emu._respond = session.send
+        emu.set_responder(session.send)
         dom.resume()
         t0 = time.perf_counter()
         while "VMTUI-HOSTILE-DONE" not in emu.text() and time.perf_counter() - t0 < 300:

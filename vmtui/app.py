@@ -95,6 +95,8 @@ class VmtuiApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("C", "consoles", "Consoles", show=False),
+        # --- images
+        Binding("L", "activity", "Activity log", show=False),
     ]
 
     def __init__(
@@ -571,7 +573,7 @@ class VmtuiApp(App[None]):
         if console is None:
             emulator = Emulator(80, 24, history=5000)
             console = ConsoleState(uuid=uuid, name=name, emulator=emulator)
-            emulator._respond = console.send  # query replies go back to the guest
+            emulator.set_responder(console.send)  # query replies go back to the guest
             self.consoles[uuid] = console
         if not console.connected and not console.opening:
             self._attach_console(console, force)
@@ -715,3 +717,15 @@ class VmtuiApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen.for_screen(self.screen))
+
+    # --- images
+    def action_activity(self) -> None:
+        """L: the activity log (virsh command lines of our actions, libvirt events)."""
+        from vmtui.screens.activity import ActivityScreen
+        from vmtui.screens.display import DisplayScreen
+
+        if isinstance(self.screen, ConsoleScreen | DisplayScreen):
+            raise SkipAction()  # L belongs to the guest there
+        if isinstance(self.screen, ActivityScreen):
+            return
+        self.push_screen(ActivityScreen())

@@ -1,4 +1,5 @@
-"""Command line: ``vmtui [-c URI ...] [--readonly] [--demo]``, like virsh."""
+"""Command line: ``vmtui [-c URI ...] [--readonly] [--demo]``, like virsh; and
+``vmtui stats [-c URI ...] [--interval S] [--count N] [--format csv|json|prometheus]``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="vmtui",
         description="A keyboard-driven terminal manager for libvirt/KVM virtual machines.",
+        epilog="Headless figures (CSV, JSON lines, Prometheus): vmtui stats --help",
     )
     parser.add_argument(
         "-c",
@@ -64,7 +66,70 @@ def resolve_uris(args: argparse.Namespace) -> list[str]:
     return [os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI]
 
 
+def parse_stats_args(argv: Sequence[str]) -> argparse.Namespace:
+    from vmtui.statsexport import FORMATS
+
+    parser = argparse.ArgumentParser(
+        prog="vmtui stats",
+        description="Print every guest's CPU, memory, disk and network figures each interval "
+        "(like virt-top -b), without the interface.",
+    )
+    parser.add_argument(
+        "-c",
+        "--connect",
+        metavar="URI",
+        action="append",
+        help="libvirt URI; repeat for several hosts (default: $LIBVIRT_DEFAULT_URI or "
+        "qemu:///system)",
+    )
+    parser.add_argument(
+        "--interval", type=float, default=2.0, metavar="SECONDS", help="seconds between samples"
+    )
+    parser.add_argument(
+        "--count", type=int, metavar="N", help="stop after N samples (default: run until ^C)"
+    )
+    parser.add_argument("--format", choices=FORMATS, default="csv", help="output format")
+    args = parser.parse_args(argv)
+    if args.interval < 0.2:
+        parser.error("--interval must be at least 0.2 seconds")
+    if args.count is not None and args.count < 1:
+        parser.error("--count must be at least 1")
+    return args
+
+
+def stats_main(argv: Sequence[str]) -> int:
+    """``vmtui stats``: headless samples on stdout; errors are one sentence on stderr."""
+    args = parse_stats_args(argv)
+    try:
+        from vmtui.backend import VmtuiError
+        from vmtui.statsexport import run
+    except ImportError as err:
+        print(
+            f"vmtui cannot start: {err}. Run `make run` to install what it needs.", file=sys.stderr
+        )
+        return 1
+    uris = (
+        list(dict.fromkeys(args.connect))
+        if args.connect
+        else [os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI]
+    )
+    try:
+        run(uris, interval=args.interval, count=args.count, fmt=args.format, out=sys.stdout)
+    except VmtuiError as err:
+        print(err.message, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # piped into head: the reader had enough
+        sys.stderr.close()  # nothing more to say, and no "Exception ignored" on exit
+        return 0
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["stats"]:
+        return stats_main(words[1:])
     args = parse_args(argv)
     try:
         from vmtui.app import VmtuiApp
@@ -73,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"vmtui cannot start: {err}. Run `make run` to install what it needs.", file=sys.stderr
         )
         return 1
+    from vmtui import graphics
+
+    # Ask the terminal about sixel / kitty graphics now: once Textual runs, it reads stdin.
+    graphics.detect()
     app = VmtuiApp(
         resolve_uris(args),
         readonly=args.readonly,

@@ -145,6 +145,11 @@ class Emulator:
         self.bytes_fed = 0
         self.generation = 0  # bumps on every change (the UI redraws when it moved)
 
+    def set_responder(self, respond: Callable[[bytes], None] | None) -> None:
+        """Where answers to the guest's queries (cursor position, DA...) go; None drops them."""
+        with self._lock:
+            self._respond = respond
+
     def _reply(self, data: str) -> None:
         if self._respond is not None:
             self._respond(data.encode())

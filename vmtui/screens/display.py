@@ -2,7 +2,8 @@
 
 Refreshes a few times a second while shown. Keys typed here go to the guest's keyboard
 (``virDomainSendKey``); ctrl+] returns, ctrl+k offers Ctrl+Alt+Del, Ctrl+Alt+F1..F12 and an
-external viewer.
+external viewer, ctrl+g switches between half-block cells and real pixels (sixel or kitty
+graphics, when the terminal said at start-up that it shows them: ``vmtui.graphics``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 
+from rich.segment import Segment
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
@@ -21,24 +24,52 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from vmtui import format as fmt
+from vmtui import graphics
 from vmtui.backend import VmtuiError
 from vmtui.backend.keys import CTRL_ALT_DEL, ctrl_alt_f, key_combo
 from vmtui.messages import DisplayImage
 from vmtui.screens.base import HostView
-from vmtui.widgets.screen_view import ScreenView
+from vmtui.widgets.screen_view import PixelView, ScreenView, half_block_rows
 
 REFRESH_SECONDS = 0.4
+# Pixels cost more to draw (a sixel encode is 0.2-0.6 s of the UI thread: benchmarks/display.py)
+# and more bytes: a changed picture is fetched at most once a second in that mode.
+PIXEL_REFRESH_SECONDS = 1.0
 DETACH = "ctrl+right_square_bracket"
 MENU = "ctrl+k"
+TOGGLE = "ctrl+g"  # half-blocks <-> pixels
+HALF, PIXEL = "half", "pixel"
+
+
+class DisplayFrame(DisplayImage):
+    """A screenshot and, when drawn as half-blocks, its cells for this many (cols, rows)."""
+
+    def __init__(
+        self,
+        uuid: str,
+        image: bytes,
+        *,
+        rows: list[list[Segment]] | None = None,
+        cells: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__(uuid, image)
+        self.rows = rows
+        self.cells = cells
 
 
 class SpecialKeysScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "close", "Back")]
 
+    def __init__(self, toggle_label: str = "") -> None:
+        super().__init__()
+        self.toggle_label = toggle_label
+
     def compose(self) -> ComposeResult:
         options = [Option("Ctrl+Alt+Del", id="cad")]
         options += [Option(f"Ctrl+Alt+F{n}", id=f"f{n}") for n in range(1, 13)]
         options.append(Option("Open in external viewer (virt-viewer)", id="viewer"))
+        if self.toggle_label:
+            options.append(Option(self.toggle_label, id="toggle"))
         with Vertical(id="dialog", classes="dialog help"):
             yield Label("Send to the guest", id="title")
             yield OptionList(*options)
@@ -74,10 +105,46 @@ class DisplayScreen(HostView):
         self._fetching = False
         self.frames = 0
         self.error = ""
+        # Pixels by default where the terminal shows them; half-blocks everywhere else.
+        self.protocol = graphics.protocol()
+        self.mode = PIXEL if self.protocol else HALF
+        self._last_image = b""
+        self._last_fetch = 0.0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="display-bar", markup=False)
-        yield ScreenView(id="display")
+        view = ScreenView(id="display")
+        view.display = self.mode == HALF
+        yield view
+        if self.protocol:
+            pixels = PixelView(self.protocol, id="display-pixels")
+            pixels.display = self.mode == PIXEL
+            yield pixels
+
+    @property
+    def mode_label(self) -> str:
+        if self.mode == PIXEL and self.protocol:
+            return graphics.NAMES[self.protocol]
+        return "half-blocks"
+
+    def toggle_mode(self) -> None:
+        """Switch between half-block cells and pixels (when the terminal has pixels)."""
+        if not self.protocol:
+            self.notify(
+                "This terminal did not say it shows sixel or kitty graphics, so the screen "
+                "is drawn with half-blocks (set VMTUI_GRAPHICS=sixel or kitty to force it).",
+                markup=False,
+                timeout=5,
+            )
+            return
+        self.mode = HALF if self.mode == PIXEL else PIXEL
+        half = self.query_one(ScreenView)
+        pixels = self.query_one(PixelView)
+        half.display = self.mode == HALF
+        pixels.display = self.mode == PIXEL
+        self._update_bar()
+        if self._last_image:
+            self._draw(self._last_image)
 
     def on_mount(self) -> None:
         self._update_bar()
@@ -90,17 +157,25 @@ class DisplayScreen(HostView):
         if self.error:
             bar.append(f" {self.error} ", style="red")
         else:
-            bar.append(" screen ", style="green")
-        bar.append(" keys go to the guest · ctrl+k special keys · ctrl+] back", style="dim")
+            bar.append(f" screen · {self.mode_label} ", style="green")
+        hint = " · ctrl+g pixels/half-blocks" if self.protocol else ""
+        bar.append(f" keys go to the guest · ctrl+k special keys{hint} · ctrl+] back", style="dim")
         self.query_one("#display-bar", Static).update(bar)
 
     def _refresh_image(self) -> None:
+        now = time.monotonic()
+        if self.mode == PIXEL and now - self._last_fetch < PIXEL_REFRESH_SECONDS - 0.05:
+            return
         if not self._fetching:
             self._fetching = True
-            self._fetch()
+            self._last_fetch = now
+            size = self.query_one(ScreenView).size
+            cells = (size.width, size.height) if self.mode == HALF else None
+            self._fetch(cells)
 
     @work(thread=True, exit_on_error=False, group="display", description="screenshot")
-    def _fetch(self) -> None:
+    def _fetch(self, cells: tuple[int, int] | None) -> None:
+        """Fetch the picture and, for half-blocks, draw its cells here too: off the UI thread."""
         try:
             image, _mime = self.vmtui.hypervisor_for(self.uuid).screenshot(self.uuid)
         except VmtuiError as err:
@@ -109,7 +184,13 @@ class DisplayScreen(HostView):
         except Exception as err:
             self.post_message(DisplayImage(self.uuid, b"", f"Could not read the screen: {err}"))
             return
-        self.post_message(DisplayImage(self.uuid, image))
+        rows = None
+        if cells is not None and cells[0] > 0 and cells[1] > 0:
+            try:
+                rows = half_block_rows(image, *cells)
+            except Exception:  # unreadable: said when the UI thread tries to draw it
+                rows = None
+        self.post_message(DisplayFrame(self.uuid, image, rows=rows, cells=cells))
 
     def on_display_image(self, message: DisplayImage) -> None:
         self._fetching = False
@@ -117,13 +198,28 @@ class DisplayScreen(HostView):
             self.error = message.error
             self._update_bar()
         if message.image:
-            try:
-                self.query_one(ScreenView).show_image(message.image)
-            except Exception as err:  # a picture Pillow cannot read: say so, keep going
-                self.error = f"Could not draw the screen: {err}"
-                self._update_bar()
-                return
-            self.frames += 1
+            self._last_image = message.image
+            frame = message if isinstance(message, DisplayFrame) else None
+            if self._draw(message.image, frame):
+                self.frames += 1
+
+    def on_display_frame(self, message: DisplayFrame) -> None:
+        self.on_display_image(message)
+
+    def _draw(self, image: bytes, frame: DisplayFrame | None = None) -> bool:
+        """Hand the picture to the widget of the current mode (only that one draws it)."""
+        try:
+            if self.mode == PIXEL:
+                self.query_one(PixelView).show_image(image)
+            elif frame is not None and frame.rows is not None and frame.cells is not None:
+                self.query_one(ScreenView).show_rows(image, frame.rows, frame.cells)
+            else:
+                self.query_one(ScreenView).show_image(image)
+        except Exception as err:  # a picture Pillow cannot read: say so, keep going
+            self.error = f"Could not draw the screen: {err}"
+            self._update_bar()
+            return False
+        return True
 
     def send(self, keys: tuple[int, ...], what: str) -> None:
         self._send_worker(keys, what)
@@ -141,7 +237,13 @@ class DisplayScreen(HostView):
         if event.key == DETACH:
             self.dismiss()
         elif event.key == MENU:
-            self.app.push_screen(SpecialKeysScreen(), self._special)
+            label = ""
+            if self.protocol:
+                other = "half-blocks" if self.mode == PIXEL else graphics.NAMES[self.protocol]
+                label = f"Draw the screen with {other}"
+            self.app.push_screen(SpecialKeysScreen(label), self._special)
+        elif event.key == TOGGLE:
+            self.toggle_mode()
         else:
             keys = key_combo(event.key, event.character)
             if keys is not None:
@@ -157,6 +259,8 @@ class DisplayScreen(HostView):
         if choice == "cad":
             self.send(CTRL_ALT_DEL, "Ctrl+Alt+Del")
             self.notify("Sent Ctrl+Alt+Del.", timeout=2)
+        elif choice == "toggle":
+            self.toggle_mode()
         elif choice and choice.startswith("f"):
             self.send(ctrl_alt_f(int(choice[1:])), f"Ctrl+Alt+F{choice[1:]}")
         elif choice == "viewer":
