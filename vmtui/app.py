@@ -32,6 +32,7 @@ from vmtui.backend import (
     Snapshot,
     VmtuiError,
 )
+from vmtui.backend.connections import ConnectionStore, config_path
 from vmtui.backend.hoststats import HostSampler
 from vmtui.hostlink import HostLink, merge_snapshots
 from vmtui.messages import (
@@ -95,6 +96,7 @@ class VmtuiApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("C", "consoles", "Consoles", show=False),
+        Binding("H", "connections", "Connections", show=False),  # --- connections
     ]
 
     def __init__(
@@ -168,6 +170,8 @@ class VmtuiApp(App[None]):
         self.set_interval(0.5, self.update_status)
         for link in self.hosts.values():
             self.schedule_poll(0, link)
+        if self.config_problem:  # --- connections: the saved-connections file is broken
+            self.notify(self.config_problem, severity="error", markup=False, timeout=15)
 
     def switch_host(self, uri: str) -> None:
         """Drop every connection and show this host alone (e.g. the demo)."""
@@ -715,3 +719,20 @@ class VmtuiApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen.for_screen(self.screen))
+
+    # --- connections
+    config_file: Path | None = None  # saved connections (cli --config); None: the default
+    config_problem = ""  # why the file could not be read at start ("" when it was fine)
+
+    def connection_store(self) -> ConnectionStore:
+        """The saved-connections file of this session (blocking: use it in a worker)."""
+        return ConnectionStore(self.config_file or config_path())
+
+    def action_connections(self) -> None:
+        from vmtui.screens.connections import ConnectionsScreen
+
+        if isinstance(self.screen, ConnectionsScreen):
+            return
+        if isinstance(self.screen, ConsoleScreen):
+            raise SkipAction()  # H belongs to the guest's shell
+        self.push_screen(ConnectionsScreen())

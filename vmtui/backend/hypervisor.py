@@ -22,6 +22,7 @@ from typing import Any
 import libvirt
 
 from vmtui.backend import domxml
+from vmtui.backend.connections import ssh_failure_sentence
 from vmtui.backend.console import ConsoleSession
 from vmtui.backend.errors import (
     ActionFailed,
@@ -297,6 +298,10 @@ class Hypervisor:
     def _connect_error(self, err: libvirt.libvirtError) -> ConnectionFailed:
         msg = libvirt_message(err)
         code = err.get_error_code()
+        ssh_hint = ssh_failure_sentence(self.uri, msg)  # --- connections
+        if ssh_hint is not None:
+            self.last_error = ssh_hint.rstrip(".")
+            return ConnectionFailed(ssh_hint)
         no_socket = any(
             s in msg
             for s in ("Failed to connect socket", "No such file or directory", "Connection refused")
