@@ -68,6 +68,7 @@ class ConnectionsScreen(HostView):
         self.saved: list[ConnectionSpec] = []
         self.loaded = False
         self.load_error = ""
+        self.save_error = ""  # the last save that failed (shown until one succeeds)
         self.ssh_hosts: list[SshHost] = []
         self.rows: list[Row] = []
         self._shown: list[tuple[str, str, str, str]] = []
@@ -111,6 +112,7 @@ class ConnectionsScreen(HostView):
     def _loaded(self, specs: list[ConnectionSpec]) -> None:
         self.saved = specs
         self.loaded = True
+        self.save_error = ""
         self._set_problem("")
         self.refresh_rows()
 
@@ -179,7 +181,9 @@ class ConnectionsScreen(HostView):
 
     def _show_detail(self) -> None:
         row = self.current_row()
-        if row is None:
+        if self.save_error:
+            text = self.save_error
+        elif row is None:
             text = (
                 "No saved connection yet: a adds one."
                 if self.loaded
@@ -240,7 +244,8 @@ class ConnectionsScreen(HostView):
 
     def _save_failed(self, error: str) -> None:
         self.notify(error, severity="error", markup=False, timeout=10)
-        self.query_one("#conn-detail", Static).update(error)
+        self.save_error = error
+        self._show_detail()
         self.reload()
 
     def action_remove(self) -> None:
@@ -328,6 +333,7 @@ class ConnectionForm(ModalScreen[tuple[str, ConnectionSpec] | None]):
     ConnectionForm { align: center middle; }
     ConnectionForm #form { width: 78; max-width: 100%; height: auto; max-height: 100%;
         border: thick $primary 60%; background: $surface; padding: 0 1; }
+    ConnectionForm VerticalScroll { height: auto; max-height: 14; }
     ConnectionForm Grid { grid-size: 2; grid-columns: 12 1fr; grid-rows: 1; height: auto;
         grid-gutter: 0 1; }
     ConnectionForm Grid Label { width: 100%; text-align: right; color: $text-muted; }
