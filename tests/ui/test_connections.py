@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from vmtui.app import DEMO_HOST, DEMO_URI, VmtuiApp
 from vmtui.backend.connections import ConnectionSpec, ConnectionStore
-from vmtui.cli import parse_args, resolve_uris
+from vmtui.cli import load_saved, parse_args, resolve_uris
 from vmtui.screens.connections import ConnectionForm, ConnectionsScreen
 from vmtui.widgets.guest_table import GuestTable
 
@@ -209,3 +210,65 @@ async def test_autoconnect_connections_open_at_start_with_the_command_line_ones(
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
         assert list(app.hosts) == [small_host, DEMO_URI]
+
+
+async def test_hosts_of_ssh_config_are_offered_in_the_form(
+    small_host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "config").write_text("Host *\n  User x\nHost lab7\n  HostName 10.9.9.9\n")
+    app = make_app(small_host, tmp_path / "config.toml")
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("H")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionsScreen))
+        await wait_for(pilot, lambda: screen(app).ssh_hosts != [])
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionForm))
+        choice = form(app).query_one("#from-ssh", Select)
+        assert [text for text, _ in choice._options[1:]] == ["lab7"]  # no wildcard entry
+        choice.value = "lab7"
+        await pilot.pause()
+        assert form(app).current_spec() == ConnectionSpec("lab7", transport="ssh", host="lab7")
+        assert text_of(form(app).query_one("#uri-preview", Static)).strip() == (
+            "URI: qemu+ssh://lab7/system?no_tty=1"
+        )
+
+
+async def test_a_hand_written_unsafe_entry_is_listed_as_invalid_and_never_connected(
+    small_host: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[connection]]\nname = "evil"\nuri = "qemu+ssh://hv2/system?command=/tmp/x"\n'
+        "autoconnect = true\n"
+    )
+    saved = ConnectionStore(config).load()
+    assert resolve_uris(parse_args(["-c", small_host]), saved) == [small_host]
+    app = make_app(small_host, config)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("H")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionsScreen))
+        await wait_for(pilot, lambda: len(shown_rows(app)) == 2)
+        assert shown_rows(app)[0][:2] == ("evil", "invalid")
+        screen(app).query_one(DataTable).move_cursor(row=0)
+        await pilot.pause()
+        detail = text_of(screen(app).query_one("#conn-detail", Static))
+        assert "The parameter command= is refused" in detail
+        await pilot.press("c")
+        await pilot.pause(0.3)
+        assert list(app.hosts) == [small_host]
+
+
+async def test_a_broken_file_at_start_is_said_at_once(small_host: str, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[[connection]\n")
+    saved, problem = load_saved(config)
+    assert saved == [] and "line 1" in problem and str(config) in problem
+    app = make_app(small_host, config)
+    app.config_problem = problem
+    notes: list[str] = []
+    app.notify = lambda message, **_kw: notes.append(str(message))  # type: ignore[method-assign]
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: notes != [])
+    assert notes[0] == problem
