@@ -253,6 +253,7 @@ def test_bad_key_and_refused_port_give_sentences(sshd: SshServer, libvirtd: str)
         f"root@127.0.0.1:{sshd.port} needs key authentication (vmtui cannot answer ssh's "
         "password prompt); add your key with ssh-copy-id or set the connection's key file."
     )
+    assert bad.backoff.next() == 30  # a refused key is not retried every 2 s (fail2ban)
     closed = free_port()
     refused = Hypervisor(sshd.uri().replace(f":{sshd.port}/", f":{closed}/"))
     with pytest.raises(ConnectionFailed) as caught:
@@ -260,6 +261,7 @@ def test_bad_key_and_refused_port_give_sentences(sshd: SshServer, libvirtd: str)
     assert caught.value.message == (
         f"Nothing accepts ssh connections at root@127.0.0.1:{closed} (connection refused)."
     )
+    assert refused.backoff.next() < 1  # a daemon restarting comes back soon: retry soon
 
 
 async def test_a_failing_ssh_connection_shows_why_and_leaves_the_file_alone(

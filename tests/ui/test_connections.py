@@ -272,3 +272,21 @@ async def test_a_broken_file_at_start_is_said_at_once(small_host: str, tmp_path:
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: notes != [])
     assert notes[0] == problem
+
+
+async def test_connect_once_opens_the_host_without_saving_it(
+    small_host: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    app = make_app(small_host, config)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("H")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionsScreen))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionForm))
+        await fill(app, name="demo", driver="test", transport="local", path=str(DEMO_HOST))
+        await pilot.click("#connect-once")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionsScreen))
+        await wait_for(pilot, lambda: ("demo-host", "connected", DEMO_URI) in shown_rows(app))
+        assert list(app.hosts) == [small_host, DEMO_URI]
+    assert not config.exists()

@@ -361,3 +361,15 @@ def test_autoconnect_connections_join_the_command_line_ones() -> None:
         ConnectionSpec("dup", driver="test", path="/tmp/c.xml", autoconnect=True),
     ]
     assert merge_uris(["test:///tmp/c.xml"], saved) == ["test:///tmp/c.xml", "test:///tmp/a.xml"]
+
+
+def test_lasting_ssh_failures_are_retried_after_a_long_wait() -> None:
+    from vmtui.backend.connections import SSH_LASTING_RETRY, ssh_failure_is_lasting
+    from vmtui.backend.hypervisor import Backoff
+
+    assert ssh_failure_is_lasting("root@hv2: Permission denied (publickey).")
+    assert ssh_failure_is_lasting("Host key verification failed.")
+    assert not ssh_failure_is_lasting("ssh: connect to host hv2 port 22: Connection refused")
+    backoff = Backoff()
+    backoff.hold(SSH_LASTING_RETRY)
+    assert [backoff.next(), backoff.next(), backoff.next()] == [SSH_LASTING_RETRY, 0.5, 1.0]

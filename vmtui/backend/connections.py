@@ -417,6 +417,25 @@ def ssh_failure_sentence(uri: str, message: str) -> str | None:
     return None
 
 
+# Seconds before trying again after an ssh failure that retrying will not fix by itself.
+SSH_LASTING_RETRY = 30.0
+
+
+def ssh_failure_is_lasting(message: str) -> bool:
+    """A refused key, an unknown hostname or a bad host key: retried every two seconds, a
+    refused key could get this machine banned (fail2ban), so the app waits longer."""
+    low = message.lower()
+    return any(
+        s in low
+        for s in (
+            "permission denied",
+            "authentication failed",
+            "could not resolve hostname",
+            "host key verification failed",
+        )
+    )
+
+
 # --------------------------------------------------------------------------- ~/.ssh/config
 @dataclass(frozen=True)
 class SshHost:
