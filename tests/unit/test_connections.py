@@ -373,3 +373,18 @@ def test_lasting_ssh_failures_are_retried_after_a_long_wait() -> None:
     backoff = Backoff()
     backoff.hold(SSH_LASTING_RETRY)
     assert [backoff.next(), backoff.next(), backoff.next()] == [SSH_LASTING_RETRY, 0.5, 1.0]
+
+
+def test_saves_from_several_workers_at_once_lose_nothing(tmp_path: Path) -> None:
+    import threading
+
+    store = ConnectionStore(tmp_path / "c.toml")
+    threads = [
+        threading.Thread(target=store.add, args=(ConnectionSpec(f"h{i}", path="session"),))
+        for i in range(12)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(s.name for s in store.load()) == sorted(f"h{i}" for i in range(12))

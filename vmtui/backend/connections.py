@@ -27,6 +27,7 @@ import os
 import re
 import stat
 import tempfile
+import threading
 import tomllib
 import urllib.parse
 from collections.abc import Iterable, Sequence
@@ -590,6 +591,10 @@ def _spec_from_table(table: Any, index: int, path: Path) -> ConnectionSpec:
     )
 
 
+# Load-change-save of the file by two workers at once would lose one change: one at a time.
+_FILE_LOCK = threading.RLock()
+
+
 @dataclass
 class ConnectionStore:
     """The saved connections in one TOML file. Blocking; call it from a worker."""
@@ -649,6 +654,10 @@ class ConnectionStore:
     def save(self, specs: Sequence[ConnectionSpec]) -> None:
         """Write the connections atomically (mode 0600). Refuses, leaving the file untouched,
         when the file on disk does not parse: the user's text is never overwritten."""
+        with _FILE_LOCK:
+            self._save(specs)
+
+    def _save(self, specs: Sequence[ConnectionSpec]) -> None:
         doc = self._read()  # raises ConfigCorrupt for a broken file
         if doc is not None:
             self._specs(doc)  # and for entries it cannot read back
@@ -662,6 +671,10 @@ class ConnectionStore:
 
     def add(self, spec: ConnectionSpec, replace: str | None = None) -> list[ConnectionSpec]:
         """Load, add ``spec`` (replacing the one named ``replace``), save; the new list."""
+        with _FILE_LOCK:
+            return self._add(spec, replace)
+
+    def _add(self, spec: ConnectionSpec, replace: str | None) -> list[ConnectionSpec]:
         specs = self.load()
         if replace is not None:
             specs = [spec if s.name == replace else s for s in specs]
@@ -677,9 +690,10 @@ class ConnectionStore:
         return specs
 
     def remove(self, name: str) -> list[ConnectionSpec]:
-        specs = [s for s in self.load() if s.name != name]
-        self.save(specs)
-        return specs
+        with _FILE_LOCK:
+            specs = [s for s in self.load() if s.name != name]
+            self.save(specs)
+            return specs
 
 
 def _error_line(err: tomllib.TOMLDecodeError) -> int | None:
