@@ -86,7 +86,19 @@ def test_text_that_is_not_a_uri_is_refused_with_a_sentence() -> None:
 
 
 # ----------------------------------------------------------------------------- checks
-INJECTIONS = ["a;reboot", "$(reboot)", "`reboot`", "a|b", "a&&b", "a b", "a\nb", "a>x"]
+INJECTIONS = [
+    "a;reboot",
+    "$(reboot)",
+    "`reboot`",
+    "a|b",
+    "a&&b",
+    "a b",
+    "a\nb",
+    "a>x",
+    "x?command=sh",
+    "x&netcat=nc",
+    "x&proxy=netcat",
+]
 
 
 @pytest.mark.parametrize("bad", INJECTIONS)
@@ -150,6 +162,8 @@ def test_the_socket_parameter_is_fine_on_a_local_connection() -> None:
         ("bad-.example", False),
         ("a" * 64, False),
         ("fe80::1%eth0", False),
+        ("999.1.1.1", False),
+        ("10.1.1", False),
         ("", False),
     ],
 )
@@ -388,3 +402,25 @@ def test_saves_from_several_workers_at_once_lose_nothing(tmp_path: Path) -> None
     for t in threads:
         t.join()
     assert sorted(s.name for s in store.load()) == sorted(f"h{i}" for i in range(12))
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "qemu+ssh://$(reboot)@hv2/system",
+        "qemu+ssh://root@hv2;reboot/system",
+        "qemu+ssh://root@`reboot`/system",
+        "qemu+ssh://root@hv2/system;reboot",
+        "qemu+ssh://root@hv2/system?keyfile=/tmp/k;reboot",
+        "qemu+ssh://root@hv2/system?command=reboot",
+        "qemu+ssh://root@hv2/system?netcat=reboot",
+        "qemu+ssh://root@hv2/system?no_verify=1&netcat=%24(reboot)",
+        "qemu+ssh://root@hv2/system?socket=/tmp/s%3Breboot",
+    ],
+)
+def test_a_parsed_uri_with_an_injection_anywhere_is_refused(uri: str) -> None:
+    spec = parse_uri(uri)
+    assert spec.problems(check_files=False), uri
+    with pytest.raises(InvalidConnection):
+        spec.check(check_files=False)
+    assert merge_uris([], [ConnectionSpec(**{**spec.__dict__, "autoconnect": True})]) == []

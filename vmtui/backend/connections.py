@@ -65,7 +65,6 @@ REFUSED_PARAMS: dict[str, str] = {
     "name": "it changes which hypervisor the remote daemon opens behind the URI's back",
     "tls_priority": "vmtui does not need it and it is passed on unchecked",
 }
-PATH_PARAMS = ("keyfile", "known_hosts", "pkipath", "socket")
 
 # Characters a shell treats specially, plus whitespace and control characters.
 _META = re.compile(r"[;&|$`<>(){}\[\]*?!~'\"\\#%=\s\x00-\x1f\x7f]")
@@ -121,6 +120,8 @@ def host_problem(host: str) -> str | None:
     else:
         return None
     labels = host.split(".")
+    if all(label.isdigit() for label in labels):
+        return f"The host {_show(host)} is not a valid IPv4 address."
     if len(host) <= 253 and all(_LABEL.match(label) for label in labels):
         return None
     return (
