@@ -24,6 +24,7 @@ fi
 DEB_PACKAGES=(
     libvirt-daemon-system libvirt-dev libvirt-clients pkg-config
     qemu-system-x86 qemu-utils busybox-static cpio python3-venv tmux
+    openssh-server openssh-client
 )
 
 # --- Debian packages ---------------------------------------------------------

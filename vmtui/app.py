@@ -32,6 +32,7 @@ from vmtui.backend import (
     Snapshot,
     VmtuiError,
 )
+from vmtui.backend.connections import ConnectionStore, config_path
 from vmtui.backend.hoststats import HostSampler
 from vmtui.hostlink import HostLink, merge_snapshots
 from vmtui.messages import (
@@ -97,6 +98,7 @@ class VmtuiApp(App[None]):
         Binding("C", "consoles", "Consoles", show=False),
         # --- images
         Binding("L", "activity", "Activity log", show=False),
+        Binding("H", "connections", "Connections", show=False),  # --- connections
     ]
 
     def __init__(
@@ -170,6 +172,8 @@ class VmtuiApp(App[None]):
         self.set_interval(0.5, self.update_status)
         for link in self.hosts.values():
             self.schedule_poll(0, link)
+        if self.config_problem:  # --- connections: the saved-connections file is broken
+            self.notify(self.config_problem, severity="error", markup=False, timeout=15)
 
     def switch_host(self, uri: str) -> None:
         """Drop every connection and show this host alone (e.g. the demo)."""
@@ -729,3 +733,20 @@ class VmtuiApp(App[None]):
         if isinstance(self.screen, ActivityScreen):
             return
         self.push_screen(ActivityScreen())
+
+    # --- connections
+    config_file: Path | None = None  # saved connections (cli --config); None: the default
+    config_problem = ""  # why the file could not be read at start ("" when it was fine)
+
+    def connection_store(self) -> ConnectionStore:
+        """The saved-connections file of this session (blocking: use it in a worker)."""
+        return ConnectionStore(self.config_file or config_path())
+
+    def action_connections(self) -> None:
+        from vmtui.screens.connections import ConnectionsScreen
+
+        if isinstance(self.screen, ConnectionsScreen):
+            return
+        if isinstance(self.screen, ConsoleScreen):
+            raise SkipAction()  # H belongs to the guest's shell
+        self.push_screen(ConnectionsScreen())

@@ -7,6 +7,11 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vmtui.backend.connections import ConnectionSpec
 
 DEFAULT_URI = "qemu:///system"
 
@@ -48,6 +53,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="GUEST",
         help="open this guest's serial console at once (like virsh console; ctrl+] detaches)",
     )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the saved-connections file (default: $VMTUI_CONFIG, else config.toml in the "
+        "user config directory)",
+    )
     parser.add_argument("--version", action="version", version="%(prog)s 0.1.0")
     args = parser.parse_args(argv)
     if args.interval < 0.2:
@@ -55,14 +66,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def resolve_uris(args: argparse.Namespace) -> list[str]:
-    """The hosts to open: every -c in order (duplicates dropped), else the default one."""
+def resolve_uris(args: argparse.Namespace, saved: Sequence[ConnectionSpec] = ()) -> list[str]:
+    """The hosts to open: every -c in order (duplicates dropped) and the saved connections
+    marked autoconnect; with neither, the default one."""
     from vmtui.app import DEMO_URI
+    from vmtui.backend.connections import merge_uris
 
     if args.demo:
         return [DEMO_URI]
-    if args.connect:
-        return list(dict.fromkeys(args.connect))
+    uris = merge_uris(args.connect or (), saved)
+    if uris:
+        return uris
     return [os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI]
 
 
@@ -126,6 +140,17 @@ def stats_main(argv: Sequence[str]) -> int:
     return 0
 
 
+def load_saved(path: Path) -> tuple[list[ConnectionSpec], str]:
+    """The saved connections and "" or, when the file cannot be read, none and why."""
+    from vmtui.backend.connections import ConnectionStore
+    from vmtui.backend.errors import VmtuiError
+
+    try:
+        return ConnectionStore(path).load(), ""
+    except VmtuiError as err:
+        return [], err.message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["stats"]:
@@ -133,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         from vmtui.app import VmtuiApp
+        from vmtui.backend.connections import config_path
     except ImportError as err:  # libvirt-python or textual missing: say how to fix it
         print(
             f"vmtui cannot start: {err}. Run `make run` to install what it needs.", file=sys.stderr
@@ -142,11 +168,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Ask the terminal about sixel / kitty graphics now: once Textual runs, it reads stdin.
     graphics.detect()
+    config = Path(args.config).expanduser() if args.config else config_path()
+    saved, problem = ([], "") if args.demo else load_saved(config)
     app = VmtuiApp(
-        resolve_uris(args),
+        resolve_uris(args, saved),
         readonly=args.readonly,
         interval=args.interval,
         console_on_start=args.console,
     )
+    app.config_file = config
+    app.config_problem = problem
     app.run()
     return 0

@@ -22,6 +22,11 @@ from typing import Any
 import libvirt
 
 from vmtui.backend import domxml
+from vmtui.backend.connections import (
+    SSH_LASTING_RETRY,
+    ssh_failure_is_lasting,
+    ssh_failure_sentence,
+)
 from vmtui.backend.console import ConsoleSession
 from vmtui.backend.errors import (
     ActionFailed,
@@ -157,14 +162,22 @@ class Backoff:
         self.first = first
         self.cap = cap
         self._next = first
+        self._hold = 0.0
 
     def next(self) -> float:
-        delay = self._next
+        delay = max(self._next, self._hold)
+        self._hold = 0.0
         self._next = min(self.cap, self._next * 2)
         return delay
 
+    def hold(self, seconds: float) -> None:
+        """Make the next delay at least ``seconds``: for an error that retrying will not fix
+        soon (a refused ssh key; hammering a host with it can get this machine banned)."""
+        self._hold = seconds
+
     def reset(self) -> None:
         self._next = self.first
+        self._hold = 0.0
 
 
 @dataclass(frozen=True)
@@ -297,6 +310,12 @@ class Hypervisor:
     def _connect_error(self, err: libvirt.libvirtError) -> ConnectionFailed:
         msg = libvirt_message(err)
         code = err.get_error_code()
+        ssh_hint = ssh_failure_sentence(self.uri, msg)  # --- connections
+        if ssh_hint is not None:
+            self.last_error = ssh_hint.rstrip(".")
+            if ssh_failure_is_lasting(msg):
+                self.backoff.hold(SSH_LASTING_RETRY)
+            return ConnectionFailed(ssh_hint)
         no_socket = any(
             s in msg
             for s in ("Failed to connect socket", "No such file or directory", "Connection refused")
