@@ -341,7 +341,9 @@ class VmtuiApp(App[None]):
             self.exit()
 
     def _host_views(self) -> Iterable[HostView]:
-        return [s for s in self.screen_stack if isinstance(s, HostView)]
+        # A screen pushed but not mounted yet has no widgets to update: it shows the app's
+        # snapshot itself in on_mount.
+        return [s for s in self.screen_stack if isinstance(s, HostView) and s.is_mounted]
 
     def watch_guest(self, uuid: str, on: bool) -> None:
         self.watched = self.watched | {uuid} if on else self.watched - {uuid}
