@@ -95,6 +95,7 @@ class VmtuiApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("C", "consoles", "Consoles", show=False),
+        Binding("N", "networks", "Networks", show=False),  # --- isolation
     ]
 
     def __init__(
@@ -715,3 +716,18 @@ class VmtuiApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen.for_screen(self.screen))
+
+    # --- isolation
+    def action_networks(self) -> None:
+        """The networks of the selected guest's host (or of the first host)."""
+        from vmtui.screens.base import GuestActionScreen
+        from vmtui.screens.networks import NetworksScreen
+
+        if isinstance(self.screen, NetworksScreen | ConsoleScreen):
+            return
+        uri = self.hv.uri
+        if isinstance(self.screen, GuestActionScreen):
+            guest = self.screen.current_guest()
+            if guest is not None and guest.host in self.hosts:
+                uri = guest.host
+        self.push_screen(NetworksScreen(uri))
