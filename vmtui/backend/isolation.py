@@ -300,9 +300,16 @@ class ChangeResult:
     live: bool
     config: bool
     live_refused: str = ""
+    live_pending: bool = False  # unplug asked; the running guest has not released it yet
 
     @property
     def sentence(self) -> str:
+        if self.live_pending:
+            return (
+                f"Removed from the saved configuration of {self.name}; the running guest was "
+                "asked to release the device and has not yet (it goes when the guest agrees, "
+                "or at the next boot)."
+            )
         if self.live and self.config:
             return f"Done: guest {self.name} has it now and keeps it at the next boot."
         if self.live:
@@ -483,7 +490,24 @@ def detach_nic(hv: Hypervisor, uuid: str, mac: str) -> ChangeResult:
         if found is not None:
             _devices(root).remove(found)
 
-    return ch.run(ch.dom.detachDeviceFlags, c_elem, l_elem, remove)
+    result = ch.run(ch.dom.detachDeviceFlags, c_elem, l_elem, remove)
+    return _check_unplugged(ch, result, lambda root: _find_nic(root, mac))
+
+
+def _check_unplugged(
+    ch: _Change, result: ChangeResult, find: Callable[[ET.Element], ET.Element | None]
+) -> ChangeResult:
+    """A live unplug is a request the guest must accept: say so when the device is still
+    there (libvirt waits a few seconds for the guest before it returns)."""
+    if not result.live:
+        return result
+    try:
+        live = ch.live_root()
+    except libvirt.libvirtError:
+        return result
+    if live is not None and find(live) is not None:
+        return ChangeResult(result.name, False, result.config, "", live_pending=True)
+    return result
 
 
 def switch_nic_network(hv: Hypervisor, uuid: str, mac: str, network: str) -> ChangeResult:
@@ -590,12 +614,13 @@ def detach_folder(hv: Hypervisor, uuid: str, tag: str) -> ChangeResult:
         if found is not None:
             _devices(root).remove(found)
 
-    return ch.run(
+    result = ch.run(
         ch.dom.detachDeviceFlags,
         _find_fs(config, tag) if config is not None else None,
         _find_fs(live, tag) if live is not None else None,
         remove,
     )
+    return _check_unplugged(ch, result, lambda root: _find_fs(root, tag))
 
 
 def set_folder_readonly(hv: Hypervisor, uuid: str, tag: str, readonly: bool) -> ChangeResult:

@@ -358,6 +358,8 @@ class IsolationScreen(HostView):
         )
 
     def show_report(self, found: tuple[IsolationReport, dict[str, str]]) -> None:
+        if not self.is_attached:
+            return  # closed while the read was running
         report, modes = found
         self.report, self.net_modes = report, modes
         self.guest_name = report.name
@@ -382,7 +384,7 @@ class IsolationScreen(HostView):
 
     def _failed(self, message: str) -> None:
         self.last_message = message
-        self.notify(message, markup=False, severity="error", timeout=8)
+        self.app.notify(message, markup=False, severity="error", timeout=8)
         self._show_detail()
 
     def selected_key(self) -> str | None:
@@ -397,6 +399,8 @@ class IsolationScreen(HostView):
 
     def _show_detail(self) -> None:
         """The last outcome (kept until the next change), then what the selected path means."""
+        if not self.is_attached:
+            return
         key = self.selected_key() or ""
         report = self.report
         text = ""
@@ -437,12 +441,14 @@ class IsolationScreen(HostView):
 
             def finished(result: ChangeResult) -> None:
                 self.last_message = result.sentence
-                self.notify(result.sentence, markup=False, timeout=6)
-                self.action_refresh()
+                self.app.notify(result.sentence, markup=False, timeout=6)
+                if self.is_attached:
+                    self.action_refresh()
 
             def failed(message: str) -> None:
                 self._failed(message)
-                self.action_refresh()
+                if self.is_attached:
+                    self.action_refresh()
 
             self.vmtui.run_backend(
                 call,

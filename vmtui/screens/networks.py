@@ -175,6 +175,8 @@ class NetworksScreen(HostView):
         )
 
     def show_networks(self, networks: tuple[NetworkInfo, ...]) -> None:
+        if not self.is_attached:
+            return  # closed while the list was read
         self.networks = networks
         self.loaded = True
         table = self.query_one(DataTable)
@@ -201,6 +203,8 @@ class NetworksScreen(HostView):
         return next((n for n in self.networks if n.name == key), None)
 
     def _show_detail(self) -> None:
+        if not self.is_attached:
+            return
         net = self.selected()
         if net is None:
             return
@@ -217,7 +221,7 @@ class NetworksScreen(HostView):
         hv = self.vmtui.hypervisor_for_uri(self.uri)
         self.vmtui.run_backend(
             lambda: call(hv),  # type: ignore[operator]
-            done=lambda _r: self.action_refresh(),
+            done=lambda _r: self.action_refresh() if self.is_attached else None,
             failed=self._failed,
             success=success,
             what=what,
@@ -226,9 +230,10 @@ class NetworksScreen(HostView):
         )
 
     def _failed(self, message: str) -> None:
-        self.notify(message, markup=False, severity="error", timeout=8)
-        self.query_one("#net-detail", Static).update(message)
-        self.action_refresh()
+        self.app.notify(message, markup=False, severity="error", timeout=8)
+        if self.is_attached:
+            self.query_one("#net-detail", Static).update(message)
+            self.action_refresh()
 
     def action_create(self) -> None:
         def chosen(spec: NetworkSpec | None) -> None:
