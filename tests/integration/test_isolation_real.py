@@ -129,14 +129,19 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
         live_macs = nics_on(dom_xml(libvirt_conn, name), isolated_net)
         config_macs = nics_on(dom_xml(libvirt_conn, name, inactive=True), isolated_net)
         assert len(config_macs) == 1, screen.last_message
-        if "has it now" in screen.last_message:
+        if "has the change now" in screen.last_message:
             assert live_macs == config_macs  # the same card, live and at boot
         else:  # QEMU refused the hotplug: saved for the next boot, and the app says so
             assert "refused the live change" in screen.last_message
             assert live_macs == []
         mac = config_macs[0]
-        # Still isolated: a network without IP or forward leads nowhere but to other guests.
-        assert screen.report is not None and screen.report.current.verdict == "isolated"
+        # A network without IP or forward leads to other guests only: guest-only ("gst").
+        await real_wait_for(
+            pilot,
+            lambda: screen.report is not None and screen.report.current.verdict == "guest-only",
+            DEADLINE,
+            what="guest-only in the view",
+        )
         paths = screen.query_one(DataTable)
         await real_wait_for(pilot, lambda: paths.row_count >= 1, what="NIC row")
         row = [str(c) for c in paths.get_row_at(paths.get_row_index(f"nic:{mac}"))]
@@ -144,6 +149,9 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
 
         # The network cannot be deleted while the guest uses it; the refusal names the guest.
         await pilot.press("escape")
+        await real_wait_for(
+            pilot, lambda: verdict_cell(app, uuid) == "gst", DEADLINE, what="gst on the dashboard"
+        )
         await pilot.press("N")
         await real_wait_for(pilot, lambda: isinstance(app.screen, NetworksScreen), what="nets")
         nets = app.screen
@@ -183,6 +191,41 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
             assert "has not yet" in screen.last_message, screen.last_message
         print("attach:", attach_message, "| detach:", screen.last_message)
         await pilot.press("escape")
+    assert_exited_cleanly(app, watch)
+
+
+async def test_nic_on_a_defined_guest_changes_the_dashboard_verdict_and_back(
+    libvirtd: str,
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    isolated_net: str,
+) -> None:
+    name = tiny_domain_factory("iso-def")
+    uuid = libvirt_conn.lookupByName(name).UUIDString()
+    app = VmtuiApp(libvirtd, interval=0.5)
+    watch = AppWatch()
+    async with app.run_test(size=SIZE, message_hook=watch) as pilot:
+        await real_wait_for(pilot, lambda: verdict_cell(app, uuid) == "iso", DEADLINE, what="iso")
+        screen = await open_isolation(pilot, app, uuid)
+        await pilot.press("n")
+        await real_wait_for(pilot, lambda: isinstance(app.screen, AddNicScreen), what="form")
+        app.screen.query_one("#network", Select).value = isolated_net
+        await pilot.click("#ok")
+        body = await confirm(pilot, app)
+        assert "next boot (the guest is shut off)" in body
+        await real_wait_for(pilot, lambda: "Saved" in screen.last_message, DEADLINE, what="saved")
+        (mac,) = nics_on(dom_xml(libvirt_conn, name, inactive=True), isolated_net)
+        await pilot.press("escape")
+        await real_wait_for(pilot, lambda: verdict_cell(app, uuid) == "gst", DEADLINE, what="gst")
+        screen = await open_isolation(pilot, app, uuid)
+        paths = screen.query_one(DataTable)
+        paths.move_cursor(row=paths.get_row_index(f"nic:{mac}"))
+        await pilot.press("x")
+        await confirm(pilot, app)
+        await real_wait_for(pilot, lambda: "Saved" in screen.last_message, DEADLINE, what="gone")
+        assert nics_on(dom_xml(libvirt_conn, name, inactive=True), isolated_net) == []
+        await pilot.press("escape")
+        await real_wait_for(pilot, lambda: verdict_cell(app, uuid) == "iso", DEADLINE, what="iso")
     assert_exited_cleanly(app, watch)
 
 

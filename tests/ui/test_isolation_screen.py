@@ -40,7 +40,7 @@ async def test_the_view_lists_every_path_and_the_verdict() -> None:
         await ready(pilot)
         screen = await open_isolation(pilot, app, "isolated-guest")
         verdict = text_of(screen.query_one("#iso-verdict", Static))
-        assert "Verdict: isolated" in verdict
+        assert "Verdict: guest-only" in verdict
         paths = screen.query_one(DataTable)
         rows = [[str(c) for c in paths.get_row_at(i)] for i in range(paths.row_count)]
         assert ["NIC 52:54:00:00:00:04", "network isonet", "isolated", "yes", "yes"] in rows

@@ -49,8 +49,8 @@ def test_each_guest_gets_the_verdict_of_its_most_exposed_path(ihv: Hypervisor) -
     assert found == {
         "nat-guest": "NAT",
         "routed-guest": "routed",  # routed beats its second NIC's NAT
-        "hostonly-guest": "host-only",  # host-only beats its second NIC's isolated network
-        "isolated-guest": "isolated",  # agent and a VNC server do not count as guest paths
+        "hostonly-guest": "host-only",  # host-only beats its second NIC's guest-only network
+        "isolated-guest": "guest-only",  # agent and a VNC server do not count as guest paths
         "bridged-guest": "LAN-bridged",
         "lan-net-guest": "LAN-bridged",  # a libvirt network in bridge mode
         "shared-guest": "host-shared",  # a shared folder beats a LAN bridge
@@ -82,7 +82,8 @@ def test_verdict_precedence_is_the_documented_order() -> None:
     assert verdict(["NAT", "routed"], [], []) == "routed"
     assert verdict(["isolated", "user"], [], []) == "NAT"
     assert verdict(["isolated", "host-only"], [], []) == "host-only"
-    assert verdict(["isolated", "missing"], [], []) == "isolated"
+    assert verdict(["isolated", "missing"], [], []) == "guest-only"
+    assert verdict(["missing"], [], []) == "isolated"
     assert verdict([], [], []) == "isolated"
     assert VERDICTS[0] == "host-shared" and VERDICTS[-1] == "isolated"
 

@@ -24,8 +24,9 @@ The verdict is the first that applies, most exposed first (``VERDICTS``):
 4. ``routed`` — a routed (or ``open``) network: the guest's address is reachable from outside.
 5. ``NAT`` — a NAT network or user-mode networking: the guest reaches out, nothing reaches in.
 6. ``host-only`` — an isolated network on which the host has an IP address.
-7. ``isolated`` — no path: no NIC, or only NICs on isolated networks without an IP (or on a
-   network that does not exist).
+7. ``guest-only`` — only isolated networks without an IP: the guest reaches other guests on
+   the same network, never the host or beyond.
+8. ``isolated`` — no path: no NIC (or only NICs on networks that do not exist).
 """
 
 from __future__ import annotations
@@ -58,7 +59,16 @@ if TYPE_CHECKING:
     from vmtui.backend.hypervisor import Hypervisor
 
 # Verdicts, most exposed first: a guest gets the first one any of its paths earns.
-VERDICTS = ("host-shared", "LAN-bridged", "unknown", "routed", "NAT", "host-only", "isolated")
+VERDICTS = (
+    "host-shared",
+    "LAN-bridged",
+    "unknown",
+    "routed",
+    "NAT",
+    "host-only",
+    "guest-only",
+    "isolated",
+)
 
 # NIC modes -> the verdict they earn.
 _MODE_VERDICT = {
@@ -71,7 +81,7 @@ _MODE_VERDICT = {
     "NAT": "NAT",
     "user": "NAT",
     "host-only": "host-only",
-    "isolated": "isolated",
+    "isolated": "guest-only",
     "missing": "isolated",
 }
 
@@ -311,15 +321,15 @@ class ChangeResult:
                 "or at the next boot)."
             )
         if self.live and self.config:
-            return f"Done: guest {self.name} has it now and keeps it at the next boot."
+            return f"Done: guest {self.name} has the change now and keeps it at the next boot."
         if self.live:
-            return f"Done: guest {self.name} has it now (it is transient: no next boot)."
+            return f"Done: guest {self.name} has the change now (it is transient: no next boot)."
         if self.live_refused:
             return (
                 f"Saved for the next boot of {self.name}; the running guest refused the live "
                 f"change ({self.live_refused})."
             )
-        return f"Saved: guest {self.name} gets it at its next boot."
+        return f"Saved: the change applies to guest {self.name} at its next boot."
 
 
 def random_mac() -> str:

@@ -45,6 +45,7 @@ VERDICT_HELP = {
     "routed": "a routed network: the guest is reachable from the host's networks",
     "NAT": "NAT: the guest reaches out through the host; nothing reaches in",
     "host-only": "an isolated network with a host address: the guest reaches the host",
+    "guest-only": "isolated networks without IP: the guest reaches only other guests on them",
     "isolated": "no path to the host or a network",
 }
 VERDICT_STYLES = {
@@ -54,6 +55,7 @@ VERDICT_STYLES = {
     "routed": "yellow",
     "NAT": "",
     "host-only": "green",
+    "guest-only": "bold green",
     "isolated": "bold green",
 }
 

@@ -44,6 +44,7 @@ ISOLATION_SHORT = {
     "routed": "rte",
     "NAT": "NAT",
     "host-only": "hst",
+    "guest-only": "gst",
     "isolated": "iso",
     "": "",
 }
@@ -54,6 +55,7 @@ ISOLATION_STYLES = {
     "rte": "yellow",
     "NAT": "",
     "hst": "green",
+    "gst": "bold green",
     "iso": "bold green",
 }
 FIXED_WIDTH = sum(w for _, _, w in COLUMNS)
