@@ -561,6 +561,11 @@ def attach_folder(
     """Share a host directory. The path is resolved (symlinks, ``..``) and checked against the
     deny list first (RiskyPath unless ``allow_risky``). virtiofs needs shared memory, which
     only the persistent config can get: then the running guest gets the folder at next boot."""
+    if not hv.is_local:
+        raise InvalidInput(
+            f"Shared folders can be added only on the machine vmtui runs on: the host path "
+            f"cannot be checked on {hv.uri} from here. Run vmtui on that host."
+        )
     spec = spec.validate(allow_risky=allow_risky)
     elem = filesystem_element(spec)
     ch = _Change(hv, uuid, "share a folder with")
