@@ -10,7 +10,12 @@ from tests.conftest import host_uri
 from tests.ui.helpers import guest_named, ready, select, table, text_of, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.screens.confirm import ConfirmScreen
-from vmtui.screens.isolation import AddFolderScreen, AddNicScreen, IsolationScreen
+from vmtui.screens.isolation import (
+    AddFolderScreen,
+    AddNicScreen,
+    IsolationScreen,
+    SwitchNetworkScreen,
+)
 from vmtui.screens.networks import CreateNetworkScreen, NetworksScreen
 
 SIZE = (80, 24)
@@ -187,3 +192,43 @@ async def test_networks_screen_lists_creates_and_guards_delete() -> None:
         assert "Delete network lab?" in str(app.screen.query_one("#title").render())
         await pilot.press("y")
         await wait_for(pilot, lambda: all(n.name != "lab" for n in screen.networks))
+
+
+async def test_moving_a_nic_of_a_running_guest_says_the_live_part_was_refused() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await open_isolation(pilot, app, "nat-guest")
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, SwitchNetworkScreen))
+        app.screen.query_one("#network", Select).value = "isonet"
+        await pilot.click("#ok")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        body = text_of(app.screen.query_one("#body", Static))
+        assert "only other guests" in body and "applies now" in body
+        await pilot.press("y")
+        # The test driver cannot change a running guest: saved for the next boot, and said.
+        await wait_for(pilot, lambda: "refused the live change" in screen.last_message)
+        verdict = screen.query_one("#iso-verdict", Static)
+        await wait_for(pilot, lambda: "At next boot: guest-only" in text_of(verdict))
+        assert "Verdict: NAT" in text_of(verdict)
+
+
+async def test_read_only_hides_every_change() -> None:
+    app = VmtuiApp(host_uri("isolation_host"), interval=0.2, readonly=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await open_isolation(pilot, app, "nonic-guest")
+        for key in ("n", "f", "x", "w", "o"):
+            await pilot.press(key)
+            await pilot.pause(0.1)
+            assert app.screen is screen, key
+        assert screen.check_action("add_nic", ()) is False
+        await pilot.press("escape", "N")
+        await wait_for(pilot, lambda: isinstance(app.screen, NetworksScreen))
+        nets = app.screen
+        await wait_for(pilot, lambda: nets.loaded)  # type: ignore[attr-defined]
+        for key in ("c", "s", "D"):
+            await pilot.press(key)
+            await pilot.pause(0.1)
+            assert app.screen is nets, key
