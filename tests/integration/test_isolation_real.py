@@ -22,7 +22,12 @@ from textual.widgets import DataTable, Input, Select, Static
 from tests.ui.helpers import text_of
 from vmtui.app import VmtuiApp
 from vmtui.screens.confirm import ConfirmScreen
-from vmtui.screens.isolation import AddFolderScreen, AddNicScreen, IsolationScreen
+from vmtui.screens.isolation import (
+    AddFolderScreen,
+    AddNicScreen,
+    IsolationScreen,
+    SwitchNetworkScreen,
+)
 from vmtui.screens.networks import CreateNetworkScreen, NetworksScreen
 
 from .helpers import AppWatch, assert_exited_cleanly, describe_app, select_guest, shown_row
@@ -36,15 +41,27 @@ def net_name(tag: str = "") -> str:
     return f"vmtui-test-{os.getpid()}-net{tag}"
 
 
-@pytest.fixture
-def isolated_net(libvirt_conn: Any) -> Iterator[str]:
+def make_isolated_net(conn: Any) -> str:
     """An active isolated network without IP (guests on it reach only each other)."""
     name = net_name("-" + uuidlib.uuid4().hex[:6])
     root = ET.Element("network")
     ET.SubElement(root, "name").text = name
-    net = libvirt_conn.networkDefineXML(ET.tostring(root, encoding="unicode"))
+    net = conn.networkDefineXML(ET.tostring(root, encoding="unicode"))
     net.create()
     assert "<ip" not in net.XMLDesc(0) and "<forward" not in net.XMLDesc(0)
+    return name
+
+
+@pytest.fixture
+def isolated_net(libvirt_conn: Any) -> Iterator[str]:
+    name = make_isolated_net(libvirt_conn)
+    yield name
+    remove_network(libvirt_conn, name)
+
+
+@pytest.fixture
+def second_isolated_net(libvirt_conn: Any) -> Iterator[str]:
+    name = make_isolated_net(libvirt_conn)
     yield name
     remove_network(libvirt_conn, name)
 
@@ -191,6 +208,61 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
             assert "has not yet" in screen.last_message, screen.last_message
         print("attach:", attach_message, "| detach:", screen.last_message)
         await pilot.press("escape")
+    assert_exited_cleanly(app, watch)
+
+
+async def test_moving_a_nic_between_isolated_networks_on_a_running_guest(
+    libvirtd: str,
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    isolated_net: str,
+    second_isolated_net: str,
+) -> None:
+    mac = "52:54:00:7e:57:01"
+    nic = (
+        f"<interface type='network'><mac address='{mac}'/>"
+        f"<source network='{isolated_net}'/><model type='virtio'/></interface>"
+    )
+    name = tiny_domain_factory("iso-mv", extra_devices_xml=nic)
+    dom = libvirt_conn.lookupByName(name)
+    dom.create()
+    uuid = dom.UUIDString()
+    app = VmtuiApp(libvirtd, interval=0.5)
+    watch = AppWatch()
+    async with app.run_test(size=SIZE, message_hook=watch) as pilot:
+        screen = await open_isolation(pilot, app, uuid)
+        paths = screen.query_one(DataTable)
+        await real_wait_for(pilot, lambda: paths.row_count >= 1, what="NIC row")
+        paths.move_cursor(row=paths.get_row_index(f"nic:{mac}"))
+        await pilot.press("w")
+        await real_wait_for(
+            pilot, lambda: isinstance(app.screen, SwitchNetworkScreen), what="choose network"
+        )
+        app.screen.query_one("#network", Select).value = second_isolated_net
+        await pilot.click("#ok")
+        body = await confirm(pilot, app)
+        assert "applies now" in body
+        await real_wait_for(
+            pilot,
+            lambda: screen.last_message != "",
+            DEADLINE,
+            what="result",
+            describe=lambda: screen.last_message,
+        )
+        assert "has the change now" in screen.last_message, screen.last_message
+        assert nics_on(dom_xml(libvirt_conn, name), second_isolated_net) == [mac]
+        assert nics_on(dom_xml(libvirt_conn, name, inactive=True), second_isolated_net) == [mac]
+        assert nics_on(dom_xml(libvirt_conn, name), isolated_net) == []
+        await real_wait_for(
+            pilot,
+            lambda: any(
+                str(c) == f"network {second_isolated_net}"
+                for i in range(paths.row_count)
+                for c in paths.get_row_at(i)
+            ),
+            DEADLINE,
+            what="the view shows the new network",
+        )
     assert_exited_cleanly(app, watch)
 
 
