@@ -9,6 +9,8 @@ from textual.widgets import DataTable, Input, Select, Static
 from tests.conftest import host_uri
 from tests.ui.helpers import guest_named, ready, select, table, text_of, wait_for
 from vmtui.app import VmtuiApp
+from vmtui.backend import NicSpec
+from vmtui.backend.isolation import attach_nic
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.isolation import (
     AddFolderScreen,
@@ -232,3 +234,22 @@ async def test_read_only_hides_every_change() -> None:
             await pilot.press(key)
             await pilot.pause(0.1)
             assert app.screen is nets, key
+
+
+async def test_the_view_follows_changes_made_by_another_tool() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await open_isolation(pilot, app, "nonic-guest")
+        paths = screen.query_one(DataTable)
+        assert paths.row_count == 0
+        uuid = guest_named(app, "nonic-guest").uuid
+        hv = app.hypervisor_for(uuid)
+        # As another tool would (here in-process; the test driver answers at once).
+        attach_nic(hv, uuid, NicSpec("network", "routenet", mac="52:54:00:0f:0f:0f"))
+        await wait_for(pilot, lambda: paths.row_count == 1)
+        assert [str(c) for c in paths.get_row_at(0)][:3] == [
+            "NIC 52:54:00:0f:0f:0f",
+            "network routenet",
+            "routed",
+        ]

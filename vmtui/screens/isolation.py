@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Select, Static
 
 from vmtui import format as fmt
-from vmtui.backend import NicSpec, RiskyPath, SharedFolderSpec, VmtuiError
+from vmtui.backend import NicSpec, RiskyPath, SharedFolderSpec, Snapshot, VmtuiError
 from vmtui.backend.isolation import (
     MODE_HELP,
     ChangeResult,
@@ -323,6 +323,7 @@ class IsolationScreen(HostView):
         self.report: IsolationReport | None = None
         self.net_modes: dict[str, str] = {}
         self.last_message = ""
+        self._seen: object = None
 
     def compose(self) -> ComposeResult:
         yield Static(f"Isolation of {self.guest_name}", id="iso-title", markup=False)
@@ -344,6 +345,19 @@ class IsolationScreen(HostView):
     @property
     def uri(self) -> str:
         return self.vmtui.uri_of(self.uuid) or self.vmtui.hypervisor_for(self.uuid).uri
+
+    def show_snapshot(self, snapshot: Snapshot | None) -> None:
+        """Re-read the paths when a poll shows the guest's devices or state changed (by
+        another tool too)."""
+        if snapshot is None:
+            return
+        guest = next((g for g in snapshot.guests if g.uuid == self.uuid), None)
+        if guest is None:
+            return
+        key = (guest.state, guest.nics, guest.shared_folders, guest.hostdevs, guest.isolation)
+        if self._seen is not None and key != self._seen:
+            self.action_refresh()
+        self._seen = key
 
     # ------------------------------------------------------------ data
     def action_refresh(self) -> None:
