@@ -202,3 +202,20 @@ def test_escapes_are_resolved_and_deny_listed_paths_refused(
 def test_detaching_a_nic_the_guest_does_not_have_says_so(ihv: Hypervisor) -> None:
     with pytest.raises(Exception, match="no such device"):
         detach_nic(ihv, NONIC_GUEST, "52:54:00:99:99:99")
+
+
+def test_host_devices_and_agent_are_read_from_the_domain_xml() -> None:
+    from vmtui.backend.domxml import parse_domain
+
+    cfg = parse_domain(
+        "<domain><name>d</name><devices>"
+        "<hostdev mode='subsystem' type='pci' managed='yes'><source>"
+        "<address domain='0x0000' bus='0x03' slot='0x00' function='0x1'/></source></hostdev>"
+        "<hostdev mode='subsystem' type='usb'><source><vendor id='0x046d'/>"
+        "<product id='0xc52b'/></source></hostdev>"
+        "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+        "</devices></domain>"
+    )
+    assert cfg.hostdevs == (HostDevice("pci", "0000:03:00.1"), HostDevice("usb", "046d:c52b"))
+    assert cfg.has_agent
+    assert not parse_domain("<domain><name>d</name></domain>").has_agent
