@@ -62,7 +62,7 @@ VERDICT_STYLES = {
 COLUMNS = (
     ("what", "Path", 22),
     ("to", "Leads to", 24),
-    ("mode", "Mode", 10),
+    ("mode", "Mode", 11),
     ("now", "Now", 4),
     ("boot", "Boot", 4),
 )
