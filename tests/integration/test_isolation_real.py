@@ -142,7 +142,6 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
             what="result",
             describe=lambda: describe_app(app, uuid),
         )
-        attach_message = screen.last_message
         live_macs = nics_on(dom_xml(libvirt_conn, name), isolated_net)
         config_macs = nics_on(dom_xml(libvirt_conn, name, inactive=True), isolated_net)
         assert len(config_macs) == 1, screen.last_message
@@ -206,7 +205,6 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
         # and then the app must say so rather than claim the NIC is gone.
         if nics_on(dom_xml(libvirt_conn, name), isolated_net):
             assert "has not yet" in screen.last_message, screen.last_message
-        print("attach:", attach_message, "| detach:", screen.last_message)
         await pilot.press("escape")
     assert_exited_cleanly(app, watch)
 
