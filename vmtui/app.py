@@ -99,6 +99,7 @@ class VmtuiApp(App[None]):
         # --- images
         Binding("L", "activity", "Activity log", show=False),
         Binding("H", "connections", "Connections", show=False),  # --- connections
+        Binding("N", "networks", "Networks", show=False),  # --- isolation
     ]
 
     def __init__(
@@ -752,3 +753,18 @@ class VmtuiApp(App[None]):
         if isinstance(self.screen, ConsoleScreen):
             raise SkipAction()  # H belongs to the guest's shell
         self.push_screen(ConnectionsScreen())
+
+    # --- isolation
+    def action_networks(self) -> None:
+        """The networks of the selected guest's host (or of the first host)."""
+        from vmtui.screens.base import GuestActionScreen
+        from vmtui.screens.networks import NetworksScreen
+
+        if isinstance(self.screen, NetworksScreen | ConsoleScreen):
+            return
+        uri = self.hv.uri
+        if isinstance(self.screen, GuestActionScreen):
+            guest = self.screen.current_guest()
+            if guest is not None and guest.host in self.hosts:
+                uri = guest.host
+        self.push_screen(NetworksScreen(uri))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from vmtui.backend.models import DiskInfo, GraphicsInfo, NicInfo, SharedFolder
+from vmtui.backend.models import DiskInfo, GraphicsInfo, HostDevice, NicInfo, SharedFolder
 
 _UNIT_TO_KIB = {
     "b": 1 / 1024,
@@ -48,6 +48,8 @@ class DomainConfig:
     graphics: tuple[GraphicsInfo, ...]
     shared_folders: tuple[SharedFolder, ...]
     has_console: bool
+    hostdevs: tuple[HostDevice, ...] = ()
+    has_agent: bool = False
 
 
 def _kib(elem: ET.Element | None) -> int:
@@ -140,6 +142,36 @@ def _filesystem(elem: ET.Element) -> SharedFolder:
     )
 
 
+def _hostdev(elem: ET.Element) -> HostDevice:
+    kind = elem.get("type", "") or elem.tag
+    src = elem.find("source")
+    address = ""
+    if src is not None:
+        vendor, product = src.find("vendor"), src.find("product")
+        addr = src.find("address")
+        if vendor is not None or product is not None:
+            ids = (x.get("id", "") if x is not None else "" for x in (vendor, product))
+            address = ":".join(i.removeprefix("0x") for i in ids)
+        elif addr is not None and addr.get("domain") is not None:
+            dom, bus = addr.get("domain", "0"), addr.get("bus", "0")
+            slot, fn = addr.get("slot", "0"), addr.get("function", "0")
+            try:
+                address = f"{int(dom, 0):04x}:{int(bus, 0):02x}:{int(slot, 0):02x}.{int(fn, 0):x}"
+            except ValueError:
+                address = f"{dom}:{bus}:{slot}.{fn}"
+        elif addr is not None:
+            address = ":".join(f"{k}={v}" for k, v in sorted(addr.attrib.items()))
+        else:
+            adapter = src.find("adapter")
+            address = adapter.get("name", "") if adapter is not None else ""
+    return HostDevice(kind=kind, address=address)
+
+
+def _is_agent(elem: ET.Element) -> bool:
+    target = elem.find("target")
+    return target is not None and target.get("name", "") == "org.qemu.guest_agent.0"
+
+
 def parse_domain(xml: str) -> DomainConfig:
     """Parse a domain's XML (as ``virDomainGetXMLDesc`` returns it)."""
     root = ET.fromstring(xml)
@@ -171,4 +203,6 @@ def parse_domain(xml: str) -> DomainConfig:
         graphics=tuple(_graphics(d) for d in devs if d.tag == "graphics"),
         shared_folders=tuple(_filesystem(d) for d in devs if d.tag == "filesystem"),
         has_console=any(d.tag in ("console", "serial") for d in devs),
+        hostdevs=tuple(_hostdev(d) for d in devs if d.tag == "hostdev"),
+        has_agent=any(_is_agent(d) for d in devs if d.tag == "channel"),
     )

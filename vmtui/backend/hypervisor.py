@@ -41,6 +41,7 @@ from vmtui.backend.errors import (
 )
 from vmtui.backend.events import ensure_event_loop
 from vmtui.backend.hoststats import HostSampler, NodeStatsSampler, PsutilSampler
+from vmtui.backend.isolation import NetworkModes, verdict_of
 from vmtui.backend.models import (
     ConnectionEvent,
     ConnState,
@@ -248,6 +249,7 @@ class Hypervisor:
         self._rr = 0
         self._nowait = bool(_NOWAIT)
         self._bulk = True
+        self.net_modes = NetworkModes()  # network name -> mode, for isolation verdicts
 
     # ----------------------------------------------------------------- connection
     @property
@@ -645,6 +647,9 @@ class Hypervisor:
             shared_folders=cfg.shared_folders,
             has_console=cfg.has_console,
             host=self.uri,
+            hostdevs=cfg.hostdevs,
+            has_agent=cfg.has_agent,
+            isolation=verdict_of(cfg, dom.connect(), self.net_modes),
         )
 
     def _host_stats(self, guests: Iterable[GuestInfo], now: float) -> HostStats:

@@ -98,6 +98,14 @@ class SharedFolder:
 
 
 @dataclass(frozen=True)
+class HostDevice:
+    """A host device passed through to the guest (<hostdev>): USB, PCI, SCSI ..."""
+
+    kind: str  # usb, pci, scsi, mdev ...
+    address: str  # "046d:c52b" (USB vendor:product), "0000:03:00.0" (PCI), ...
+
+
+@dataclass(frozen=True)
 class GuestInfo:
     """What a guest is: identity, state and configuration (from its XML and flags)."""
 
@@ -127,6 +135,10 @@ class GuestInfo:
     shared_folders: tuple[SharedFolder, ...] = ()
     has_console: bool = False
     host: str = ""  # the connection URI this guest lives on
+    # --- isolation
+    hostdevs: tuple[HostDevice, ...] = ()
+    has_agent: bool = False  # a qemu-guest-agent channel
+    isolation: str = ""  # verdict word (backend/isolation.py): isolated, NAT, host-shared ...
 
     @property
     def is_active(self) -> bool:

@@ -34,7 +34,30 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("disk", "Disk r/w", 9),
     ("net", "Net rx/tx", 9),
     ("auto", "Auto", 4),
+    ("iso", "Iso", 3),  # isolation verdict, short (backend/isolation.py SHORT)
 )
+# The isolation verdict (a word) as 3 cells; the full word is on the isolation view (i).
+ISOLATION_SHORT = {
+    "host-shared": "shr",
+    "LAN-bridged": "LAN",
+    "unknown": "?",
+    "routed": "rte",
+    "NAT": "NAT",
+    "host-only": "hst",
+    "guest-only": "gst",
+    "isolated": "iso",
+    "": "",
+}
+ISOLATION_STYLES = {
+    "shr": "bold red",
+    "LAN": "bold yellow",
+    "?": "yellow",
+    "rte": "yellow",
+    "NAT": "",
+    "hst": "green",
+    "gst": "bold green",
+    "iso": "bold green",
+}
 FIXED_WIDTH = sum(w for _, _, w in COLUMNS)
 NAME_MIN, NAME_MAX = 8, 32
 
@@ -59,6 +82,7 @@ def row_texts(guest: GuestInfo, stats: GuestStats | None) -> tuple[str, ...]:
         disk,
         net,
         "yes" if guest.autostart else "",
+        ISOLATION_SHORT.get(guest.isolation, "?"),
     )
 
 
@@ -78,6 +102,8 @@ def _cell(col: str, text: str, guest: GuestInfo, name_width: int = 0) -> Text:
     if col == "state":
         stale = text.endswith("?")  # the host is lost: the last known state
         return Text(text, style="dim italic" if stale else STATE_STYLES.get(guest.state, ""))
+    if col == "iso":
+        return Text(text, style=ISOLATION_STYLES.get(text, ""))
     if col in ("vcpus", "cpu", "mem", "disk", "net"):
         return Text(text, justify="right")
     return Text(text)

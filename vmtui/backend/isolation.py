@@ -1,0 +1,688 @@
+"""How isolated a guest is: every path from the guest to its host or to a network, and a
+one-word verdict; and the changes the isolation view makes (NICs, shared folders).
+
+Paths, read from the domain XML (the live one while the guest runs, and the persistent one):
+
+- NICs, each with a *mode*: for a libvirt network the mode comes from the network's own XML
+  (``<forward mode=nat|route|open|bridge|private|vepa|passthrough|hostdev>``; no ``<forward>``
+  is an isolated network: ``host-only`` when it has an ``<ip>`` — the host has an address on
+  it — and ``isolated`` without one, where guests only reach each other); ``bridge`` and
+  ``direct`` (macvtap) NICs put the guest on the host's LAN; ``user`` (SLIRP) is a NAT through
+  the host's own network stack.
+- shared folders (``<filesystem>``): host path, driver, read-only or read-write;
+- host devices (``<hostdev>``): USB / PCI / SCSI passthrough;
+- graphics listen addresses and the guest-agent channel. These are host-to-guest channels:
+  they are listed (a graphics server on a non-loopback address is flagged as reachable from
+  the network) but do not change the verdict.
+
+The verdict is the first that applies, most exposed first (``VERDICTS``):
+
+1. ``host-shared`` — a shared folder or a host device: the guest touches host files/hardware.
+2. ``LAN-bridged`` — a NIC on a host bridge, macvtap, or a bridge/macvtap/hostdev network.
+3. ``unknown`` — a NIC whose reach vmtui cannot tell (ethernet/vhostuser/socket NICs, or a
+   network whose XML cannot be read): it may be anything, so it ranks just below a LAN bridge.
+4. ``routed`` — a routed (or ``open``) network: the guest's address is reachable from outside.
+5. ``NAT`` — a NAT network or user-mode networking: the guest reaches out, nothing reaches in.
+6. ``host-only`` — an isolated network on which the host has an IP address.
+7. ``guest-only`` — only isolated networks without an IP: the guest reaches other guests on
+   the same network, never the host or beyond.
+8. ``isolated`` — no path: no NIC (or only NICs on networks that do not exist).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import libvirt
+
+from vmtui.backend import domxml
+from vmtui.backend.devices import (
+    InvalidInput,
+    NicSpec,
+    SharedFolderSpec,
+    ensure_shared_memory,
+    filesystem_element,
+    interface_element,
+)
+from vmtui.backend.errors import ActionFailed
+from vmtui.backend.models import GraphicsInfo, HostDevice, NicInfo, SharedFolder
+
+if TYPE_CHECKING:
+    from vmtui.backend.domxml import DomainConfig
+    from vmtui.backend.hypervisor import Hypervisor
+
+# Verdicts, most exposed first: a guest gets the first one any of its paths earns.
+VERDICTS = (
+    "host-shared",
+    "LAN-bridged",
+    "unknown",
+    "routed",
+    "NAT",
+    "host-only",
+    "guest-only",
+    "isolated",
+)
+
+# NIC modes -> the verdict they earn.
+_MODE_VERDICT = {
+    "bridge": "LAN-bridged",
+    "direct": "LAN-bridged",
+    "hostdev": "LAN-bridged",
+    "unknown": "unknown",
+    "routed": "routed",
+    "open": "routed",
+    "NAT": "NAT",
+    "user": "NAT",
+    "host-only": "host-only",
+    "isolated": "guest-only",
+    "missing": "isolated",
+}
+
+MODE_HELP = {
+    "bridge": "on a host bridge: the guest is on the host's LAN",
+    "direct": "macvtap on a host device: the guest is on the host's LAN",
+    "hostdev": "a host network card passed through: the guest is on that card's LAN",
+    "unknown": "vmtui cannot tell where this NIC leads",
+    "routed": "routed: the guest's address is reachable from the host's networks",
+    "open": "open forwarding: the host routes the guest's traffic without firewall rules",
+    "NAT": "NAT: the guest reaches out through the host; nothing reaches in",
+    "user": "user-mode networking: NAT through the host's own network stack",
+    "host-only": "isolated network with a host address: the guest reaches the host",
+    "isolated": "isolated network without an IP: the guest reaches only other guests on it",
+    "missing": "the network does not exist: the guest cannot start with this NIC",
+}
+
+AGENT_TARGET = "org.qemu.guest_agent.0"
+_LOOPBACK = ("127.", "::1", "localhost")
+
+
+def network_mode(xml: str) -> str:
+    """A libvirt network's mode from its XML: NAT, routed, open, bridge, direct, hostdev,
+    host-only or isolated."""
+    root = ET.fromstring(xml)
+    fwd = root.find("forward")
+    if fwd is None:
+        return "host-only" if root.find("ip") is not None else "isolated"
+    mode = fwd.get("mode", "nat")
+    return {
+        "nat": "NAT",
+        "route": "routed",
+        "open": "open",
+        "bridge": "bridge",
+        "private": "direct",
+        "vepa": "direct",
+        "passthrough": "direct",
+        "hostdev": "hostdev",
+    }.get(mode, "unknown")
+
+
+def nic_mode(nic: NicInfo, net_modes: Mapping[str, str]) -> str:
+    """The mode of one NIC; ``net_modes`` maps network names to ``network_mode``."""
+    if nic.kind == "network":
+        return net_modes.get(nic.source, "unknown")
+    if nic.kind == "bridge":
+        return "bridge"
+    if nic.kind == "direct":
+        return "direct"
+    if nic.kind == "hostdev":
+        return "hostdev"
+    if nic.kind == "user":
+        return "user"
+    return "unknown"
+
+
+def verdict(
+    modes: Iterable[str], folders: Iterable[SharedFolder], hostdevs: Iterable[HostDevice]
+) -> str:
+    """The one-word verdict (see the module's docstring for the precedence)."""
+    if any(True for _ in folders) or any(True for _ in hostdevs):
+        return "host-shared"
+    earned = {_MODE_VERDICT.get(m, "unknown") for m in modes}
+    for word in VERDICTS[1:]:
+        if word in earned:
+            return word
+    return "isolated"
+
+
+def graphics_exposed(g: GraphicsInfo) -> bool:
+    """The graphics server listens on an address other hosts can reach."""
+    listen = g.listen
+    if g.kind not in ("vnc", "spice", "rdp"):
+        return False
+    if not listen or listen in ("none", "socket") or listen.startswith("/"):
+        return False
+    return not listen.startswith(_LOOPBACK)
+
+
+class NetworkModes:
+    """Network name -> mode, cached for ``ttl`` seconds (one lookup per network, not per
+    guest). ``forget()`` after changing a network."""
+
+    def __init__(self, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._modes: dict[str, tuple[str, float]] = {}
+
+    def forget(self, name: str | None = None) -> None:
+        with self._lock:
+            if name is None:
+                self._modes.clear()
+            else:
+                self._modes.pop(name, None)
+
+    def lookup(self, conn: Any, names: Iterable[str]) -> dict[str, str]:
+        now = self.clock()
+        out: dict[str, str] = {}
+        for name in set(names):
+            with self._lock:
+                cached = self._modes.get(name)
+            if cached is not None and now - cached[1] < self.ttl:
+                out[name] = cached[0]
+                continue
+            try:
+                mode = network_mode(conn.networkLookupByName(name).XMLDesc(0))
+            except libvirt.libvirtError as err:
+                mode = "missing" if err.get_error_code() == libvirt.VIR_ERR_NO_NETWORK else ""
+            except ET.ParseError:
+                mode = "unknown"
+            if not mode:
+                continue  # a transient error: do not cache; the NIC shows as unknown
+            with self._lock:
+                self._modes[name] = (mode, now)
+            out[name] = mode
+        return out
+
+
+def verdict_of(cfg: DomainConfig, conn: Any, cache: NetworkModes) -> str:
+    """The verdict of a parsed domain, looking its networks' modes up (cached)."""
+    if cfg.shared_folders or cfg.hostdevs:
+        return "host-shared"
+    names = [n.source for n in cfg.nics if n.kind == "network"]
+    modes = cache.lookup(conn, names) if names else {}
+    return verdict((nic_mode(n, modes) for n in cfg.nics), (), ())
+
+
+# ---------------------------------------------------------------- the isolation view's data
+@dataclass(frozen=True)
+class NicPath:
+    nic: NicInfo
+    mode: str
+
+    @property
+    def explanation(self) -> str:
+        return MODE_HELP.get(self.mode, "")
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Every path of one version (live or persistent) of a guest's configuration."""
+
+    nics: tuple[NicPath, ...]
+    folders: tuple[SharedFolder, ...]
+    hostdevs: tuple[HostDevice, ...]
+    graphics: tuple[GraphicsInfo, ...]
+    agent: bool
+    verdict: str
+
+
+@dataclass(frozen=True)
+class IsolationReport:
+    uuid: str
+    name: str
+    host: str  # connection URI
+    running: bool
+    persistent: bool
+    live: Exposure | None  # None when the guest is not running
+    config: Exposure | None  # None for a transient guest
+    networks: tuple[str, ...]  # the host's libvirt networks (to attach or switch to)
+
+    @property
+    def current(self) -> Exposure:
+        found = self.live or self.config
+        assert found is not None
+        return found
+
+
+def exposure(cfg: DomainConfig, modes: Mapping[str, str]) -> Exposure:
+    paths = tuple(NicPath(n, nic_mode(n, modes)) for n in cfg.nics)
+    return Exposure(
+        nics=paths,
+        folders=cfg.shared_folders,
+        hostdevs=cfg.hostdevs,
+        graphics=cfg.graphics,
+        agent=cfg.has_agent,
+        verdict=verdict((p.mode for p in paths), cfg.shared_folders, cfg.hostdevs),
+    )
+
+
+def _net_modes(conn: Any) -> tuple[dict[str, str], tuple[str, ...]]:
+    modes: dict[str, str] = {}
+    for net in conn.listAllNetworks(0):
+        with contextlib.suppress(libvirt.libvirtError, ET.ParseError):
+            modes[net.name()] = network_mode(net.XMLDesc(0))
+    return modes, tuple(sorted(modes))
+
+
+def read_isolation(hv: Hypervisor, uuid: str) -> IsolationReport:
+    """Both versions of a guest's paths (live while it runs, and the persistent one)."""
+    conn = hv.readable_conn()
+    dom = hv.lookup_domain(conn, uuid)
+    name = dom.name()
+    try:
+        running = bool(dom.isActive())
+        persistent = bool(dom.isPersistent())
+        live_xml = dom.XMLDesc(0) if running else None
+        config_xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) if persistent else None
+        modes, names = _net_modes(conn)
+    except libvirt.libvirtError as err:
+        raise hv.wrap_error(err, "read the isolation of", name) from None
+    for known in (live_xml, config_xml):
+        for nic in domxml.parse_domain(known).nics if known else ():
+            if nic.kind == "network" and nic.source not in modes:
+                modes[nic.source] = "missing"
+    return IsolationReport(
+        uuid=uuid,
+        name=name,
+        host=hv.uri,
+        running=running,
+        persistent=persistent,
+        live=exposure(domxml.parse_domain(live_xml), modes) if live_xml else None,
+        config=exposure(domxml.parse_domain(config_xml), modes) if config_xml else None,
+        networks=names,
+    )
+
+
+# ---------------------------------------------------------------- changes
+@dataclass(frozen=True)
+class ChangeResult:
+    """What a change did: ``live`` (the running guest has it now), ``config`` (from the next
+    boot on), and why the live part was refused, if it was."""
+
+    name: str
+    live: bool
+    config: bool
+    live_refused: str = ""
+    live_pending: bool = False  # unplug asked; the running guest has not released it yet
+
+    @property
+    def sentence(self) -> str:
+        if self.live_pending:
+            return (
+                f"Removed from the saved configuration of {self.name}; the running guest was "
+                "asked to release the device and has not yet (it goes when the guest agrees, "
+                "or at the next boot)."
+            )
+        if self.live and self.config:
+            return f"Done: guest {self.name} has the change now and keeps it at the next boot."
+        if self.live:
+            return f"Done: guest {self.name} has the change now (it is transient: no next boot)."
+        if self.live_refused:
+            return (
+                f"Saved for the next boot of {self.name}; the running guest refused the live "
+                f"change ({self.live_refused})."
+            )
+        return f"Saved: the change applies to guest {self.name} at its next boot."
+
+
+def random_mac() -> str:
+    """A locally administered MAC in QEMU's 52:54:00 range (so live and config NICs match)."""
+    return "52:54:00:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
+
+
+_FALLBACK_CODES = frozenset(
+    code
+    for code in (
+        getattr(libvirt, "VIR_ERR_NO_SUPPORT", None),
+        getattr(libvirt, "VIR_ERR_OPERATION_UNSUPPORTED", None),
+        getattr(libvirt, "VIR_ERR_CONFIG_UNSUPPORTED", None),
+    )
+    if code is not None
+)
+
+
+def _message(err: libvirt.libvirtError) -> str:
+    return (err.get_error_message() or str(err)).rstrip(".")
+
+
+def _inactive_root(dom: Any) -> ET.Element:
+    flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+    return ET.fromstring(dom.XMLDesc(flags))
+
+
+def _redefine(dom: Any, mutate: Callable[[ET.Element], None]) -> None:
+    """Edit the persistent XML (with secrets, so VNC passwords survive) and define it again:
+    what ``virsh edit`` does. Used where the device API cannot express the change."""
+    root = _inactive_root(dom)
+    mutate(root)
+    dom.connect().defineXML(ET.tostring(root, encoding="unicode"))
+
+
+def _devices(root: ET.Element) -> ET.Element:
+    devices = root.find("devices")
+    if devices is None:
+        devices = ET.SubElement(root, "devices")
+    return devices
+
+
+def _find_nic(root: ET.Element, mac: str) -> ET.Element | None:
+    for iface in root.iterfind("devices/interface"):
+        m = iface.find("mac")
+        if m is not None and m.get("address", "").lower() == mac.lower():
+            return iface
+    return None
+
+
+def _find_fs(root: ET.Element, tag: str) -> ET.Element | None:
+    for fs in root.iterfind("devices/filesystem"):
+        t = fs.find("target")
+        if t is not None and t.get("dir", "") == tag:
+            return fs
+    return None
+
+
+def _xml(elem: ET.Element) -> str:
+    return ET.tostring(elem, encoding="unicode")
+
+
+def _copy(elem: ET.Element) -> ET.Element:
+    return ET.fromstring(_xml(elem))
+
+
+class _Change:
+    """Apply one device change to the persistent config (always, when the guest has one)
+    and to the running guest (when it runs); the live part may be refused."""
+
+    def __init__(self, hv: Hypervisor, uuid: str, verb: str) -> None:
+        self.hv = hv
+        self.conn = hv.writable_conn()
+        self.dom = hv.lookup_domain(self.conn, uuid)
+        self.uuid = uuid
+        self.verb = verb
+        try:
+            self.name = self.dom.name()
+            self.running = bool(self.dom.isActive())
+            self.persistent = bool(self.dom.isPersistent())
+        except libvirt.libvirtError as err:
+            raise hv.wrap_error(err, verb, uuid) from None
+
+    def live_root(self) -> ET.Element | None:
+        return ET.fromstring(self.dom.XMLDesc(0)) if self.running else None
+
+    def config_root(self) -> ET.Element | None:
+        return _inactive_root(self.dom) if self.persistent else None
+
+    def run(
+        self,
+        device_call: Callable[[str, int], object],
+        config_elem: ET.Element | None,
+        live_elem: ET.Element | None,
+        fallback: Callable[[ET.Element], None] | None = None,
+        live_ok: bool = True,
+        live_reason: str = "",
+    ) -> ChangeResult:
+        """``device_call(xml, flags)`` is attachDeviceFlags / detachDeviceFlags /
+        updateDeviceFlags; ``fallback`` edits the persistent XML when the driver has no
+        device API for the config part."""
+        config_done = live_done = False
+        refused = ""
+        try:
+            if config_elem is not None:
+                try:
+                    device_call(_xml(config_elem), libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+                except libvirt.libvirtError as err:
+                    if fallback is None or err.get_error_code() not in _FALLBACK_CODES:
+                        raise
+                    _redefine(self.dom, fallback)
+                config_done = True
+            if live_elem is not None:
+                if not live_ok:
+                    refused = live_reason
+                else:
+                    try:
+                        device_call(_xml(live_elem), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+                        live_done = True
+                    except libvirt.libvirtError as err:
+                        if not config_done:
+                            raise
+                        refused = _message(err)
+        except libvirt.libvirtError as err:
+            raise self.hv.wrap_error(err, self.verb, self.name) from None
+        finally:
+            self.hv.touch(self.uuid)
+        if not (config_done or live_done):
+            raise ActionFailed(f"Guest {self.name} has no such device; nothing changed.")
+        return ChangeResult(self.name, live_done, config_done, refused)
+
+
+def attach_nic(hv: Hypervisor, uuid: str, spec: NicSpec) -> ChangeResult:
+    """Add a NIC (live too while the guest runs). A MAC is chosen here so that the running
+    guest's NIC and the saved one are the same card."""
+    spec = spec.validate()
+    if spec.kind == "none":
+        raise InvalidInput("Choose a network for the new NIC.")
+    if not spec.mac:
+        spec = NicSpec(spec.kind, spec.source, spec.model, random_mac(), spec.direct_mode)
+    elem = interface_element(spec)
+    assert elem is not None
+    ch = _Change(hv, uuid, "add a NIC to")
+
+    def add(root: ET.Element) -> None:
+        _devices(root).append(elem)
+
+    return ch.run(
+        ch.dom.attachDeviceFlags,
+        elem if ch.persistent else None,
+        elem if ch.running else None,
+        add,
+    )
+
+
+def detach_nic(hv: Hypervisor, uuid: str, mac: str) -> ChangeResult:
+    """Remove the NIC with this MAC from the running guest and from its saved config."""
+    ch = _Change(hv, uuid, "remove a NIC from")
+    try:
+        config, live = ch.config_root(), ch.live_root()
+    except libvirt.libvirtError as err:
+        raise hv.wrap_error(err, "remove a NIC from", ch.name) from None
+    c_elem = _find_nic(config, mac) if config is not None else None
+    l_elem = _find_nic(live, mac) if live is not None else None
+
+    def remove(root: ET.Element) -> None:
+        found = _find_nic(root, mac)
+        if found is not None:
+            _devices(root).remove(found)
+
+    result = ch.run(ch.dom.detachDeviceFlags, c_elem, l_elem, remove)
+    return _check_unplugged(ch, result, lambda root: _find_nic(root, mac))
+
+
+def _check_unplugged(
+    ch: _Change, result: ChangeResult, find: Callable[[ET.Element], ET.Element | None]
+) -> ChangeResult:
+    """A live unplug is a request the guest must accept: say so when the device is still
+    there (libvirt waits a few seconds for the guest before it returns)."""
+    if not result.live:
+        return result
+    try:
+        live = ch.live_root()
+    except libvirt.libvirtError:
+        return result
+    if live is not None and find(live) is not None:
+        return ChangeResult(result.name, False, result.config, "", live_pending=True)
+    return result
+
+
+def switch_nic_network(hv: Hypervisor, uuid: str, mac: str, network: str) -> ChangeResult:
+    """Move the NIC with this MAC to another libvirt network (updateDeviceFlags)."""
+    NicSpec("network", network).validate()
+    ch = _Change(hv, uuid, "switch the network of")
+
+    def moved(root: ET.Element | None) -> ET.Element | None:
+        if root is None:
+            return None
+        found = _find_nic(root, mac)
+        if found is None:
+            return None
+        new = ET.fromstring(_xml(found))
+        new.set("type", "network")
+        for child in list(new):
+            if child.tag in ("source", "target", "alias", "actual"):
+                new.remove(child)
+        src = ET.Element("source", {"network": network})
+        new.insert(1 if new.find("mac") is not None else 0, src)
+        return new
+
+    def edit(root: ET.Element) -> None:
+        found = _find_nic(root, mac)
+        new = moved(root)
+        if found is not None and new is not None:
+            devices = _devices(root)
+            devices.insert(list(devices).index(found), new)
+            devices.remove(found)
+
+    try:
+        c_elem, l_elem = moved(ch.config_root()), moved(ch.live_root())
+    except libvirt.libvirtError as err:
+        raise hv.wrap_error(err, "switch the network of", ch.name) from None
+    return ch.run(ch.dom.updateDeviceFlags, c_elem, l_elem, edit)
+
+
+def attach_folder(
+    hv: Hypervisor, uuid: str, spec: SharedFolderSpec, *, allow_risky: bool = False
+) -> ChangeResult:
+    """Share a host directory. The path is resolved (symlinks, ``..``) and checked against the
+    deny list first (RiskyPath unless ``allow_risky``). virtiofs needs shared memory, which
+    only the persistent config can get: then the running guest gets the folder at next boot."""
+    if not hv.is_local:
+        raise InvalidInput(
+            f"Shared folders can be added only on the machine vmtui runs on: the host path "
+            f"cannot be checked on {hv.uri} from here. Run vmtui on that host."
+        )
+    spec = spec.validate(allow_risky=allow_risky)
+    elem = filesystem_element(spec)
+    ch = _Change(hv, uuid, "share a folder with")
+    try:
+        config = ch.config_root()
+        live = ch.live_root()
+    except libvirt.libvirtError as err:
+        raise hv.wrap_error(err, "share a folder with", ch.name) from None
+    for root in (config, live):
+        if root is not None and _find_fs(root, spec.tag) is not None:
+            raise InvalidInput(f"Guest {ch.name} already has a shared folder tagged {spec.tag}.")
+
+    def add(root: ET.Element) -> None:
+        if spec.needs_shared_memory:
+            ensure_shared_memory(root)
+        _devices(root).append(elem)
+
+    reason = ""
+    if spec.needs_shared_memory and live is not None and ensure_shared_memory(_copy(live)):
+        reason = "virtiofs needs shared guest memory, which only a restart can add"
+        if config is None:
+            raise ActionFailed(
+                f"Guest {ch.name} is transient and its memory is not shared, so it cannot get "
+                "a virtiofs folder; use 9p, or make the guest persistent."
+            )
+    if config is not None and spec.needs_shared_memory and ensure_shared_memory(_copy(config)):
+        # The memory backing is not a device: the persistent config is edited as a whole.
+        try:
+            _redefine(ch.dom, add)
+        except libvirt.libvirtError as err:
+            raise hv.wrap_error(err, "share a folder with", ch.name) from None
+        finally:
+            hv.touch(uuid)
+        if live is None or reason:
+            return ChangeResult(ch.name, False, True, reason)
+        try:
+            ch.dom.attachDeviceFlags(_xml(elem), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as err:
+            return ChangeResult(ch.name, False, True, _message(err))
+        return ChangeResult(ch.name, True, True)
+    return ch.run(
+        ch.dom.attachDeviceFlags,
+        elem if config is not None else None,
+        elem if live is not None else None,
+        add,
+        live_ok=not reason,
+        live_reason=reason,
+    )
+
+
+def detach_folder(hv: Hypervisor, uuid: str, tag: str) -> ChangeResult:
+    """Stop sharing the folder with this mount tag."""
+    ch = _Change(hv, uuid, "stop sharing a folder with")
+    try:
+        config, live = ch.config_root(), ch.live_root()
+    except libvirt.libvirtError as err:
+        raise hv.wrap_error(err, "stop sharing a folder with", ch.name) from None
+
+    def remove(root: ET.Element) -> None:
+        found = _find_fs(root, tag)
+        if found is not None:
+            _devices(root).remove(found)
+
+    result = ch.run(
+        ch.dom.detachDeviceFlags,
+        _find_fs(config, tag) if config is not None else None,
+        _find_fs(live, tag) if live is not None else None,
+        remove,
+    )
+    return _check_unplugged(ch, result, lambda root: _find_fs(root, tag))
+
+
+def set_folder_readonly(hv: Hypervisor, uuid: str, tag: str, readonly: bool) -> ChangeResult:
+    """Make a shared folder read-only or read-write (updateDeviceFlags; QEMU cannot change
+    a mounted share, so the live part is usually refused and it applies at next boot)."""
+    ch = _Change(hv, uuid, "change a shared folder of")
+    try:
+        config, live = ch.config_root(), ch.live_root()
+    except libvirt.libvirtError as err:
+        raise hv.wrap_error(err, "change a shared folder of", ch.name) from None
+
+    def toggled(fs: ET.Element | None) -> ET.Element | None:
+        if fs is None:
+            return None
+        new = ET.fromstring(_xml(fs))
+        ro = new.find("readonly")
+        if readonly and ro is None:
+            ET.SubElement(new, "readonly")
+        elif not readonly and ro is not None:
+            new.remove(ro)
+        return new
+
+    def edit(root: ET.Element) -> None:
+        found = _find_fs(root, tag)
+        new = toggled(found)
+        if found is not None and new is not None:
+            devices = _devices(root)
+            devices.insert(list(devices).index(found), new)
+            devices.remove(found)
+
+    c_elem = toggled(_find_fs(config, tag) if config is not None else None)
+    l_elem = toggled(_find_fs(live, tag) if live is not None else None)
+    if c_elem is not None:
+        # libvirt's config update of a <filesystem> is limited; editing the XML always works.
+        try:
+            _redefine(ch.dom, edit)
+        except libvirt.libvirtError as err:
+            raise hv.wrap_error(err, "change a shared folder of", ch.name) from None
+        finally:
+            hv.touch(uuid)
+        c_elem = None
+        result = ChangeResult(ch.name, False, True)
+        if l_elem is None:
+            return result
+        try:
+            ch.dom.updateDeviceFlags(_xml(l_elem), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as err:
+            return ChangeResult(ch.name, False, True, _message(err))
+        return ChangeResult(ch.name, True, True)
+    return ch.run(ch.dom.updateDeviceFlags, None, l_elem)
