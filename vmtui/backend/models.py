@@ -127,6 +127,7 @@ class GuestInfo:
     shared_folders: tuple[SharedFolder, ...] = ()
     has_console: bool = False
     host: str = ""  # the connection URI this guest lives on
+    tags: tuple[str, ...] = ()  # vmtui's tags, from the guest's own <metadata> (tags.py)
 
     @property
     def is_active(self) -> bool:

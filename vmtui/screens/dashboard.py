@@ -7,17 +7,12 @@ from textual.binding import Binding
 from textual.events import Resize
 from textual.widgets import Footer, Input
 
+from vmtui import query
 from vmtui.backend import GuestInfo, Snapshot
 from vmtui.screens.base import GuestActionScreen
 from vmtui.widgets.guest_table import GuestTable
 from vmtui.widgets.host_panel import HostPanel, HostRow
 from vmtui.widgets.status_line import StatusLine
-
-
-def matches(guest: GuestInfo, needle: str) -> bool:
-    """Name filter: every word must appear in the name (case-insensitive)."""
-    name = guest.name.lower()
-    return all(word in name for word in needle.lower().split())
 
 
 class DashboardScreen(GuestActionScreen):
@@ -31,12 +26,18 @@ class DashboardScreen(GuestActionScreen):
     def __init__(self) -> None:
         super().__init__()
         self.filter_text = ""
+        # The / query in force; a query that does not parse leaves the last good one here.
+        self.filter_predicate: query.Predicate | None = None
+        self.query_error: query.QueryError | None = None
         self.only_host: str | None = None  # narrowed to this URI (h cycles), None = all
         self._snapshot: Snapshot | None = None
 
     def compose(self) -> ComposeResult:
         yield HostPanel(id="host")
-        yield Input(placeholder="filter by name (esc clears)", id="filter")
+        yield Input(
+            placeholder="name, state:running tag:db host:hv2 cpu>50 mem>2G, … (esc clears)",
+            id="filter",
+        )
         yield GuestTable(id="guests")
         yield StatusLine(id="status")
         yield Footer(compact=True)
@@ -80,14 +81,20 @@ class DashboardScreen(GuestActionScreen):
         if snapshot is None:
             self.table.show([], {})
             return
+        app = self.vmtui
+        pred = self.filter_predicate
+        labels = app.host_labels()
         guests = [
             g
             for g in snapshot.guests
-            if matches(g, self.filter_text) and (self.only_host in (None, g.host))
+            if self.only_host in (None, g.host)
+            and (
+                pred is None
+                or pred(query.subject_of(g, snapshot.stats.get(g.uuid), labels.get(g.host, "")))
+            )
         ]
-        app = self.vmtui
         stale = frozenset(uri for uri, link in app.hosts.items() if link.stale)
-        self.table.show(guests, snapshot.stats, app.host_labels(), stale)
+        self.table.show(guests, snapshot.stats, labels, stale)
 
     def action_next_host(self) -> None:
         """Narrow the table to one host, the next one each time; after the last, all."""
@@ -132,16 +139,38 @@ class DashboardScreen(GuestActionScreen):
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.value = ""
+        self.set_filter("")
         box.remove_class("shown")
         self.table.focus()
 
+    def set_filter(self, text: str) -> bool:
+        """Filter the table with a / query. A query that does not parse is reported (under
+        the filter box) and changes nothing: the table keeps the last good filter."""
+        box = self.query_one("#filter", Input)
+        try:
+            predicate = query.parse(text) if text.strip() else None
+        except query.QueryError as err:
+            self.query_error = err
+            box.border_subtitle = err.message
+            box.add_class("error")
+            return False
+        self.query_error = None
+        box.border_subtitle = ""
+        box.remove_class("error")
+        self.filter_text = text
+        self.filter_predicate = predicate
+        self._show_rows()
+        return True
+
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
-            self.filter_text = event.value
-            self._show_rows()
+            self.set_filter(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
+            if self.query_error is not None:
+                self.notify(self.query_error.message, markup=False, severity="error", timeout=6)
+                return  # stay in the box to fix it
             if not event.value:
                 event.input.remove_class("shown")
             self.table.focus()
