@@ -715,3 +715,6 @@ class VmtuiApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen.for_screen(self.screen))
+
+    # --- power
+    last_bulk: Any = None  # the last finished BulkRun (screens/bulk.py): its outcomes

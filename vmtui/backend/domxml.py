@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from vmtui.backend.models import DiskInfo, GraphicsInfo, NicInfo, SharedFolder
+from vmtui.backend.tags import tags_from_domain
 
 _UNIT_TO_KIB = {
     "b": 1 / 1024,
@@ -48,6 +49,7 @@ class DomainConfig:
     graphics: tuple[GraphicsInfo, ...]
     shared_folders: tuple[SharedFolder, ...]
     has_console: bool
+    tags: tuple[str, ...] = ()  # vmtui's tags (backend/tags.py)
 
 
 def _kib(elem: ET.Element | None) -> int:
@@ -171,4 +173,5 @@ def parse_domain(xml: str) -> DomainConfig:
         graphics=tuple(_graphics(d) for d in devs if d.tag == "graphics"),
         shared_folders=tuple(_filesystem(d) for d in devs if d.tag == "filesystem"),
         has_console=any(d.tag in ("console", "serial") for d in devs),
+        tags=tags_from_domain(root),
     )

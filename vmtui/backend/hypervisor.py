@@ -626,6 +626,7 @@ class Hypervisor:
             shared_folders=cfg.shared_folders,
             has_console=cfg.has_console,
             host=self.uri,
+            tags=cfg.tags,
         )
 
     def _host_stats(self, guests: Iterable[GuestInfo], now: float) -> HostStats:

@@ -30,6 +30,7 @@ MUTATING = frozenset(
         "autostart",
         "delete",
         "console",
+        "tags",  # --- power
     }
 )
 
@@ -60,6 +61,8 @@ class GuestActionScreen(HostView):
         Binding("D", "delete", "Delete", show=False),
         Binding("c", "console", "Console"),
         Binding("v", "display", "Screen", show=False),
+        # --- power
+        Binding("t", "tags", "Tags", show=False),
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -158,6 +161,18 @@ class GuestActionScreen(HostView):
         guest = self.current_guest()
         if guest is not None:
             self.vmtui.ask_delete(guest.uuid)
+
+    # --- power
+    def targets(self) -> list[GuestInfo]:
+        """The guests a bulk-capable action (t, :commands without a name) acts on: the marked
+        set where a screen has one, else the current guest."""
+        guest = self.current_guest()
+        return [guest] if guest is not None else []
+
+    def action_tags(self) -> None:
+        from vmtui.screens.bulk import ask_tags
+
+        ask_tags(self.vmtui, self.targets())
 
 
 def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:

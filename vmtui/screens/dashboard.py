@@ -21,6 +21,7 @@ class DashboardScreen(GuestActionScreen):
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("h", "next_host", "Host", show=False),
+        Binding("space", "toggle_mark", "Mark", show=False),
     ]
 
     def __init__(self) -> None:
@@ -53,6 +54,9 @@ class DashboardScreen(GuestActionScreen):
 
     def show_snapshot(self, snapshot: Snapshot | None) -> None:
         self._snapshot = snapshot
+        if snapshot is not None and self.table.marked:
+            # a marked guest that no longer exists is no longer marked
+            self.table.marked &= {g.uuid for g in snapshot.guests}
         app = self.vmtui
         links = list(app.hosts.values())
         if self.only_host is not None and self.only_host not in app.hosts:
@@ -138,6 +142,10 @@ class DashboardScreen(GuestActionScreen):
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        if not box.value and not box.has_class("shown") and self.table.marked:
+            self.table.clear_marks()  # esc with no filter: drop the marks
+            self.notify("No guest is marked now.", timeout=2)
+            return
         box.value = ""
         self.set_filter("")
         box.remove_class("shown")
@@ -174,3 +182,50 @@ class DashboardScreen(GuestActionScreen):
             if not event.value:
                 event.input.remove_class("shown")
             self.table.focus()
+
+    # ---------------------------------------------------------- marks, bulk actions (power)
+    def marked_guests(self) -> list[GuestInfo]:
+        """The marked guests that still exist, in name order (shown or filtered out)."""
+        if self._snapshot is None:
+            return []
+        marked = self.table.marked
+        found = [g for g in self._snapshot.guests if g.uuid in marked]
+        return sorted(found, key=lambda g: (g.name.lower(), g.name, g.uuid))
+
+    def targets(self) -> list[GuestInfo]:
+        marked = self.marked_guests()
+        return marked or super().targets()
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the guest under the cursor and move down (like a file manager)."""
+        uuid = self.table.selected_uuid
+        if uuid is None:
+            return
+        self.table.toggle_mark(uuid)
+        self.table.action_cursor_down()
+        count = len(self.table.marked)
+        if count:
+            self.notify(
+                f"{count} guest(s) marked: s d F p u D t act on them (esc unmarks).", timeout=2
+            )
+
+    def _run(self, action: str) -> None:
+        marked = self.marked_guests()
+        if not marked:
+            super()._run(action)
+            return
+        from vmtui.screens.bulk import bulk_action
+
+        bulk_action(self.vmtui, action, marked)
+
+    def action_force_off(self) -> None:
+        if not self.marked_guests():
+            super().action_force_off()
+        else:
+            self._run("force_off")
+
+    def action_delete(self) -> None:
+        if not self.marked_guests():
+            super().action_delete()
+        else:
+            self._run("delete")
