@@ -95,6 +95,7 @@ class VmtuiApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("C", "consoles", "Consoles", show=False),
+        Binding("colon", "command_line", "Command", key_display=":", show=False),  # power
     ]
 
     def __init__(
@@ -718,3 +719,14 @@ class VmtuiApp(App[None]):
 
     # --- power
     last_bulk: Any = None  # the last finished BulkRun (screens/bulk.py): its outcomes
+
+    def action_command_line(self) -> None:
+        """The : command line (screens/command.py) over the dashboard or a guest's screen."""
+        from textual.screen import ModalScreen
+
+        from vmtui.screens.command import open_command_line
+        from vmtui.screens.display import DisplayScreen
+
+        if isinstance(self.screen, (ConsoleScreen, DisplayScreen, ModalScreen)):
+            raise SkipAction()  # their keys belong to the guest, or to the dialog
+        open_command_line(self)
