@@ -171,7 +171,13 @@ class GuestTable(DataTable[Text]):
         self._hosts = dict(hosts or {})
         self._stale = stale
         longest = max((len(" ".join(g.tags)) for g in ordered), default=0)
-        self._tags_width = min(TAGS_MAX, max(TAGS_MIN, longest)) if longest else 0
+        self._tags_width = 0
+        if longest:
+            # as wide as the tags, but not wider than what the screen has left (80 columns)
+            others = self._wanted_columns()
+            fixed = sum(w for _, _, w in others) + NAME_MIN + 2 * (len(others) + 1) + 2
+            room = self.size.width - fixed if self.size.width else TAGS_MAX
+            self._tags_width = max(TAGS_MIN, min(TAGS_MAX, longest, room))
         columns = self._wanted_columns()
         name_width = self._wanted_name_width(ordered)
         if order != self._order or name_width != self._name_width or columns != self._columns:
