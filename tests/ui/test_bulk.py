@@ -166,3 +166,56 @@ async def test_a_bad_tag_is_refused_with_a_sentence() -> None:
         )
         assert isinstance(app.screen, DashboardScreen)
         assert xml_tags(app, "beta") == []
+
+
+async def test_autostart_on_the_marked_set_turns_it_on_for_all_then_off() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await mark(pilot, app, "beta", "saved")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, BulkSummaryScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: all(guest_named(app, n).autostart for n in ("beta", "saved")))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, BulkSummaryScreen))
+        await pilot.press("escape")
+        await wait_for(
+            pilot, lambda: not any(guest_named(app, n).autostart for n in ("beta", "saved"))
+        )
+        assert not guest_named(app, "alpha").autostart  # unmarked: untouched
+
+
+async def test_t_on_the_guest_screen_tags_that_guest() -> None:
+    from vmtui.screens.guest import GuestScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        select(app, "gamma")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, GuestScreen))
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*"+paused", "enter")
+        await wait_for(pilot, lambda: guest_named(app, "gamma").tags == ("paused",))
+        assert xml_tags(app, "gamma") == ["paused"]
+
+
+async def test_read_only_hides_tags_and_refuses_changing_commands() -> None:
+    from vmtui.screens.command import CommandLineScreen
+
+    app = VmtuiApp(host_uri("small_host"), interval=0.2, readonly=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        select(app, "beta")
+        await pilot.press("t")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, DashboardScreen)  # no tag prompt
+        await pilot.press("colon")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandLineScreen))
+        screen = app.screen
+        assert isinstance(screen, CommandLineScreen)
+        screen.query_one("#command", Input).value = "start beta"
+        await pilot.press("enter")
+        assert "read-only" in screen.error

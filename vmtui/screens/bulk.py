@@ -58,6 +58,13 @@ SIMPLE: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "force_off": ("force_off", ("destroy",), "forced off", "Force off"),
     "pause": ("pause", ("suspend",), "paused", "Pause"),
     "resume": ("resume", ("resume",), "resumed", "Resume"),
+    "autostart_on": ("set_autostart", ("autostart",), "starts at boot", "Autostart on"),
+    "autostart_off": (
+        "set_autostart",
+        ("autostart", "--disable"),
+        "does not start at boot",
+        "Autostart off",
+    ),
 }
 
 
@@ -66,7 +73,10 @@ def simple_jobs(app: VmtuiApp, action: str, guests: Sequence[GuestInfo]) -> list
     jobs = []
     for g in guests:
         hv = app.hypervisor_for(g.uuid)
-        jobs.append(Job(g, partial(getattr(hv, method), g.uuid), (*words, g.name), done))
+        call = partial(getattr(hv, method), g.uuid)
+        if method == "set_autostart":
+            call = partial(hv.set_autostart, g.uuid, action == "autostart_on")
+        jobs.append(Job(g, call, (*words, g.name), done))
     return jobs
 
 
@@ -373,17 +383,3 @@ def bulk_action(app: VmtuiApp, action: str, guests: Sequence[GuestInfo]) -> None
         return
     title = SIMPLE[action][3]
     BulkRun(app, title, simple_jobs(app, action, guests)).start()
-
-
-def ask_snapshot(app: VmtuiApp, guests: Sequence[GuestInfo]) -> None:
-    if not guests:
-        app.notify("No guest is selected.", severity="warning", timeout=3)
-        return
-
-    def answered(name: str | None) -> None:
-        if name:
-            BulkRun(app, f"Snapshot {name}", snapshot_jobs(app, guests, name.strip())).start()
-
-    app.push_screen(
-        PromptScreen(f"Snapshot {len(guests)} guest(s)", names_of(guests), "", "name"), answered
-    )

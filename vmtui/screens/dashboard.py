@@ -206,17 +206,25 @@ class DashboardScreen(GuestActionScreen):
         count = len(self.table.marked)
         if count:
             self.notify(
-                f"{count} guest(s) marked: s d F p u D t act on them (esc unmarks).", timeout=2
+                f"{count} guest(s) marked: s d r F p u a D t act on them (esc unmarks).", timeout=2
             )
 
     def _run(self, action: str) -> None:
+        from vmtui.screens.bulk import SIMPLE, bulk_action
+
         marked = self.marked_guests()
-        if not marked:
+        if not marked or (action not in SIMPLE and action != "delete"):
             super()._run(action)
             return
-        from vmtui.screens.bulk import bulk_action
-
         bulk_action(self.vmtui, action, marked)
+
+    def action_autostart(self) -> None:
+        marked = self.marked_guests()
+        if not marked:
+            super().action_autostart()
+            return
+        # on for all unless every marked guest has it already
+        self._run("autostart_off" if all(g.autostart for g in marked) else "autostart_on")
 
     def action_force_off(self) -> None:
         if not self.marked_guests():
