@@ -50,12 +50,23 @@ async def test_space_marks_rows_and_esc_unmarks_them() -> None:
         assert table(app).selected_uuid == guest_named(app, "gamma").uuid
         assert str(table(app).get_cell(beta, "name")).startswith("▸")
         assert table(app).shown_cell(beta, "name") == "beta"  # the name itself is unchanged
+        assert table(app).ordered_columns[0].label.plain == "Name ▸1"  # how many are marked
         select(app, "beta")
         await pilot.press("space")
         assert table(app).marked == set()
+        assert table(app).ordered_columns[0].label.plain == "Name"
         await mark(pilot, app, "beta", "gamma")
-        await pilot.press("escape")
+        # marks outlive a filter that hides them (the header still counts them)
+        await pilot.press("slash")
+        app.screen.query_one("#filter", Input).value = "alpha"
+        await wait_for(pilot, lambda: table(app).row_count == 1)
+        assert table(app).ordered_columns[0].label.plain == "Name ▸2"
+        await pilot.press("escape")  # clears the filter
+        await wait_for(pilot, lambda: table(app).row_count == 5)
+        assert str(table(app).get_cell(beta, "name")).startswith("▸")
+        await pilot.press("escape")  # no filter now: drops the marks
         assert table(app).marked == set()
+        assert not str(table(app).get_cell(beta, "name")).startswith("▸")
 
 
 async def test_bulk_start_goes_on_past_a_failure_and_names_it() -> None:

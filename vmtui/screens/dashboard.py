@@ -57,6 +57,7 @@ class DashboardScreen(GuestActionScreen):
         if snapshot is not None and self.table.marked:
             # a marked guest that no longer exists is no longer marked
             self.table.marked &= {g.uuid for g in snapshot.guests}
+            self.table.update_name_header()
         app = self.vmtui
         links = list(app.hosts.values())
         if self.only_host is not None and self.only_host not in app.hosts:

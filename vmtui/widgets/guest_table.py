@@ -8,7 +8,7 @@ from typing import Self
 from rich.text import Text
 from textual.geometry import Region
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from vmtui import format as fmt
 from vmtui.backend import GuestInfo, GuestState, GuestStats
@@ -238,6 +238,8 @@ class GuestTable(DataTable[Text]):
         self.clear(columns=True)
         self._name_width = name_width
         for key, header, width in self._columns:
+            if key == "name" and self.marked:
+                header = self._name_header()
             self.add_column(header, key=key, width=width or name_width)
         self._shown.clear()
         self._pending.clear()
@@ -292,12 +294,23 @@ class GuestTable(DataTable[Text]):
         return self._shown.get(uuid)
 
     # ---------------------------------------------------------------- marks (power)
+    def _name_header(self) -> str:
+        # how many are marked, filtered out or not: "Name ▸3"
+        return f"Name {MARK}{len(self.marked)}" if self.marked else "Name"
+
+    def update_name_header(self) -> None:
+        column = self.columns.get(ColumnKey("name"))
+        if column is not None and column.label.plain != self._name_header():
+            column.label = Text(self._name_header())
+            self.refresh()
+
     def set_marked(self, uuid: str, marked: bool) -> None:
         """Mark or unmark a guest's row (drawn with a ▸ before its name)."""
         if marked:
             self.marked.add(uuid)
         else:
             self.marked.discard(uuid)
+        self.update_name_header()
         guest = self._guests.get(uuid)
         if guest is None or uuid not in self._shown:
             return
