@@ -68,39 +68,55 @@ SIMPLE: dict[str, tuple[str, tuple[str, ...], str, str]] = {
 }
 
 
+def on_host(app: VmtuiApp, uuid: str, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """``fn(hypervisor, uuid, *args)``, finding the guest's connection only when it runs (in
+    the worker): a host that went away is then one guest's failure, not the whole action's."""
+
+    def call() -> Any:
+        return fn(app.hypervisor_for(uuid), uuid, *args)
+
+    return call
+
+
+def _method(name: str) -> Callable[..., Any]:
+    def call(hv: Any, uuid: str, *args: Any) -> Any:
+        return getattr(hv, name)(uuid, *args)
+
+    return call
+
+
+def _delete_keeping_disks(hv: Any, uuid: str) -> None:
+    result = hv.delete(uuid, [])
+    if result.failed:
+        raise RuntimeError(" ".join(reason for _, reason in result.failed))
+
+
 def simple_jobs(app: VmtuiApp, action: str, guests: Sequence[GuestInfo]) -> list[Job]:
     method, words, done, _ = SIMPLE[action]
-    jobs = []
-    for g in guests:
-        hv = app.hypervisor_for(g.uuid)
-        call = partial(getattr(hv, method), g.uuid)
-        if method == "set_autostart":
-            call = partial(hv.set_autostart, g.uuid, action == "autostart_on")
-        jobs.append(Job(g, call, (*words, g.name), done))
-    return jobs
+    args = (action == "autostart_on",) if method == "set_autostart" else ()
+    return [
+        Job(g, on_host(app, g.uuid, _method(method), *args), (*words, g.name), done) for g in guests
+    ]
 
 
 def delete_jobs(app: VmtuiApp, guests: Sequence[GuestInfo]) -> list[Job]:
     """Delete each guest's definition; every disk stays."""
-    jobs = []
-    for g in guests:
-        hv = app.hypervisor_for(g.uuid)
-        words = ("undefine", g.name, "--nvram", "--snapshots-metadata")
-
-        def call(hv: Any = hv, uuid: str = g.uuid) -> None:
-            result = hv.delete(uuid, [])
-            if result.failed:
-                raise RuntimeError(" ".join(reason for _, reason in result.failed))
-
-        jobs.append(Job(g, call, words, "deleted (disks kept)"))
-    return jobs
+    return [
+        Job(
+            g,
+            on_host(app, g.uuid, _delete_keeping_disks),
+            ("undefine", g.name, "--nvram", "--snapshots-metadata"),
+            "deleted (disks kept)",
+        )
+        for g in guests
+    ]
 
 
 def snapshot_jobs(app: VmtuiApp, guests: Sequence[GuestInfo], name: str) -> list[Job]:
     return [
         Job(
             g,
-            partial(create_snapshot, app.hypervisor_for(g.uuid), g.uuid, name),
+            on_host(app, g.uuid, create_snapshot, name),
             ("snapshot-create-as", g.name, name),
             f"snapshot {name} taken",
         )
@@ -117,8 +133,7 @@ def tag_jobs(app: VmtuiApp, guests: Sequence[GuestInfo], edit: TagEdit) -> list[
             result = g.tags
         words = virsh_words(g.name, result, g.persistent, g.is_active)
         done = f"tags: {' '.join(result) or '(none)'}"
-        call = partial(edit_tags, app.hypervisor_for(g.uuid), g.uuid, edit)
-        jobs.append(Job(g, call, words, done))
+        jobs.append(Job(g, on_host(app, g.uuid, edit_tags, edit), words, done))
     return jobs
 
 
@@ -126,7 +141,7 @@ def vcpus_jobs(app: VmtuiApp, guests: Sequence[GuestInfo], count: int) -> list[J
     return [
         Job(
             g,
-            partial(set_vcpus, app.hypervisor_for(g.uuid), g.uuid, count),
+            on_host(app, g.uuid, set_vcpus, count),
             vcpus_words(g.name, count, g.is_active, g.persistent),
             f"{count} vCPUs",
         )
@@ -139,11 +154,10 @@ def pin_jobs(
 ) -> list[Job]:
     jobs = []
     for g in guests:
-        hv = app.hypervisor_for(g.uuid)
         flags = (["--live"] if g.is_active else []) + (["--config"] if g.persistent else [])
-        lines = [virsh(hv.uri, "vcpupin", g.name, str(v), text, *flags) for v in range(g.vcpus)]
+        lines = [virsh(g.host, "vcpupin", g.name, str(v), text, *flags) for v in range(g.vcpus)]
         command = "; ".join(lines) or shlex.join(["virsh", "vcpupin", g.name, "0", text])
-        call = partial(pin_vcpus, hv, g.uuid, cpus)
+        call = on_host(app, g.uuid, pin_vcpus, cpus)
         jobs.append(Job(g, call, command, f"vCPUs pinned to host CPUs {text}"))
     return jobs
 
