@@ -70,3 +70,21 @@ async def test_a_bad_query_says_what_is_wrong_and_keeps_the_table() -> None:
         assert not box.has_class("error")
         await pilot.press("escape")
         await wait_for(pilot, lambda: table(app).row_count == 5)
+
+
+async def test_host_terms_pick_one_host_of_several() -> None:
+    from vmtui.app import DEMO_URI
+
+    small = host_uri("small_host")
+    app = VmtuiApp([DEMO_URI, small], interval=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        await pilot.press("/")
+        await type_query(pilot, app, "host:small_host")
+        await wait_for(pilot, lambda: table(app).row_count == 5)
+        assert shown_names(app) == ["alpha", "beta", "gamma", "saved", "temp"]
+        await type_query(pilot, app, "host:small_host state:running, host:nowhere")
+        await wait_for(pilot, lambda: shown_names(app) == ["alpha", "temp"])
+        demo = len([g for g in app.snapshot.guests if g.host == DEMO_URI])  # type: ignore[union-attr]
+        await type_query(pilot, app, "-host:small_host")
+        await wait_for(pilot, lambda: table(app).row_count == demo)
