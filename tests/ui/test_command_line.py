@@ -127,3 +127,24 @@ async def test_q_quits() -> None:
         await ready(pilot)
         await command(pilot, app, "q")
         await wait_for(pilot, lambda: not app.is_running)
+
+
+async def test_up_recalls_the_lines_that_ran() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await command(pilot, app, "pause alpha")
+        await wait_for(pilot, lambda: state_of(app, "alpha") == "paused")
+        await command(pilot, app, "resume alpha")
+        await wait_for(pilot, lambda: state_of(app, "alpha") == "running")
+        await pilot.press("colon")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandLineScreen))
+        box = app.screen.query_one("#command", Input)
+        await pilot.press("up")
+        assert box.value == "resume alpha"
+        await pilot.press("up", "up")  # stops at the oldest
+        assert box.value == "pause alpha"
+        await pilot.press("down", "down")
+        assert box.value == ""
+        await pilot.press("up", "up", "enter")
+        await wait_for(pilot, lambda: state_of(app, "alpha") == "paused")

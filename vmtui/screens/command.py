@@ -7,6 +7,7 @@ understood keeps the line open with the sentence saying why under it.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -40,15 +41,31 @@ class CommandSuggester(Suggester):
         return commandline.complete(value, [g.name for g in guests], tags, hosts)
 
 
+# Lines that ran, per app (up/down recall them), newest last.
+_HISTORY: weakref.WeakKeyDictionary[object, list[str]] = weakref.WeakKeyDictionary()
+HISTORY_LIMIT = 100
+
+
 class CommandLineScreen(ModalScreen[str | None]):
     """Dismisses with the command line once ``check`` accepts it (None on escape)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("up", "recall(-1)", "Previous", show=False),
+        Binding("down", "recall(1)", "Next", show=False),
+    ]
 
-    def __init__(self, suggester: Suggester, check: Callable[[str], str | None]) -> None:
+    def __init__(
+        self,
+        suggester: Suggester,
+        check: Callable[[str], str | None],
+        history: list[str] | None = None,
+    ) -> None:
         super().__init__()
         self._suggester = suggester
         self._check = check
+        self._history = history if history is not None else []
+        self._recalled = len(self._history)  # == len: the new line being typed
         self.error = ""  # why the last line could not run (shown above the input)
 
     def compose(self) -> ComposeResult:
@@ -80,10 +97,24 @@ class CommandLineScreen(ModalScreen[str | None]):
         if problem:
             self._show_error(problem)
             return
+        line = event.value.strip()
+        if line and (not self._history or self._history[-1] != line):
+            self._history.append(line)
+            del self._history[:-HISTORY_LIMIT]
         self.dismiss(event.value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def action_recall(self, step: int) -> None:
+        """Up/down: the previous/next line that ran."""
+        where = max(0, min(len(self._history), self._recalled + step))
+        if where == self._recalled:
+            return
+        self._recalled = where
+        box = self.query_one("#command", Input)
+        box.value = self._history[where] if where < len(self._history) else ""
+        box.cursor_position = len(box.value)
 
 
 def subjects(app: VmtuiApp) -> list[tuple[query.Subject, GuestInfo]]:
@@ -175,6 +206,6 @@ def open_command_line(app: VmtuiApp) -> None:
         if text is not None:
             execute(app, text, screen)
 
-    app.push_screen(
-        CommandLineScreen(CommandSuggester(app), lambda text: check(app, text, screen)), done
-    )
+    history = _HISTORY.setdefault(app, [])
+    line = CommandLineScreen(CommandSuggester(app), lambda text: check(app, text, screen), history)
+    app.push_screen(line, done)
