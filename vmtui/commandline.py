@@ -10,6 +10,7 @@ libvirt).
     :snapshot web* nightly      the last word is the snapshot's name
     :tag web* +db -old          +tag adds, -tag removes
     :mark tag:db / :unmark      mark the matching guests on the dashboard / drop all marks
+    :help                       list the commands
     :q                          quit
 
 Without any target word a command acts on the marked guests, or else on the guest under the
@@ -62,6 +63,7 @@ COMMANDS: dict[str, Spec] = {
     "tag": Spec("tag", "Add/remove tags: :tag web* +db -old", "tags"),
     "mark": Spec("mark", "Mark guests on the dashboard: :mark tag:db"),
     "unmark": Spec("unmark", "Drop every mark", targets=False),
+    "help": Spec("help", "List these commands", targets=False),
     "q": Spec("quit", "Quit vmtui", targets=False),
 }
 ALIASES = {
@@ -76,6 +78,8 @@ ALIASES = {
     "snap": "snapshot",
     "tags": "tag",
     "undefine": "delete",
+    "h": "help",
+    "?": "help",
 }
 MUTATING = {"start", "shutdown", "reboot", "force_off", "pause", "resume", "delete"}
 MUTATING |= {"vcpus", "pin", "snapshot", "tag"}
@@ -280,3 +284,8 @@ def _first(prefix: str, typed: str, candidates: Iterable[str]) -> str | None:
         if cand.lower().startswith(low) and cand != typed:
             return prefix + typed + cand[len(typed) :]
     return None
+
+
+def help_lines() -> list[str]:
+    """One line per command (for :help)."""
+    return [f":{name:<9} {spec.help}" for name, spec in COMMANDS.items()]

@@ -148,3 +148,13 @@ async def test_up_recalls_the_lines_that_ran() -> None:
         assert box.value == ""
         await pilot.press("up", "up", "enter")
         await wait_for(pilot, lambda: state_of(app, "alpha") == "paused")
+
+
+async def test_help_lists_the_commands() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await command(pilot, app, "help")
+        await wait_for(pilot, lambda: any(n.title == "Commands" for n in app._notifications))
+        text = next(n.message for n in app._notifications if n.title == "Commands")
+        assert ":vcpus" in text and ":tag" in text and "tag:db" in text

@@ -44,6 +44,8 @@ GUESTS = [
         ("mark tag:db", Command("mark", terms="tag:db")),
         ("unmark", Command("unmark")),
         ("q", Command("quit")),
+        ("help", Command("help")),
+        ("?", Command("help")),
         ("quit", Command("quit")),
         ("START web1", Command("start", names=("web1",))),
     ],

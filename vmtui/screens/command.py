@@ -145,7 +145,7 @@ def check(app: VmtuiApp, text: str, screen: Screen[object]) -> str | None:
     """Why this line cannot run (a sentence), or None when it can."""
     try:
         command = commandline.parse(text)
-        if command.action == "quit" or command.action == "unmark":
+        if command.action in ("quit", "unmark", "help"):
             return None
         if command.mutating and app.readonly:
             return "The connection is read-only; restart vmtui without --readonly to change guests."
@@ -164,6 +164,11 @@ def execute(app: VmtuiApp, text: str, screen: Screen[object]) -> None:
         command = commandline.parse(text)
         if command.action == "quit":
             app.exit()
+            return
+        if command.action == "help":
+            text = "\n".join(commandline.help_lines())
+            text += "\nTargets: names, globs (web*) and / terms (tag:db state:running cpu>50)."
+            app.notify(text, title="Commands", markup=False, timeout=20)
             return
         if command.action == "unmark":
             if isinstance(screen, DashboardScreen):
