@@ -100,6 +100,7 @@ class VmtuiApp(App[None]):
         Binding("L", "activity", "Activity log", show=False),
         Binding("H", "connections", "Connections", show=False),  # --- connections
         Binding("N", "networks", "Networks", show=False),  # --- isolation
+        Binding("colon", "command_line", "Command", key_display=":", show=False),  # power
     ]
 
     def __init__(
@@ -768,3 +769,17 @@ class VmtuiApp(App[None]):
             if guest is not None and guest.host in self.hosts:
                 uri = guest.host
         self.push_screen(NetworksScreen(uri))
+
+    # --- power
+    last_bulk: Any = None  # the last finished BulkRun (screens/bulk.py): its outcomes
+
+    def action_command_line(self) -> None:
+        """The : command line (screens/command.py) over the dashboard or a guest's screen."""
+        from textual.screen import ModalScreen
+
+        from vmtui.screens.command import open_command_line
+        from vmtui.screens.display import DisplayScreen
+
+        if isinstance(self.screen, (ConsoleScreen, DisplayScreen, ModalScreen)):
+            raise SkipAction()  # their keys belong to the guest, or to the dialog
+        open_command_line(self)

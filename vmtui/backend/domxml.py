@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from vmtui.backend.models import DiskInfo, GraphicsInfo, HostDevice, NicInfo, SharedFolder
+from vmtui.backend.tags import tags_from_domain
 
 _UNIT_TO_KIB = {
     "b": 1 / 1024,
@@ -50,6 +51,7 @@ class DomainConfig:
     has_console: bool
     hostdevs: tuple[HostDevice, ...] = ()
     has_agent: bool = False
+    tags: tuple[str, ...] = ()  # vmtui's tags (backend/tags.py)
 
 
 def _kib(elem: ET.Element | None) -> int:
@@ -205,4 +207,5 @@ def parse_domain(xml: str) -> DomainConfig:
         has_console=any(d.tag in ("console", "serial") for d in devs),
         hostdevs=tuple(_hostdev(d) for d in devs if d.tag == "hostdev"),
         has_agent=any(_is_agent(d) for d in devs if d.tag == "channel"),
+        tags=tags_from_domain(root),
     )

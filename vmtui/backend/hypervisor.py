@@ -650,6 +650,7 @@ class Hypervisor:
             hostdevs=cfg.hostdevs,
             has_agent=cfg.has_agent,
             isolation=verdict_of(cfg, dom.connect(), self.net_modes),
+            tags=cfg.tags,
         )
 
     def _host_stats(self, guests: Iterable[GuestInfo], now: float) -> HostStats:

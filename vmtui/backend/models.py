@@ -139,6 +139,7 @@ class GuestInfo:
     hostdevs: tuple[HostDevice, ...] = ()
     has_agent: bool = False  # a qemu-guest-agent channel
     isolation: str = ""  # verdict word (backend/isolation.py): isolated, NAT, host-shared ...
+    tags: tuple[str, ...] = ()  # vmtui's tags, from the guest's own <metadata> (tags.py)
 
     @property
     def is_active(self) -> bool:

@@ -30,6 +30,7 @@ MUTATING = frozenset(
         "autostart",
         "delete",
         "console",
+        "tags",  # --- power
     }
 )
 
@@ -62,6 +63,8 @@ class GuestActionScreen(HostView):
         Binding("v", "display", "Screen", show=False),
         # --- isolation
         Binding("i", "isolation", "Isolation", show=False),
+        # --- power
+        Binding("t", "tags", "Tags", show=False),
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -170,6 +173,18 @@ class GuestActionScreen(HostView):
             self.notify("No guest is selected.", severity="warning", timeout=3)
             return
         self.app.push_screen(IsolationScreen(guest.uuid, guest.name))
+
+    # --- power
+    def targets(self) -> list[GuestInfo]:
+        """The guests a bulk-capable action (t, :commands without a name) acts on: the marked
+        set where a screen has one, else the current guest."""
+        guest = self.current_guest()
+        return [guest] if guest is not None else []
+
+    def action_tags(self) -> None:
+        from vmtui.screens.bulk import ask_tags
+
+        ask_tags(self.vmtui, self.targets())
 
 
 def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:

@@ -7,17 +7,12 @@ from textual.binding import Binding
 from textual.events import Resize
 from textual.widgets import Footer, Input
 
+from vmtui import query
 from vmtui.backend import GuestInfo, Snapshot
 from vmtui.screens.base import GuestActionScreen
 from vmtui.widgets.guest_table import GuestTable
 from vmtui.widgets.host_panel import HostPanel, HostRow
 from vmtui.widgets.status_line import StatusLine
-
-
-def matches(guest: GuestInfo, needle: str) -> bool:
-    """Name filter: every word must appear in the name (case-insensitive)."""
-    name = guest.name.lower()
-    return all(word in name for word in needle.lower().split())
 
 
 class DashboardScreen(GuestActionScreen):
@@ -26,17 +21,24 @@ class DashboardScreen(GuestActionScreen):
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("h", "next_host", "Host", show=False),
+        Binding("space", "toggle_mark", "Mark", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.filter_text = ""
+        # The / query in force; a query that does not parse leaves the last good one here.
+        self.filter_predicate: query.Predicate | None = None
+        self.query_error: query.QueryError | None = None
         self.only_host: str | None = None  # narrowed to this URI (h cycles), None = all
         self._snapshot: Snapshot | None = None
 
     def compose(self) -> ComposeResult:
         yield HostPanel(id="host")
-        yield Input(placeholder="filter by name (esc clears)", id="filter")
+        yield Input(
+            placeholder="name, state:running tag:db host:hv2 cpu>50 mem>2G, … (esc clears)",
+            id="filter",
+        )
         yield GuestTable(id="guests")
         yield StatusLine(id="status")
         yield Footer(compact=True)
@@ -52,6 +54,10 @@ class DashboardScreen(GuestActionScreen):
 
     def show_snapshot(self, snapshot: Snapshot | None) -> None:
         self._snapshot = snapshot
+        if snapshot is not None and self.table.marked:
+            # a marked guest that no longer exists is no longer marked
+            self.table.marked &= {g.uuid for g in snapshot.guests}
+            self.table.update_name_header()
         app = self.vmtui
         links = list(app.hosts.values())
         if self.only_host is not None and self.only_host not in app.hosts:
@@ -80,14 +86,20 @@ class DashboardScreen(GuestActionScreen):
         if snapshot is None:
             self.table.show([], {})
             return
+        app = self.vmtui
+        pred = self.filter_predicate
+        labels = app.host_labels()
         guests = [
             g
             for g in snapshot.guests
-            if matches(g, self.filter_text) and (self.only_host in (None, g.host))
+            if self.only_host in (None, g.host)
+            and (
+                pred is None
+                or pred(query.subject_of(g, snapshot.stats.get(g.uuid), labels.get(g.host, "")))
+            )
         ]
-        app = self.vmtui
         stale = frozenset(uri for uri, link in app.hosts.items() if link.stale)
-        self.table.show(guests, snapshot.stats, app.host_labels(), stale)
+        self.table.show(guests, snapshot.stats, labels, stale)
 
     def action_next_host(self) -> None:
         """Narrow the table to one host, the next one each time; after the last, all."""
@@ -131,17 +143,98 @@ class DashboardScreen(GuestActionScreen):
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        if not box.value and not box.has_class("shown") and self.table.marked:
+            self.table.clear_marks()  # esc with no filter: drop the marks
+            self.notify("No guest is marked now.", timeout=2)
+            return
         box.value = ""
+        self.set_filter("")
         box.remove_class("shown")
         self.table.focus()
 
+    def set_filter(self, text: str) -> bool:
+        """Filter the table with a / query. A query that does not parse is reported (under
+        the filter box) and changes nothing: the table keeps the last good filter."""
+        box = self.query_one("#filter", Input)
+        try:
+            predicate = query.parse(text) if text.strip() else None
+        except query.QueryError as err:
+            self.query_error = err
+            box.border_subtitle = err.message
+            box.add_class("error")
+            return False
+        self.query_error = None
+        box.border_subtitle = ""
+        box.remove_class("error")
+        self.filter_text = text
+        self.filter_predicate = predicate
+        self._show_rows()
+        return True
+
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
-            self.filter_text = event.value
-            self._show_rows()
+            self.set_filter(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
+            if self.query_error is not None:
+                self.notify(self.query_error.message, markup=False, severity="error", timeout=6)
+                return  # stay in the box to fix it
             if not event.value:
                 event.input.remove_class("shown")
             self.table.focus()
+
+    # ---------------------------------------------------------- marks, bulk actions (power)
+    def marked_guests(self) -> list[GuestInfo]:
+        """The marked guests that still exist, in name order (shown or filtered out)."""
+        if self._snapshot is None:
+            return []
+        marked = self.table.marked
+        found = [g for g in self._snapshot.guests if g.uuid in marked]
+        return sorted(found, key=lambda g: (g.name.lower(), g.name, g.uuid))
+
+    def targets(self) -> list[GuestInfo]:
+        marked = self.marked_guests()
+        return marked or super().targets()
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the guest under the cursor and move down (like a file manager)."""
+        uuid = self.table.selected_uuid
+        if uuid is None:
+            return
+        self.table.toggle_mark(uuid)
+        self.table.action_cursor_down()
+        count = len(self.table.marked)
+        if count:
+            self.notify(
+                f"{count} guest(s) marked: s d r F p u a D t act on them (esc unmarks).", timeout=2
+            )
+
+    def _run(self, action: str) -> None:
+        from vmtui.screens.bulk import SIMPLE, bulk_action
+
+        marked = self.marked_guests()
+        if not marked or (action not in SIMPLE and action != "delete"):
+            super()._run(action)
+            return
+        bulk_action(self.vmtui, action, marked)
+
+    def action_autostart(self) -> None:
+        marked = self.marked_guests()
+        if not marked:
+            super().action_autostart()
+            return
+        # on for all unless every marked guest has it already
+        self._run("autostart_off" if all(g.autostart for g in marked) else "autostart_on")
+
+    def action_force_off(self) -> None:
+        if not self.marked_guests():
+            super().action_force_off()
+        else:
+            self._run("force_off")
+
+    def action_delete(self) -> None:
+        if not self.marked_guests():
+            super().action_delete()
+        else:
+            self._run("delete")

@@ -35,6 +35,8 @@ def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
         hw.add_row("Title", Text(guest.title))
     if guest.description:
         hw.add_row("Description", Text(guest.description))
+    if guest.tags:  # --- power
+        hw.add_row("Tags", Text(" ".join(guest.tags)))
     hw.add_row("UUID", Text(guest.uuid))
     vcpus = f"{guest.vcpus}" + (
         f" (max {guest.max_vcpus})" if guest.max_vcpus > guest.vcpus else ""

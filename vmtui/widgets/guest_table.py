@@ -8,7 +8,7 @@ from typing import Self
 from rich.text import Text
 from textual.geometry import Region
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from vmtui import format as fmt
 from vmtui.backend import GuestInfo, GuestState, GuestStats
@@ -60,6 +60,7 @@ ISOLATION_STYLES = {
 }
 FIXED_WIDTH = sum(w for _, _, w in COLUMNS)
 NAME_MIN, NAME_MAX = 8, 32
+TAGS_MIN, TAGS_MAX = 4, 14  # the Tags column (last) appears only when a shown guest has tags
 
 
 def row_texts(guest: GuestInfo, stats: GuestStats | None) -> tuple[str, ...]:
@@ -95,8 +96,14 @@ def fit_name(name: str, width: int) -> str:
     return f"{name[:head]}…{name[-tail:]}"
 
 
-def _cell(col: str, text: str, guest: GuestInfo, name_width: int = 0) -> Text:
+MARK = "▸"  # drawn before a marked guest's name (the row's text itself is unchanged)
+MARK_STYLE = "bold magenta"
+
+
+def _cell(col: str, text: str, guest: GuestInfo, name_width: int = 0, marked: bool = False) -> Text:
     # Text objects are never parsed as markup: a guest named "[red]x" shows as typed.
+    if col == "name" and marked:
+        return Text(MARK + fit_name(text, max(1, (name_width or len(text) + 1) - 1)), MARK_STYLE)
     if col == "name" and name_width:
         return Text(fit_name(text, name_width))
     if col == "state":
@@ -129,6 +136,8 @@ class GuestTable(DataTable[Text]):
         self._hosts: Mapping[str, str] = {}  # uri -> label; a Host column when 2+ hosts
         self._stale: frozenset[str] = frozenset()  # URIs whose guests are last-known only
         self._columns: tuple[tuple[str, str, int], ...] = COLUMNS
+        self._tags_width = 0  # 0: no Tags column
+        self.marked: set[str] = set()  # UUIDs of marked guests (space), for bulk actions
 
     def _texts(self, guest: GuestInfo, stats: GuestStats | None) -> tuple[str, ...]:
         """row_texts plus the multi-host decorations (host column, stale state)."""
@@ -137,13 +146,18 @@ class GuestTable(DataTable[Text]):
             texts = (texts[0], texts[1] + "?", *texts[2:])
         if len(self._hosts) > 1:
             texts = (texts[0], self._hosts.get(guest.host, "?"), *texts[1:])
+        if self._tags_width:
+            texts = (*texts, " ".join(guest.tags))
         return texts
 
     def _wanted_columns(self) -> tuple[tuple[str, str, int], ...]:
-        if len(self._hosts) <= 1:
-            return COLUMNS
-        width = min(12, max(4, *(len(label) for label in self._hosts.values())))
-        return (COLUMNS[0], ("host", "Host", width), *COLUMNS[1:])
+        columns = COLUMNS
+        if len(self._hosts) > 1:
+            width = min(12, max(4, *(len(label) for label in self._hosts.values())))
+            columns = (COLUMNS[0], ("host", "Host", width), *COLUMNS[1:])
+        if self._tags_width:
+            columns = (*columns, ("tags", "Tags", self._tags_width))
+        return columns
 
     @property
     def selected_uuid(self) -> str | None:
@@ -182,6 +196,14 @@ class GuestTable(DataTable[Text]):
         order = [g.uuid for g in ordered]
         self._hosts = dict(hosts or {})
         self._stale = stale
+        longest = max((len(" ".join(g.tags)) for g in ordered), default=0)
+        self._tags_width = 0
+        if longest:
+            # as wide as the tags, but not wider than what the screen has left (80 columns)
+            others = self._wanted_columns()
+            fixed = sum(w for _, _, w in others) + NAME_MIN + 2 * (len(others) + 1) + 2
+            room = self.size.width - fixed if self.size.width else TAGS_MAX
+            self._tags_width = max(TAGS_MIN, min(TAGS_MAX, longest, room))
         columns = self._wanted_columns()
         name_width = self._wanted_name_width(ordered)
         if order != self._order or name_width != self._name_width or columns != self._columns:
@@ -242,6 +264,8 @@ class GuestTable(DataTable[Text]):
         self.clear(columns=True)
         self._name_width = name_width
         for key, header, width in self._columns:
+            if key == "name" and self.marked:
+                header = self._name_header()
             self.add_column(header, key=key, width=width or name_width)
         self._shown.clear()
         self._pending.clear()
@@ -250,8 +274,9 @@ class GuestTable(DataTable[Text]):
             texts = self._texts(guest, stats.get(guest.uuid))
             self._shown[guest.uuid] = texts
             self._guests[guest.uuid] = guest
+            marked = guest.uuid in self.marked
             cells = [
-                _cell(col, t, guest, name_width)
+                _cell(col, t, guest, name_width, marked)
                 for (col, _, _), t in zip(self._columns, texts, strict=True)
             ]
             self.add_row(*cells, key=guest.uuid)
@@ -270,7 +295,8 @@ class GuestTable(DataTable[Text]):
         for i, (col, _, _) in enumerate(self._columns):
             if old is None or old[i] != texts[i]:
                 try:
-                    cell = _cell(col, texts[i], guest, self._name_width)
+                    marked = guest.uuid in self.marked
+                    cell = _cell(col, texts[i], guest, self._name_width, marked)
                     self.update_cell(guest.uuid, col, cell)
                 except RowDoesNotExist:  # pragma: no cover - rows change only in _rebuild
                     continue
@@ -292,3 +318,37 @@ class GuestTable(DataTable[Text]):
         if uuid in self._pending:
             return self._texts(self._guests[uuid], self._pending[uuid])
         return self._shown.get(uuid)
+
+    # ---------------------------------------------------------------- marks (power)
+    def _name_header(self) -> str:
+        # how many are marked, filtered out or not: "Name ▸3"
+        return f"Name {MARK}{len(self.marked)}" if self.marked else "Name"
+
+    def update_name_header(self) -> None:
+        column = self.columns.get(ColumnKey("name"))
+        if column is not None and column.label.plain != self._name_header():
+            column.label = Text(self._name_header())
+            self.refresh()
+
+    def set_marked(self, uuid: str, marked: bool) -> None:
+        """Mark or unmark a guest's row (drawn with a ▸ before its name)."""
+        if marked:
+            self.marked.add(uuid)
+        else:
+            self.marked.discard(uuid)
+        self.update_name_header()
+        guest = self._guests.get(uuid)
+        if guest is None or uuid not in self._shown:
+            return
+        name = self._shown[uuid][0]
+        self.update_cell(uuid, "name", _cell("name", name, guest, self._name_width, marked))
+
+    def toggle_mark(self, uuid: str) -> bool:
+        """Flip a guest's mark; returns whether it is marked now."""
+        marked = uuid not in self.marked
+        self.set_marked(uuid, marked)
+        return marked
+
+    def clear_marks(self) -> None:
+        for uuid in list(self.marked):
+            self.set_marked(uuid, False)
