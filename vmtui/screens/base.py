@@ -30,6 +30,8 @@ MUTATING = frozenset(
         "autostart",
         "delete",
         "console",
+        # --- alloc
+        "allocation",
     }
 )
 
@@ -60,6 +62,8 @@ class GuestActionScreen(HostView):
         Binding("D", "delete", "Delete", show=False),
         Binding("c", "console", "Console"),
         Binding("v", "display", "Screen", show=False),
+        # --- alloc
+        Binding("A", "allocation", "Allocation", show=False),
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -158,6 +162,16 @@ class GuestActionScreen(HostView):
         guest = self.current_guest()
         if guest is not None:
             self.vmtui.ask_delete(guest.uuid)
+
+    # --- alloc
+    def action_allocation(self) -> None:
+        from vmtui.screens.allocation import AllocationScreen
+
+        guest = self.current_guest()
+        if guest is None:
+            self.notify("No guest is selected.", severity="warning", timeout=3)
+            return
+        self.app.push_screen(AllocationScreen(guest.uuid, guest.name))
 
 
 def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
