@@ -204,17 +204,21 @@ def read_allocation(hv: Hypervisor, uuid: str) -> AllocationInfo:
 
 
 # ----------------------------------------------------------------------------- input
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def parse_size_kib(text: str, what: str) -> int:
     """``512M``, ``2G``, ``1.5GiB``, ``524288K``; a bare number is MiB. Raises InvalidInput."""
     m = _SIZE.match(text)
     if not m:
         raise InvalidInput(
-            f"{what.capitalize()} {text.strip()!r} is not a size; write it like 512M or 2G."
+            f"{_cap(what)} {text.strip()!r} is not a size; write it like 512M or 2G."
         )
     number, unit = float(m.group(1)), (m.group(2) or "m").lower()
     kib = int(number * _UNIT_KIB[unit])
     if kib <= 0:
-        raise InvalidInput(f"{what.capitalize()} must be more than zero.")
+        raise InvalidInput(f"{_cap(what)} must be more than zero.")
     return kib
 
 
@@ -222,10 +226,10 @@ def parse_count(text: str, what: str, low: int, high: int) -> int:
     """A whole number in [low, high]; raises InvalidInput saying what is wrong."""
     value = text.strip()
     if not re.fullmatch(r"\d+", value):
-        raise InvalidInput(f"{what.capitalize()} must be a whole number, not {value!r}.")
+        raise InvalidInput(f"{_cap(what)} must be a whole number, not {value!r}.")
     number = int(value)
     if not low <= number <= high:
-        raise InvalidInput(f"{what.capitalize()} must be between {low} and {high}, not {number}.")
+        raise InvalidInput(f"{_cap(what)} must be between {low} and {high}, not {number}.")
     return number
 
 
