@@ -95,6 +95,8 @@ class VmtuiApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("C", "consoles", "Consoles", show=False),
+        # --- alloc
+        Binding("V", "storage", "Storage", show=False),
     ]
 
     def __init__(
@@ -715,3 +717,21 @@ class VmtuiApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen.for_screen(self.screen))
+
+    # --- alloc
+    def action_storage(self) -> None:
+        """Storage pools and volumes of the selected guest's host (else the first host)."""
+        from vmtui.screens.base import GuestActionScreen
+        from vmtui.screens.storage import StorageScreen
+
+        if isinstance(self.screen, StorageScreen):
+            return
+        if not self.hosts:
+            self.notify("No host is connected; add one with H (connections).", timeout=4)
+            return
+        uri = self.uri
+        if isinstance(self.screen, GuestActionScreen):
+            guest = self.screen.current_guest()
+            if guest is not None and guest.host in self.hosts:
+                uri = guest.host
+        self.push_screen(StorageScreen(uri))
