@@ -33,7 +33,9 @@ class Polled(Message):
         self.host_history = host_history
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, Polled)
+        # Only the same host's older result: dropping another host's would leave that host
+        # "polling" forever (its next poll is armed only when its result is handled).
+        return isinstance(message, Polled) and message.snapshot.uri == self.snapshot.uri
 
 
 class PollFailed(Message):
