@@ -202,6 +202,8 @@ def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
     if state.is_active:
         out.append(("console", "Console", "Attach to the guest's serial console (ctrl+] detaches)"))
     out.append(("delete", "Delete", "Remove the guest, and the disks you tick (asks first)"))
+    # --- alloc
+    out.append(("allocation", "Allocation of", "vCPUs, memory, CPU pinning and limits"))
     return out
 
 
