@@ -33,8 +33,8 @@ class Polled(Message):
         self.host_history = host_history
 
     def can_replace(self, message: Message) -> bool:
-        # Only the same host's older result: dropping another host's would leave that host
-        # "polling" forever (its next poll is armed only when its result is handled).
+        # Only a newer poll of the SAME host replaces a pending one: dropping another host's
+        # answer would leave that host "polling" forever (its loop re-arms on the answer).
         return isinstance(message, Polled) and message.snapshot.uri == self.snapshot.uri
 
 
