@@ -15,10 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 import libvirt
+import pytest
 from textual.widgets import Input, RadioButton
 
 from vmtui.app import VmtuiApp
-from vmtui.backend import Hypervisor
+from vmtui.backend import Hypervisor, InvalidInput
 from vmtui.backend.allocation import apply_change, form_for, plan_changes, read_allocation
 from vmtui.screens.allocation import AllocationScreen
 from vmtui.screens.confirm import ConfirmScreen
@@ -157,5 +158,50 @@ def test_persistent_changes_land_in_the_inactive_xml_only(
         assert _current_vcpus(live) == 3
         # (the live <currentMemory> starts at the maximum and drops as the balloon inflates)
         assert live.findtext("memory") == str(192 * 1024)
+    finally:
+        hv.close()
+
+
+def test_pinning_and_tuning_of_a_running_guest(
+    libvirtd: str, libvirt_conn: Any, tiny_domain_factory: Callable[..., str]
+) -> None:
+    name = tiny_domain_factory("tune", vcpus=2)
+    dom = libvirt_conn.lookupByName(name)
+    uuid = dom.UUIDString()
+    dom.create()
+    hv = Hypervisor(libvirtd)
+    hv.connect()
+    try:
+        info = read_allocation(hv, uuid)
+        last = info.host.online[-1]
+        form = dataclasses.replace(
+            form_for(info.shown),
+            pins={0: str(info.host.online[0]), 1: str(last)},
+            shares="512",
+            period="100000",
+            quota="50000",
+            hard_limit="1G",
+        )
+        changes = plan_changes(info, form, live=True, config=True)
+        assert [c.kind for c in changes] == ["pin", "pin", "schedinfo", "memtune"]
+        for change in changes:
+            apply_change(hv, uuid, change)
+        # libvirt's own view, live and at next boot
+        for flags in (libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG):
+            pins = dom.vcpuPinInfo(flags)
+            assert [i for i, on in enumerate(pins[0]) if on] == [info.host.online[0]]
+            assert [i for i, on in enumerate(pins[1]) if on] == [last]
+            sched = dom.schedulerParametersFlags(flags)
+            assert (sched["vcpu_period"], sched["vcpu_quota"]) == (100000, 50000)
+            assert dom.memoryParameters(flags)["hard_limit"] == 1024 * 1024
+        after = read_allocation(hv, uuid)
+        for side in (after.live, after.config):
+            assert side is not None
+            assert side.pins[1] == (last,) and side.quota == 50000
+            assert side.hard_limit_kib == 1024 * 1024
+        # A CPU the host does not have is refused before libvirt is asked.
+        bad = dataclasses.replace(form_for(after.shown), pins={0: str(after.host.count)})
+        with pytest.raises(InvalidInput, match="has no CPU"):
+            plan_changes(after, bad, live=True, config=False)
     finally:
         hv.close()
