@@ -140,3 +140,25 @@ async def test_committed_figures_follow_a_change_on_one_of_several_hosts() -> No
         # The other host's line is its own. (Its first character is its connection symbol,
         # which may show a slow poll on a busy machine: compare the figures.)
         assert panel_lines()[1][1:] == demo_before[1:]
+
+
+async def test_choosing_next_boot_only_starts_untouched_fields_from_the_next_boot() -> None:
+    uri = host_uri("small_host")
+    app = VmtuiApp(uri, interval=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        # Make alpha's next boot differ from what runs: 1 vCPU at next boot, 2 now.
+        app.hv.writable_conn().lookupByName("alpha").setVcpusFlags(
+            1, libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        )
+        screen = await _open(pilot, app, "alpha")
+        assert screen.query_one("#f-vcpus", Input).value == "2"
+        screen.query_one("#f-memory", Input).value = "768M"  # typed: kept across the switch
+        screen.query_one("#when-config", RadioButton).value = True
+        await wait_for(pilot, lambda: screen.query_one("#f-vcpus", Input).value == "1")
+        assert screen.query_one("#f-memory", Input).value == "768M"
+        screen.query_one("#f-vcpus", Input).value = "2"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        body = text_of(app.screen.query_one("#body", Static))
+        assert "vCPUs → 2 (at next boot)" in body and "memory → 768M (at next boot)" in body

@@ -17,6 +17,7 @@ from vmtui.backend.allocation import (
     Change,
     HostCpus,
     apply_change,
+    base_form,
     cpu_list_text,
     form_for,
     parse_allocation,
@@ -298,3 +299,17 @@ def test_maxima_of_a_shut_off_guest(hv: Hypervisor) -> None:
 def test_a_live_change_on_a_stopped_guest_is_refused(hv: Hypervisor) -> None:
     with pytest.raises(ActionFailed, match="not running; nothing was changed"):
         apply_change(hv, BETA, Change("vcpus", True, False, number=1))
+
+
+def test_a_next_boot_change_compares_with_the_next_boot_values() -> None:
+    live = Allocation(vcpus=2, max_vcpus=2, memory_kib=512 * 1024, max_memory_kib=1024 * 1024)
+    config = dataclasses.replace(live, vcpus=1)
+    both = AllocationInfo("u", "web", GuestState.RUNNING, True, live, config, HOST)
+    assert base_form(both, live=True, config=True).vcpus == "2"  # what runs now
+    assert base_form(both, live=False, config=True).vcpus == "1"  # what boots next
+    # "2" is no change for the running guest, but is one for its next boot.
+    form = dataclasses.replace(form_for(live), vcpus="2")
+    assert plan_changes(both, form, live=False, config=True) == [
+        Change("vcpus", False, True, number=2)
+    ]
+    assert plan_changes(both, form, live=True, config=False) == []

@@ -400,6 +400,13 @@ def form_for(alloc: Allocation) -> AllocationForm:
     )
 
 
+def base_form(info: AllocationInfo, *, live: bool, config: bool) -> AllocationForm:
+    """What a form starts from for a choice of when: the next boot's values when only the
+    next boot changes, else what runs now (or, when off, the next boot's)."""
+    side = info.config if config and not live and info.config is not None else info.shown
+    return form_for(side)
+
+
 def _limit_kib(text: str, what: str) -> int:
     if text.strip().lower() in ("unlimited", "none", "-1"):
         return UNLIMITED_KIB
@@ -407,13 +414,18 @@ def _limit_kib(text: str, what: str) -> int:
 
 
 def plan_changes(
-    info: AllocationInfo, form: AllocationForm, *, live: bool, config: bool
+    info: AllocationInfo,
+    form: AllocationForm,
+    *,
+    live: bool,
+    config: bool,
+    base: AllocationForm | None = None,
 ) -> list[Change]:
     """The libvirt calls that turn ``info`` into what ``form`` says, in a safe order.
 
-    Only fields whose text differs from ``form_for(info.shown)`` change. ``live`` / ``config``
-    say when (now, at next boot); a side the guest does not have (not running, transient) is
-    refused with a sentence, as is every out-of-range value."""
+    Only fields whose text differs from ``base`` (by default ``base_form``) change.
+    ``live`` / ``config`` say when (now, at next boot); a side the guest does not have
+    (not running, transient) is refused with a sentence, as is every out-of-range value."""
     name = info.name
     if live and not info.running:
         raise InvalidInput(
@@ -425,7 +437,8 @@ def plan_changes(
         )
     if not (live or config):
         raise InvalidInput("Choose when the change applies: now, at next boot, or both.")
-    base = form_for(info.shown)
+    if base is None:
+        base = base_form(info, live=live, config=config)
     sides = [s for s in (info.live if live else None, info.config if config else None) if s]
     host = info.host
 

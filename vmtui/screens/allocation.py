@@ -25,6 +25,7 @@ from vmtui.backend.allocation import (
     AllocationInfo,
     Change,
     apply_change,
+    base_form,
     cpu_list_text,
     form_for,
     plan_changes,
@@ -158,7 +159,7 @@ class AllocationScreen(Screen[None]):
         if not self.is_mounted:
             return
         self.info = info
-        self.base = form_for(info.shown)
+        self.base = form_for(info.shown)  # _set_when switches it to the chosen side
         self.query_one("#alloc-title", Static).update(f"Allocation of {info.name}")
         self.query_one("#alloc-host", Static).update(host_line(info))
         form = self.query_one("#alloc-form", VerticalScroll)
@@ -216,6 +217,25 @@ class AllocationScreen(Screen[None]):
             button.value = key == choice
 
     # ------------------------------------------------------------ applying
+    @on(RadioSet.Changed, "#alloc-when")
+    def _when_changed(self) -> None:
+        """Start the untouched fields from the side that changes: the next boot's values
+        for "at next boot only", else the running ones. Edited fields keep what was typed."""
+        info, old = self.info, self.base
+        if info is None or old is None:
+            return
+        live, config = self.when()
+        new = base_form(info, live=live, config=config)
+        for field, _label, _hint in FIELDS:
+            box = self.query_one(f"#f-{field}", Input)
+            if box.value == getattr(old, field):
+                box.value = cast(str, getattr(new, field))
+        for n in range(info.shown.max_vcpus):
+            box = self.query_one(f"#f-pin-{n}", Input)
+            if box.value == old.pins.get(n, ""):
+                box.value = new.pins.get(n, "")
+        self.base = new
+
     def when(self) -> tuple[bool, bool]:
         """(live, config) from the radio set."""
         for key, _label in WHEN:
@@ -245,7 +265,7 @@ class AllocationScreen(Screen[None]):
             return
         live, config = self.when()
         try:
-            changes = plan_changes(info, self.form(), live=live, config=config)
+            changes = plan_changes(info, self.form(), live=live, config=config, base=self.base)
         except InvalidInput as err:
             self.show_error(err.message)
             return
