@@ -162,3 +162,22 @@ async def test_choosing_next_boot_only_starts_untouched_fields_from_the_next_boo
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         body = text_of(app.screen.query_one("#body", Static))
         assert "vCPUs → 2 (at next boot)" in body and "memory → 768M (at next boot)" in body
+
+
+async def test_leaving_while_changes_are_applied_finishes_them_without_a_crash() -> None:
+    app = VmtuiApp(host_uri("small_host"), interval=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        screen = await _open(pilot, app, "alpha")
+        screen.query_one("#when-live", RadioButton).value = True
+        screen.query_one("#f-vcpus", Input).value = "1"
+        screen.query_one("#f-memory", Input).value = "512M"
+        screen.query_one("#f-hard_limit", Input).value = "4G"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y", "escape")  # confirm, then leave at once
+        await wait_for(pilot, lambda: len([e for e in app.activity if e.kind == "action"]) == 3)
+        assert all(e.ok for e in app.activity if e.kind == "action")
+        assert not isinstance(app.screen, AllocationScreen)
+        await wait_for(pilot, lambda: guest_named(app, "alpha").memory_kib == 512 * 1024)
+    assert app._exception is None

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from vmtui import format as fmt
+from vmtui.backend import Hypervisor, VmtuiError
 from vmtui.backend.allocation import (
     Allocation,
     AllocationForm,
@@ -118,6 +119,8 @@ class AllocationScreen(Screen[None]):
         self.info: AllocationInfo | None = None
         self.base: AllocationForm | None = None
         self.applying = False
+        self.host = ""
+        self.gone = False  # left (unmounted): late answers are dropped
 
     @property
     def vmtui(self) -> VmtuiApp:
@@ -138,11 +141,22 @@ class AllocationScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.host = self.vmtui.uri_of(self.uuid) or ""  # changes go to this host only
         self.action_reload()
+
+    def _hv(self) -> Hypervisor:
+        app = self.vmtui
+        return app.hypervisor_for_uri(self.host) if self.host else app.hypervisor_for(self.uuid)
 
     # ------------------------------------------------------------ reading
     def action_reload(self) -> None:
-        hv = self.vmtui.hypervisor_for(self.uuid)
+        if self.gone:
+            return
+        try:
+            hv = self._hv()
+        except VmtuiError as err:  # the host was disconnected
+            self._read_failed(err.message)
+            return
         self.vmtui.run_backend(
             partial(read_allocation, hv, self.uuid),
             done=self.show_info,
@@ -151,12 +165,12 @@ class AllocationScreen(Screen[None]):
         )
 
     def _read_failed(self, error: str) -> None:
-        if self.is_mounted:
+        if not self.gone:
             self.query_one("#alloc-host", Static).update(error)
 
     def show_info(self, info: AllocationInfo) -> None:
         """Fill the form from a fresh reading (drops what was typed)."""
-        if not self.is_mounted:
+        if self.gone:
             return
         self.info = info
         self.base = form_for(info.shown)  # _set_when switches it to the chosen side
@@ -253,7 +267,10 @@ class AllocationScreen(Screen[None]):
         return AllocationForm(pins=pins, **values)
 
     def show_error(self, text: str) -> None:
-        self.query_one("#alloc-error", Static).update(text)
+        if not self.gone:
+            self.query_one("#alloc-error", Static).update(text)
+        elif text:  # the user left the screen while changes were being applied
+            self.vmtui.notify(text, markup=False, severity="error", timeout=8)
 
     @on(Button.Pressed, "#apply")
     def _apply_pressed(self) -> None:
@@ -293,7 +310,6 @@ class AllocationScreen(Screen[None]):
             self.action_reload()
             return
         change = changes[index]
-        hv = self.vmtui.hypervisor_for(self.uuid)
 
         def failed(error: str) -> None:
             self.applying = False
@@ -301,6 +317,11 @@ class AllocationScreen(Screen[None]):
             self.show_error(error + done)
             self.action_reload()
 
+        try:
+            hv = self._hv()
+        except VmtuiError as err:  # the host was disconnected
+            failed(err.message)
+            return
         self.vmtui.run_backend(
             partial(apply_change, hv, self.uuid, change),
             done=lambda _r: self._apply_next(changes, index + 1),
@@ -309,6 +330,9 @@ class AllocationScreen(Screen[None]):
             command=change.virsh(self.guest_name),
             host=hv.uri,
         )
+
+    def on_unmount(self) -> None:
+        self.gone = True
 
     def action_back(self) -> None:
         self.dismiss()

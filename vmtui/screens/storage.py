@@ -161,6 +161,7 @@ class StorageScreen(Screen[None]):
         self.pools: tuple[PoolInfo, ...] = ()
         self.volumes: tuple[VolumeInfo, ...] = ()
         self.pool: str | None = None  # the pool whose volumes are shown
+        self.gone = False  # left (unmounted): late answers are dropped
 
     @property
     def vmtui(self) -> VmtuiApp:
@@ -197,6 +198,8 @@ class StorageScreen(Screen[None]):
         return self.vmtui.hypervisor_for_uri(self.uri)
 
     def load_pools(self) -> None:
+        if self.gone:
+            return  # the user left while a change was being made
         try:
             hv = self._hv()
         except Exception as err:  # NotConnected: a sentence
@@ -211,11 +214,11 @@ class StorageScreen(Screen[None]):
         )
 
     def _failed(self, error: str) -> None:
-        if self.is_mounted:
+        if not self.gone:
             self.query_one("#st-detail", Static).update(error)
 
     def show_pools(self, uri: str, pools: tuple[PoolInfo, ...]) -> None:
-        if not self.is_mounted or uri != self.uri:
+        if self.gone or uri != self.uri:
             return
         self.pools = pools
         table: DataTable[Text] = self.query_one("#pools", DataTable)
@@ -251,7 +254,7 @@ class StorageScreen(Screen[None]):
         )
 
     def show_volumes(self, uri: str, pool: str, volumes: tuple[VolumeInfo, ...]) -> None:
-        if not self.is_mounted or uri != self.uri or (pool and pool != self.pool):
+        if self.gone or uri != self.uri or (pool and pool != self.pool):
             return  # an answer for a pool (or host) no longer shown
         table: DataTable[Text] = self.query_one("#volumes", DataTable)
         keep = self.selected_volume()
@@ -378,6 +381,9 @@ class StorageScreen(Screen[None]):
         self.query_one("#volumes", DataTable).clear()
         self._show_title()
         self.load_pools()
+
+    def on_unmount(self) -> None:
+        self.gone = True
 
     def action_back(self) -> None:
         self.dismiss()
