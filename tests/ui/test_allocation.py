@@ -181,3 +181,14 @@ async def test_leaving_while_changes_are_applied_finishes_them_without_a_crash()
         assert not isinstance(app.screen, AllocationScreen)
         await wait_for(pilot, lambda: guest_named(app, "alpha").memory_kib == 512 * 1024)
     assert app._exception is None
+
+
+async def test_a_transient_guest_changes_now_only() -> None:
+    app = VmtuiApp(host_uri("small_host"), interval=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        screen = await _open(pilot, app, "temp")
+        assert screen.query_one("#when-live", RadioButton).value
+        assert screen.query_one("#when-config", RadioButton).disabled
+        assert screen.query_one("#when-both", RadioButton).disabled
+        assert "transient" in text_of(screen.query_one("#alloc-host", Static))

@@ -103,3 +103,25 @@ async def test_read_only_hides_the_changes() -> None:
         await pilot.pause()
         assert app.screen is screen  # no form: creating is hidden on a read-only connection
         assert screen.check_action("delete", ()) is False
+
+
+async def test_storage_opens_on_the_selected_guests_host_and_h_cycles_hosts() -> None:
+    from tests.ui.helpers import select
+    from vmtui.app import DEMO_URI
+
+    app = VmtuiApp([host_uri("small_host"), DEMO_URI], interval=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        select(app, "web1")  # a guest of the demo host
+        await pilot.press("V")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, StorageScreen) and bool(app.screen.pools)
+        )
+        screen = app.screen
+        assert isinstance(screen, StorageScreen)
+        assert screen.uri == DEMO_URI and [p.name for p in screen.pools] == ["default"]
+        assert text_of(screen.query_one("#st-title", Static)) == "Storage on demo-host"
+        await pilot.press("h")
+        await wait_for(pilot, lambda: [p.name for p in screen.pools] == ["pool"])
+        assert screen.uri == host_uri("small_host")
+        await wait_for(pilot, lambda: len(screen.volumes) == 4)
