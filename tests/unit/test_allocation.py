@@ -169,9 +169,9 @@ def test_only_edited_fields_become_changes_with_their_virsh_words() -> None:
 
 def test_values_above_the_maximum_are_refused() -> None:
     now = info()
-    with pytest.raises(InvalidInput, match="between 1 and 2, not 3"):
-        plan_changes(now, dataclasses.replace(form_for(now.shown), vcpus="3"), live=True,
-                     config=False)  # fmt: skip
+    three = dataclasses.replace(form_for(now.shown), vcpus="3")
+    with pytest.raises(InvalidInput, match=r"at most 2 vCPUs \(its maximum\), not 3; raise"):
+        plan_changes(now, three, live=True, config=False)
     too_big = dataclasses.replace(form_for(now.shown), memory="2G")
     with pytest.raises(InvalidInput, match=r"more than the maximum memory \(1.0G\)"):
         plan_changes(now, too_big, live=True, config=False)
@@ -313,3 +313,8 @@ def test_a_next_boot_change_compares_with_the_next_boot_values() -> None:
         Change("vcpus", False, True, number=2)
     ]
     assert plan_changes(both, form, live=True, config=False) == []
+
+
+def test_vcpu_sentences_keep_their_spelling() -> None:
+    with pytest.raises(InvalidInput, match=r"^vCPUs must be a whole number"):
+        parse_count("x", "vCPUs", 1, 2)

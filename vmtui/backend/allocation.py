@@ -205,7 +205,8 @@ def read_allocation(hv: Hypervisor, uuid: str) -> AllocationInfo:
 
 # ----------------------------------------------------------------------------- input
 def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
+    """First letter up, except a word like "vCPUs" that starts lower-case."""
+    return text if text.startswith("vCPU") else text[:1].upper() + text[1:]
 
 
 def parse_size_kib(text: str, what: str) -> int:
@@ -470,7 +471,12 @@ def plan_changes(
     new_vcpus: int | None = None
     if edited(form.vcpus, base.vcpus):
         limit = new_max_vcpus or min(s.max_vcpus for s in sides)
-        new_vcpus = parse_count(form.vcpus, "vCPUs", 1, limit)
+        new_vcpus = parse_count(form.vcpus, "vCPUs", 1, 4096)
+        if new_vcpus > limit:
+            raise InvalidInput(
+                f"{name} can have at most {limit} vCPUs (its maximum), not {new_vcpus}; raise "
+                "the maximum first (only while it is shut off)."
+            )
     # -- memory
     new_mem: int | None = None
     if edited(form.memory, base.memory):
