@@ -42,7 +42,9 @@ async def test_a_live_vcpu_change_is_confirmed_applied_and_logged() -> None:
             pilot, lambda: "committed vCPUs 4/4" in app.screen.query_one(HostPanel)._text.plain
         )
         screen = await _open(pilot, app, "alpha")
-        assert "Guest alpha is running" in text_of(screen.query_one("#alloc-host", Static))
+        host = text_of(screen.query_one("#alloc-host", Static))
+        assert "Guest alpha is running" in host
+        assert "Running guests commit 4 vCPUs and 1.5G." in host
         assert screen.query_one("#f-vcpus", Input).value == "2"
         assert screen.query_one("#f-max_vcpus", Input).disabled  # running: maxima locked
         screen.query_one("#when-live", RadioButton).value = True

@@ -175,7 +175,15 @@ class AllocationScreen(Screen[None]):
         self.info = info
         self.base = form_for(info.shown)  # _set_when switches it to the chosen side
         self.query_one("#alloc-title", Static).update(f"Allocation of {info.name}")
-        self.query_one("#alloc-host", Static).update(host_line(info))
+        link = self.vmtui.hosts.get(self.host)
+        stats = link.snapshot.host if link is not None and link.snapshot is not None else None
+        committed = (
+            f" Running guests commit {stats.committed_vcpus} vCPUs and "
+            f"{fmt.kib(stats.committed_mem_kib)}."
+            if stats is not None
+            else ""
+        )
+        self.query_one("#alloc-host", Static).update(host_line(info) + committed)
         form = self.query_one("#alloc-form", VerticalScroll)
         form.remove_children()
         rows = [self._row("", "now", "next boot", None, head=True)]
