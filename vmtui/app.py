@@ -101,6 +101,8 @@ class VmtuiApp(App[None]):
         Binding("H", "connections", "Connections", show=False),  # --- connections
         Binding("N", "networks", "Networks", show=False),  # --- isolation
         Binding("colon", "command_line", "Command", key_display=":", show=False),  # power
+        # --- alloc
+        Binding("V", "storage", "Storage", show=False),
     ]
 
     def __init__(
@@ -783,3 +785,21 @@ class VmtuiApp(App[None]):
         if isinstance(self.screen, (ConsoleScreen, DisplayScreen, ModalScreen)):
             raise SkipAction()  # their keys belong to the guest, or to the dialog
         open_command_line(self)
+
+    # --- alloc
+    def action_storage(self) -> None:
+        """Storage pools and volumes of the selected guest's host (else the first host)."""
+        from vmtui.screens.base import GuestActionScreen
+        from vmtui.screens.storage import StorageScreen
+
+        if isinstance(self.screen, StorageScreen):
+            return
+        if not self.hosts:
+            self.notify("No host is connected; add one with H (connections).", timeout=4)
+            return
+        uri = self.uri
+        if isinstance(self.screen, GuestActionScreen):
+            guest = self.screen.current_guest()
+            if guest is not None and guest.host in self.hosts:
+                uri = guest.host
+        self.push_screen(StorageScreen(uri))

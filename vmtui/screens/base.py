@@ -31,6 +31,8 @@ MUTATING = frozenset(
         "delete",
         "console",
         "tags",  # --- power
+        # --- alloc
+        "allocation",
     }
 )
 
@@ -65,6 +67,8 @@ class GuestActionScreen(HostView):
         Binding("i", "isolation", "Isolation", show=False),
         # --- power
         Binding("t", "tags", "Tags", show=False),
+        # --- alloc
+        Binding("A", "allocation", "Allocation", show=False),
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -186,6 +190,16 @@ class GuestActionScreen(HostView):
 
         ask_tags(self.vmtui, self.targets())
 
+    # --- alloc
+    def action_allocation(self) -> None:
+        from vmtui.screens.allocation import AllocationScreen
+
+        guest = self.current_guest()
+        if guest is None:
+            self.notify("No guest is selected.", severity="warning", timeout=3)
+            return
+        self.app.push_screen(AllocationScreen(guest.uuid, guest.name))
+
 
 def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
     """(action, title, help) for what makes sense in the guest's state."""
@@ -215,6 +229,8 @@ def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
     if state.is_active:
         out.append(("console", "Console", "Attach to the guest's serial console (ctrl+] detaches)"))
     out.append(("delete", "Delete", "Remove the guest, and the disks you tick (asks first)"))
+    # --- alloc
+    out.append(("allocation", "Allocation of", "vCPUs, memory, CPU pinning and limits"))
     return out
 
 

@@ -55,7 +55,7 @@ def host_lines(
     if stats is not None:
         text.append(f"guests {stats.guests_running}/{stats.guests_total} running · ")
         over = stats.vcpu_overcommit
-        text.append(f"vCPUs {stats.committed_vcpus}/{stats.host_cpus}")
+        text.append(f"committed vCPUs {stats.committed_vcpus}/{stats.host_cpus}")
         if over is not None:
             text.append(f" ({over * 100:.0f}%)", style="bold red" if over > 1 else "")
         mem_over = stats.mem_overcommit

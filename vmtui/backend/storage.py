@@ -1,0 +1,268 @@
+"""Storage pools and volumes of one host: list, refresh, create and delete volumes.
+
+A volume's users are the guests (defined or running, on the same host) whose disks point at
+its path, or at ``pool/volume`` for ``<disk type='volume'>``. Deleting a used volume is
+refused with their names before libvirt is asked. Volume XML is built with ElementTree.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any
+
+import libvirt
+
+from vmtui import format as fmt
+from vmtui.backend import domxml
+from vmtui.backend.devices import InvalidInput
+from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError
+from vmtui.backend.hypervisor import Hypervisor, libvirt_message
+
+VOLUME_FORMATS = ("qcow2", "raw")
+MIN_VOLUME_BYTES = 1024 * 1024
+_VOLNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
+_UNIT_BYTES = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+_POOL_STATES = {
+    0: "inactive",
+    1: "building",
+    2: "running",
+    3: "degraded",
+    4: "inaccessible",
+}
+
+
+@dataclass(frozen=True)
+class PoolInfo:
+    name: str
+    uuid: str
+    state: str  # running, inactive, building, degraded, inaccessible
+    kind: str  # dir, logical, netfs, ...
+    capacity: int  # bytes
+    allocation: int
+    available: int
+    autostart: bool
+    persistent: bool
+    path: str  # target path ("" when the pool has none)
+
+    @property
+    def active(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    name: str
+    pool: str
+    path: str
+    format: str  # qcow2, raw, iso..., "" when unknown
+    capacity: int  # bytes
+    allocation: int
+    used_by: tuple[str, ...]  # guests of this host whose disks use it
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    """A volume to create: ``capacity`` in bytes; qcow2 or raw, allocated on demand."""
+
+    name: str
+    format: str
+    capacity: int
+
+    def virsh(self, pool: str) -> tuple[str, ...]:
+        return ("vol-create-as", pool, self.name, f"{self.capacity}B", "--format", self.format)
+
+
+# ----------------------------------------------------------------------------- input
+def parse_size_bytes(text: str) -> int:
+    """``10G``, ``512M``, ``1.5T``; a bare number is GiB. Raises InvalidInput."""
+    m = _SIZE.match(text)
+    if not m:
+        raise InvalidInput(f"Size {text.strip()!r} is not a size; write it like 10G or 512M.")
+    number, unit = float(m.group(1)), (m.group(2) or "g").lower()
+    return int(number * _UNIT_BYTES[unit])
+
+
+def volume_spec(name: str, format: str, size: str) -> VolumeSpec:
+    """Check what the user typed for a new volume; raises InvalidInput with a sentence."""
+    clean = name.strip()
+    if not clean:
+        raise InvalidInput("Give the new volume a name, like data.qcow2.")
+    if "/" in clean or "\x00" in clean:
+        raise InvalidInput(f"The volume name {clean!r} must not contain '/'.")
+    if not _VOLNAME.match(clean):
+        raise InvalidInput(
+            f"The volume name {clean!r} may hold letters, digits, '_', '.', '+' and '-', and "
+            "must not start with '.' or '-'."
+        )
+    if format not in VOLUME_FORMATS:
+        raise InvalidInput(f"Unknown volume format {format!r}; use qcow2 or raw.")
+    capacity = parse_size_bytes(size)
+    if capacity < MIN_VOLUME_BYTES:
+        raise InvalidInput(f"A volume must be at least 1M, not {fmt.size(capacity)}.")
+    return VolumeSpec(clean, format, capacity)
+
+
+def volume_xml(spec: VolumeSpec) -> str:
+    vol = ET.Element("volume")
+    ET.SubElement(vol, "name").text = spec.name
+    ET.SubElement(vol, "capacity", unit="bytes").text = str(spec.capacity)
+    ET.SubElement(vol, "allocation", unit="bytes").text = "0"
+    target = ET.SubElement(vol, "target")
+    ET.SubElement(target, "format", type=spec.format)
+    return ET.tostring(vol, encoding="unicode")
+
+
+# ----------------------------------------------------------------------------- reading
+def _pool_error(hv: Hypervisor, err: libvirt.libvirtError, what: str) -> VmtuiError:
+    """A libvirt error as a sentence; a lost connection is marked lost (via wrap_error)."""
+    reason = libvirt_message(err)
+    if isinstance(hv.wrap_error(err, what, ""), NotConnected):
+        return NotConnected(f"Could not {what}: the connection to {hv.uri} was lost ({reason}).")
+    return ActionFailed(f"Could not {what}: {reason}.")
+
+
+def _pool(hv: Hypervisor, conn: Any, name: str) -> Any:
+    try:
+        return conn.storagePoolLookupByName(name)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
+            raise ActionFailed(f"There is no storage pool {name} on {hv.uri}.") from None
+        raise _pool_error(hv, err, f"find storage pool {name}") from None
+
+
+def _pool_info(pool: Any) -> PoolInfo:
+    state, capacity, allocation, available = pool.info()
+    root = ET.fromstring(pool.XMLDesc(0))
+    return PoolInfo(
+        name=pool.name(),
+        uuid=pool.UUIDString(),
+        state=_POOL_STATES.get(int(state), "unknown"),
+        kind=root.get("type", ""),
+        capacity=int(capacity),
+        allocation=int(allocation),
+        available=int(available),
+        autostart=bool(pool.autostart()),
+        persistent=bool(pool.isPersistent()),
+        path=root.findtext("target/path", ""),
+    )
+
+
+def list_pools(hv: Hypervisor) -> tuple[PoolInfo, ...]:
+    """Every storage pool of the host, active or not, by name (blocking)."""
+    conn = hv.readable_conn()
+    try:
+        pools = [_pool_info(p) for p in conn.listAllStoragePools(0)]
+    except libvirt.libvirtError as err:
+        raise _pool_error(hv, err, f"list the storage pools of {hv.uri}") from None
+    return tuple(sorted(pools, key=lambda p: p.name))
+
+
+def disk_users(conn: Any) -> dict[str, set[str]]:
+    """Path (or ``pool/volume``) -> names of the guests whose disks use it: both the
+    definition and, for running guests, the live XML (hot-plugged disks count)."""
+    users: dict[str, set[str]] = {}
+    for dom in conn.listAllDomains(0):
+        xmls = []
+        try:
+            if dom.isPersistent():
+                xmls.append(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+            if dom.isActive():
+                xmls.append(dom.XMLDesc(0))
+        except libvirt.libvirtError:
+            continue  # it went away meanwhile
+        for xml in xmls:
+            cfg = domxml.parse_domain(xml)
+            for disk in cfg.disks:
+                if disk.source:
+                    users.setdefault(disk.source, set()).add(cfg.name)
+    return users
+
+
+def _volume_info(pool_name: str, vol: Any, users: dict[str, set[str]]) -> VolumeInfo:
+    _kind, capacity, allocation = vol.info()
+    root = ET.fromstring(vol.XMLDesc(0))
+    path = vol.path()
+    name = vol.name()
+    used = users.get(path, set()) | users.get(f"{pool_name}/{name}", set())
+    fmt_el = root.find("target/format")
+    return VolumeInfo(
+        name=name,
+        pool=pool_name,
+        path=path,
+        format=fmt_el.get("type", "") if fmt_el is not None else "",
+        capacity=int(capacity),
+        allocation=int(allocation),
+        used_by=tuple(sorted(used)),
+    )
+
+
+def list_volumes(hv: Hypervisor, pool_name: str) -> tuple[VolumeInfo, ...]:
+    """The volumes of an active pool with the guests using each (blocking)."""
+    conn = hv.readable_conn()
+    pool = _pool(hv, conn, pool_name)
+    try:
+        if not pool.isActive():
+            return ()
+        users = disk_users(conn)
+        vols = [_volume_info(pool_name, v, users) for v in pool.listAllVolumes(0)]
+    except libvirt.libvirtError as err:
+        raise _pool_error(hv, err, f"list the volumes of pool {pool_name}") from None
+    return tuple(sorted(vols, key=lambda v: v.name))
+
+
+# ----------------------------------------------------------------------------- changing
+def refresh_pool(hv: Hypervisor, pool_name: str) -> None:
+    """Re-read the pool's contents from disk (files added or removed by hand)."""
+    conn = hv.writable_conn()
+    pool = _pool(hv, conn, pool_name)
+    try:
+        if not pool.isActive():
+            raise ActionFailed(f"Storage pool {pool_name} is not active, so it cannot refresh.")
+        pool.refresh(0)
+    except libvirt.libvirtError as err:
+        raise _pool_error(hv, err, f"refresh storage pool {pool_name}") from None
+
+
+def create_volume(hv: Hypervisor, pool_name: str, spec: VolumeSpec) -> VolumeInfo:
+    """Create a (validated) volume in an active pool; refuses a name already taken."""
+    conn = hv.writable_conn()
+    pool = _pool(hv, conn, pool_name)
+    try:
+        if not pool.isActive():
+            raise ActionFailed(f"Storage pool {pool_name} is not active; start it first.")
+        if spec.name in pool.listVolumes():
+            raise ActionFailed(
+                f"Storage pool {pool_name} already has a volume {spec.name}; nothing was created."
+            )
+        vol = pool.createXML(volume_xml(spec), 0)
+        return _volume_info(pool_name, vol, disk_users(conn))
+    except libvirt.libvirtError as err:
+        raise _pool_error(hv, err, f"create volume {spec.name} in pool {pool_name}") from None
+
+
+def delete_volume(hv: Hypervisor, pool_name: str, volume: str) -> None:
+    """Delete a volume, unless a guest of this host uses it (refused, naming the guests)."""
+    conn = hv.writable_conn()
+    pool = _pool(hv, conn, pool_name)
+    try:
+        vol = pool.storageVolLookupByName(volume)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
+            raise ActionFailed(f"Pool {pool_name} has no volume {volume}.") from None
+        raise _pool_error(hv, err, f"find volume {volume} in pool {pool_name}") from None
+    try:
+        info = _volume_info(pool_name, vol, disk_users(conn))
+        if info.used_by:
+            guests = ", ".join(info.used_by)
+            which = "guest" if len(info.used_by) == 1 else "guests"
+            raise ActionFailed(
+                f"Volume {volume} is used by {which} {guests}; nothing was deleted. Remove "
+                "the disk from the guest first."
+            )
+        vol.delete(0)
+    except libvirt.libvirtError as err:
+        raise _pool_error(hv, err, f"delete volume {volume} of pool {pool_name}") from None
