@@ -60,6 +60,8 @@ class GuestActionScreen(HostView):
         Binding("D", "delete", "Delete", show=False),
         Binding("c", "console", "Console"),
         Binding("v", "display", "Screen", show=False),
+        # --- snapclone
+        Binding("S", "snapshots", "Snapshots", show=False),
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -158,6 +160,16 @@ class GuestActionScreen(HostView):
         guest = self.current_guest()
         if guest is not None:
             self.vmtui.ask_delete(guest.uuid)
+
+    # --- snapclone
+    def action_snapshots(self) -> None:
+        from vmtui.screens.snapshots import SnapshotsScreen
+
+        guest = self.current_guest()
+        if guest is None:
+            self.notify("No guest is selected.", severity="warning", timeout=3)
+            return
+        self.app.push_screen(SnapshotsScreen(guest.uuid, guest.name))
 
 
 def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
