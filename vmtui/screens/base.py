@@ -30,6 +30,8 @@ MUTATING = frozenset(
         "autostart",
         "delete",
         "console",
+        # --- snapclone
+        "edit_xml",
     }
 )
 
@@ -62,6 +64,7 @@ class GuestActionScreen(HostView):
         Binding("v", "display", "Screen", show=False),
         # --- snapclone
         Binding("S", "snapshots", "Snapshots", show=False),
+        Binding("e", "edit_xml", "Edit XML", show=False),
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -170,6 +173,15 @@ class GuestActionScreen(HostView):
             self.notify("No guest is selected.", severity="warning", timeout=3)
             return
         self.app.push_screen(SnapshotsScreen(guest.uuid, guest.name))
+
+    def action_edit_xml(self) -> None:
+        from vmtui.screens.xmledit import XmlEditScreen
+
+        guest = self.current_guest()
+        if guest is None:
+            self.notify("No guest is selected.", severity="warning", timeout=3)
+            return
+        self.app.push_screen(XmlEditScreen("domain", guest.uuid, guest.name, guest.host))
 
 
 def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
