@@ -32,6 +32,7 @@ MUTATING = frozenset(
         "console",
         # --- snapclone
         "edit_xml",
+        "clone",
     }
 )
 
@@ -65,6 +66,7 @@ class GuestActionScreen(HostView):
         # --- snapclone
         Binding("S", "snapshots", "Snapshots", show=False),
         Binding("e", "edit_xml", "Edit XML", show=False),
+        Binding("K", "clone", "Clone", show=False),
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -173,6 +175,22 @@ class GuestActionScreen(HostView):
             self.notify("No guest is selected.", severity="warning", timeout=3)
             return
         self.app.push_screen(SnapshotsScreen(guest.uuid, guest.name))
+
+    def action_clone(self) -> None:
+        from vmtui.screens.clone import CloneScreen
+
+        guest = self.current_guest()
+        if guest is None:
+            self.notify("No guest is selected.", severity="warning", timeout=3)
+            return
+        if guest.state.is_active and guest.state is not GuestState.PAUSED:
+            self.notify(
+                f"Guest {guest.name} is {guest.state.label}: shut it down or pause it to clone it.",
+                markup=False,
+                timeout=5,
+            )
+            return
+        self.app.push_screen(CloneScreen(guest.uuid, guest.name))
 
     def action_edit_xml(self) -> None:
         from vmtui.screens.xmledit import XmlEditScreen
