@@ -18,7 +18,7 @@ from typing import Any
 import libvirt
 import pytest
 
-from vmtui.backend import Hypervisor
+from vmtui.backend import ActionFailed, Hypervisor
 from vmtui.backend.clone import CloneCancelled, CloneProgress, clone_guest, plan_clone
 
 from .conftest import _remove_domain, unique_domain_name
@@ -138,6 +138,10 @@ def test_clone_is_a_full_copy_with_its_own_identity_and_both_boot(
     assert Path(disk(new_xml)).parent == image.parent
     assert _holds_pattern(disk(new_xml), 0x42)  # the data came along: a full copy
     assert new_xml.findtext("os/kernel") == src_xml.findtext("os/kernel")
+    info = subprocess.run(
+        ["qemu-img", "info", "-U", disk(new_xml)], capture_output=True, text=True, check=True
+    )
+    assert "compat: 1.1" in info.stdout  # the same qcow2 level as the original, not 0.10
 
     readers: list[ConsoleReader] = []
     try:
@@ -176,6 +180,29 @@ def test_cancelled_clone_leaves_nothing(
     cancel.set()  # pressed before the first disk: nothing is copied
     with pytest.raises(CloneCancelled, match="nothing was made"):
         clone_guest(hv, plan, None, cancel)
+    pool.refresh(0)
+    assert set(pool.listVolumes()) == before
+    with pytest.raises(libvirt.libvirtError):
+        libvirt_conn.lookupByName(new_name)
+
+
+def test_a_paused_guest_whose_disk_qemu_locks_is_refused_clearly(
+    hv: Hypervisor,
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    pool: Any,
+    isolated_network: str,
+    clone_names: list[str],
+) -> None:
+    name, _image = _source_guest(pool, isolated_network, tiny_domain_factory, "clonepaused")
+    source = libvirt_conn.lookupByName(name)
+    source.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+    new_name = unique_domain_name("clone")
+    clone_names.append(new_name)
+    plan = plan_clone(hv, source.UUIDString(), new_name)  # paused is allowed to plan
+    before = set(pool.listVolumes())
+    with pytest.raises(ActionFailed, match="locked while the guest is paused"):
+        clone_guest(hv, plan)
     pool.refresh(0)
     assert set(pool.listVolumes()) == before
     with pytest.raises(libvirt.libvirtError):

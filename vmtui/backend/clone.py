@@ -49,6 +49,7 @@ class CloneDisk:
     volume: str  # the copy's volume name
     capacity: int  # bytes
     allocation: int  # bytes the original uses (what the copy has to write, about)
+    compat: str = ""  # the original's qcow2 compat level (the copy keeps it)
 
 
 @dataclass(frozen=True)
@@ -250,9 +251,17 @@ def plan_clone(hv: Hypervisor, uuid: str, new_name: str, target_pool: str = "") 
         fmt = (driver.get("type") if driver is not None else None) or (
             fmt_el.get("type") if fmt_el is not None else None
         )
+        compat = (vol_xml.findtext("./target/compat") or "").strip()
         disks.append(
             CloneDisk(
-                target, vol.path(), fmt or "raw", dest, volname, int(capacity), int(allocation)
+                target,
+                vol.path(),
+                fmt or "raw",
+                dest,
+                volname,
+                int(capacity),
+                int(allocation),
+                compat,
             )
         )
     shares = tuple(
@@ -343,6 +352,8 @@ def _volume_xml(copy: CloneDisk) -> str:
     ET.SubElement(vol, "capacity", {"unit": "bytes"}).text = str(copy.capacity)
     target = ET.SubElement(vol, "target")
     ET.SubElement(target, "format", {"type": copy.fmt})
+    if copy.fmt == "qcow2":  # else libvirt writes the old 0.10 format
+        ET.SubElement(target, "compat").text = copy.compat or "1.1"
     return ET.tostring(vol, encoding="unicode")
 
 
@@ -382,7 +393,15 @@ def _copy_disk(
             continue  # not created yet
         progress(CloneProgress(index, total, copy.target, int(allocation), copy.allocation))
     if "error" in result:
-        raise _failed(hv, result["error"], f"Could not copy disk {copy.target}")
+        err = result["error"]
+        reason = libvirt_message(err)
+        if "Failed to get shared" in reason or "Is another process using the image" in reason:
+            raise ActionFailed(
+                f"Could not copy disk {copy.target}: QEMU keeps {copy.source} locked while "
+                "the guest is paused, so it cannot be copied now. Shut the guest down and "
+                "clone again."
+            )
+        raise _failed(hv, err, f"Could not copy disk {copy.target}")
     made.append(result["vol"])
     progress(CloneProgress(index, total, copy.target, copy.allocation, copy.allocation))
 
