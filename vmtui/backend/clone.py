@@ -393,15 +393,15 @@ def _copy_disk(
             continue  # not created yet
         progress(CloneProgress(index, total, copy.target, int(allocation), copy.allocation))
     if "error" in result:
-        err = result["error"]
-        reason = libvirt_message(err)
+        copy_error = result["error"]
+        reason = libvirt_message(copy_error)
         if "Failed to get shared" in reason or "Is another process using the image" in reason:
             raise ActionFailed(
                 f"Could not copy disk {copy.target}: QEMU keeps {copy.source} locked while "
                 "the guest is paused, so it cannot be copied now. Shut the guest down and "
                 "clone again."
             )
-        raise _failed(hv, err, f"Could not copy disk {copy.target}")
+        raise _failed(hv, copy_error, f"Could not copy disk {copy.target}")
     made.append(result["vol"])
     progress(CloneProgress(index, total, copy.target, copy.allocation, copy.allocation))
 
