@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input, Tree
+from textual.widgets import Checkbox, Input, Tree
 
 from tests.conftest import host_uri
 from tests.ui.helpers import ready, select, text_of, wait_for
@@ -110,3 +110,24 @@ async def test_a_raw_disk_guest_is_refused_with_the_reason() -> None:
         assert isinstance(app.screen, SnapshotsScreen)  # no dialog: refused at once
         assert any("qcow2" in n.message for n in app._notifications)
         assert actions(app) == []
+
+
+async def test_the_screen_follows_the_guest_state() -> None:
+    app = VmtuiApp(host_uri("snap_host"), interval=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        select(app, "db")
+        await pilot.press("S")
+        await wait_for(pilot, lambda: isinstance(app.screen, SnapshotsScreen))
+        screen = app.screen
+        assert isinstance(screen, SnapshotsScreen)
+        await wait_for(pilot, lambda: screen.data is not None)
+        assert screen.data is not None and not screen.data.state.is_active
+        app.guest_action("start", "aaaaaaaa-0000-0000-0000-000000000002", "db")
+        # The next poll shows it running; the tree is read again, so a new snapshot offers
+        # to keep the memory state.
+        await wait_for(pilot, lambda: screen.data is not None and screen.data.state.is_active)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, CreateSnapshotScreen))
+        memory = app.screen.query_one("#memory", Checkbox)
+        assert memory.value and not memory.disabled

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from vmtui.backend import VmtuiError
+from vmtui.backend import Snapshot, VmtuiError
 from vmtui.backend.snapshots import (
     GuestSnapshot,
     SnapshotTree,
@@ -136,6 +136,7 @@ class SnapshotsScreen(HostView):
         self.data: SnapshotTree | None = None
         self.error = ""
         self.loads = 0
+        self._loading = False
 
     def compose(self) -> ComposeResult:
         yield Label(f"Snapshots of {self.guest_name}", id="guest-title", markup=False)
@@ -150,7 +151,16 @@ class SnapshotsScreen(HostView):
         self.reload()
 
     # ------------------------------------------------------------- data
+    def show_snapshot(self, snapshot: Snapshot | None) -> None:
+        """A poll: re-read the tree when the guest's state changed (started, stopped...)."""
+        if snapshot is None or self.data is None:
+            return
+        guest = next((g for g in snapshot.guests if g.uuid == self.uuid), None)
+        if guest is not None and guest.state is not self.data.state and not self._loading:
+            self.reload()
+
     def reload(self) -> None:
+        self._loading = True
         hv = self.vmtui.hypervisor_for(self.uuid)
         self.vmtui.run_backend(
             lambda: list_snapshots(hv, self.uuid),
@@ -160,10 +170,12 @@ class SnapshotsScreen(HostView):
         )
 
     def _failed(self, error: str) -> None:
+        self._loading = False
         self.error = error
         self.query_one("#snap-detail", Static).update(Text(error, style="red"))
 
     def _show(self, data: SnapshotTree) -> None:
+        self._loading = False
         self.data = data
         self.loads += 1
         tree = self.query_one("#snap-tree", Tree)
