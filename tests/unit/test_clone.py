@@ -134,3 +134,20 @@ def test_pools_and_the_virt_clone_line(shv: Hypervisor) -> None:
     )
     with pytest.raises(ActionFailed, match="nosuch"):
         plan_clone(shv, DB, "db2", "nosuch")
+
+
+def test_a_disk_outside_any_pool_is_refused_with_the_fix(shv: Hypervisor) -> None:
+    conn = shv.readable_conn()
+    xml = conn.lookupByUUIDString(RAW).XMLDesc(0).replace("/images/raw.img", "/elsewhere/x.img")
+    xml = xml.replace("<name>rawguest</name>", "<name>loose</name>").replace(
+        f"<uuid>{RAW}</uuid>", ""
+    )
+    loose = conn.defineXML(xml)
+    with pytest.raises(ActionFailed, match=r"\(/elsewhere/x.img\) is not in a storage pool"):
+        plan_clone(shv, loose.UUIDString(), "loose2")
+
+
+def test_a_paused_guest_can_be_planned_and_the_review_warns(shv: Hypervisor) -> None:
+    shv.readable_conn().lookupByUUIDString(WEB).suspend()
+    plan = plan_clone(shv, WEB, "web2")
+    assert "The guest is paused" in plan.review()[-1]

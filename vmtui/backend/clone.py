@@ -78,6 +78,11 @@ class ClonePlan:
         for line in self.boot_files:
             out.append(f"Direct-kernel boot file carried over as it is: {line}.")
         out.append("Snapshots are not copied.")
+        if self.state is GuestState.PAUSED:
+            out.append(
+                "The guest is paused: QEMU may keep its disks locked, and then the copy is "
+                "refused; a shut-off guest can always be cloned."
+            )
         return out
 
 
