@@ -207,3 +207,70 @@ def test_a_paused_guest_whose_disk_qemu_locks_is_refused_clearly(
     assert set(pool.listVolumes()) == before
     with pytest.raises(libvirt.libvirtError):
         libvirt_conn.lookupByName(new_name)
+
+
+async def test_cancel_through_the_screen_removes_the_copies(
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    pool: Any,
+    clone_names: list[str],
+) -> None:
+    from textual.widgets import Input
+
+    from vmtui.app import VmtuiApp
+    from vmtui.screens.clone import CloneScreen
+
+    from .helpers import guest_table, wait_for
+
+    devices = ""
+    for dev in ("vda", "vdb"):
+        vol = pool.createXML(
+            f"<volume><name>{dev}.qcow2</name><capacity unit='MiB'>512</capacity>"
+            "<target><format type='qcow2'/></target></volume>",
+            0,
+        )
+        subprocess.run(  # real data, so each copy takes a moment
+            ["qemu-io", "-f", "qcow2", "-c", "write -P 0x42 0 384M", vol.path()],
+            check=True,
+            capture_output=True,
+        )
+        devices += (
+            f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+            f"<source file='{vol.path()}'/><target dev='{dev}' bus='virtio'/></disk>"
+        )
+    pool.refresh(0)
+    name = tiny_domain_factory("clonecancelui", extra_devices_xml=devices)
+    before = set(pool.listVolumes())
+    new_name = unique_domain_name("clone")
+    clone_names.append(new_name)
+
+    app = VmtuiApp("qemu:///system", interval=0.5)
+    async with app.run_test(size=(100, 34)) as pilot:
+        await wait_for(
+            pilot,
+            lambda: app.snapshot is not None and any(g.name == name for g in app.snapshot.guests),
+            what="guest listed",
+        )
+        assert app.snapshot is not None
+        uuid = next(g.uuid for g in app.snapshot.guests if g.name == name)
+        table = guest_table(app)
+        table.move_cursor(row=table.get_row_index(uuid), animate=False)
+        await pilot.press("K")
+        await wait_for(pilot, lambda: isinstance(app.screen, CloneScreen), what="clone screen")
+        screen = app.screen
+        assert isinstance(screen, CloneScreen)
+        screen.query_one("#name", Input).value = new_name
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.plan is not None, what="review")
+        await pilot.click("#clone")
+        await wait_for(pilot, lambda: bool(screen.progress_seen), what="copy started")
+        await pilot.press("escape")  # cancel: stops after the disk being copied
+        await wait_for(pilot, lambda: screen.result is not None, what="clone ended")
+        assert screen.result is not None and screen.result.cancelled, screen.error
+        assert "cancelled" in screen.error and app.screen is screen
+        entry = [e for e in app.activity if e.kind == "action"][-1]
+        assert entry.text.startswith("virt-clone") and not entry.ok
+    pool.refresh(0)
+    assert set(pool.listVolumes()) == before
+    with pytest.raises(libvirt.libvirtError):
+        libvirt_conn.lookupByName(new_name)
