@@ -11,7 +11,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, ProgressBar, Select, Static
 
@@ -76,7 +76,8 @@ class CloneScreen(HostView):
                 allow_blank=False,
                 id="pool",
             )
-            yield Static("", id="clone-review", markup=False)
+            with VerticalScroll(id="clone-review-box"):
+                yield Static("", id="clone-review", markup=False)
             yield ProgressBar(total=1.0, show_eta=False, id="clone-progress")
             yield Static("", id="clone-status", markup=False)
             yield Static("", id="clone-error", markup=False)
