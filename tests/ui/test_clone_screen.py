@@ -56,6 +56,8 @@ async def test_a_taken_name_is_refused_before_any_work() -> None:
         await pilot.pause()
         assert "already a guest called rawguest" in screen.error
         assert screen.plan is None
+        await pilot.press("escape")  # nothing is being copied: back to the dashboard
+        await wait_for(pilot, lambda: not isinstance(app.screen, CloneScreen))
 
 
 async def test_a_running_guest_is_not_offered_for_cloning() -> None:

@@ -50,7 +50,7 @@ class CloneScreen(HostView):
     """One clone of one guest."""
 
     BINDINGS = [
-        Binding("escape", "back", "Back / cancel", priority=True),
+        Binding("escape", "back", "Back / cancel"),
     ]
 
     def __init__(self, uuid: str, name: str) -> None:
