@@ -43,6 +43,18 @@ def pool(libvirt_conn: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
+def other_pool(libvirt_conn: Any) -> Iterator[Any]:
+    path = Path(tempfile.mkdtemp(prefix=f"vmtui-test-{os.getpid()}-", dir="/var/tmp"))
+    path.chmod(0o755)
+    xml = f"<pool type='dir'><name>{_tag()}-other</name><target><path>{path}</path></target></pool>"
+    obj = libvirt_conn.storagePoolCreateXML(xml, 0)
+    yield obj
+    with contextlib.suppress(libvirt.libvirtError):
+        obj.destroy()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
 def isolated_network(libvirt_conn: Any) -> Iterator[str]:
     """A transient isolated network: no <forward>, no <ip> (no traffic leaves it)."""
     name = f"{_tag()}-net"
@@ -274,3 +286,26 @@ async def test_cancel_through_the_screen_removes_the_copies(
     assert set(pool.listVolumes()) == before
     with pytest.raises(libvirt.libvirtError):
         libvirt_conn.lookupByName(new_name)
+
+
+def test_clone_into_another_pool(
+    hv: Hypervisor,
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    pool: Any,
+    other_pool: Any,
+    isolated_network: str,
+    clone_names: list[str],
+) -> None:
+    name, image = _source_guest(pool, isolated_network, tiny_domain_factory, "cloneother")
+    source = libvirt_conn.lookupByName(name)
+    new_name = unique_domain_name("clone")
+    clone_names.append(new_name)
+    plan = plan_clone(hv, source.UUIDString(), new_name, other_pool.name())
+    assert [d.pool for d in plan.disks] == [other_pool.name()]
+    clone_guest(hv, plan)
+    clone = ET.fromstring(libvirt_conn.lookupByName(new_name).XMLDesc(0))
+    path = clone.find("./devices/disk/source").get("file", "")  # type: ignore[union-attr]
+    other_dir = ET.fromstring(other_pool.XMLDesc(0)).findtext("target/path")
+    assert str(Path(path).parent) == other_dir and path != str(image)
+    assert _holds_pattern(path, 0x42)
