@@ -33,6 +33,9 @@ MUTATING = frozenset(
         "tags",  # --- power
         # --- alloc
         "allocation",
+        # --- snapclone
+        "edit_xml",
+        "clone",
     }
 )
 
@@ -69,6 +72,10 @@ class GuestActionScreen(HostView):
         Binding("t", "tags", "Tags", show=False),
         # --- alloc
         Binding("A", "allocation", "Allocation", show=False),
+        # --- snapclone
+        Binding("S", "snapshots", "Snapshots", show=False),
+        Binding("e", "edit_xml", "Edit XML", show=False),
+        Binding("K", "clone", "Clone", show=False),
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -199,6 +206,41 @@ class GuestActionScreen(HostView):
             self.notify("No guest is selected.", severity="warning", timeout=3)
             return
         self.app.push_screen(AllocationScreen(guest.uuid, guest.name))
+
+    # --- snapclone
+    def action_snapshots(self) -> None:
+        from vmtui.screens.snapshots import SnapshotsScreen
+
+        guest = self.current_guest()
+        if guest is None:
+            self.notify("No guest is selected.", severity="warning", timeout=3)
+            return
+        self.app.push_screen(SnapshotsScreen(guest.uuid, guest.name))
+
+    def action_clone(self) -> None:
+        from vmtui.screens.clone import CloneScreen
+
+        guest = self.current_guest()
+        if guest is None:
+            self.notify("No guest is selected.", severity="warning", timeout=3)
+            return
+        if guest.state.is_active and guest.state is not GuestState.PAUSED:
+            self.notify(
+                f"Guest {guest.name} is {guest.state.label}: shut it down or pause it to clone it.",
+                markup=False,
+                timeout=5,
+            )
+            return
+        self.app.push_screen(CloneScreen(guest.uuid, guest.name))
+
+    def action_edit_xml(self) -> None:
+        from vmtui.screens.xmledit import XmlEditScreen
+
+        guest = self.current_guest()
+        if guest is None:
+            self.notify("No guest is selected.", severity="warning", timeout=3)
+            return
+        self.app.push_screen(XmlEditScreen("domain", guest.uuid, guest.name, guest.host))
 
 
 def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:

@@ -1,0 +1,97 @@
+"""The XML editor (e) through Pilot on the test driver: diff, confirm, save; errors keep text."""
+
+from __future__ import annotations
+
+from textual.widgets import TextArea
+
+from tests.conftest import host_uri
+from tests.ui.helpers import ready, select, text_of, wait_for
+from vmtui.app import VmtuiApp
+from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.xmledit import XmlDiffScreen, XmlEditScreen
+
+
+async def open_editor(app: VmtuiApp, pilot: object, name: str) -> XmlEditScreen:
+    select(app, name)
+    await pilot.press("e")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, XmlEditScreen))  # type: ignore[arg-type]
+    screen = app.screen
+    assert isinstance(screen, XmlEditScreen)
+    await wait_for(pilot, lambda: screen.doc is not None)  # type: ignore[arg-type]
+    return screen
+
+
+async def test_a_valid_change_is_shown_as_a_diff_then_saved() -> None:
+    uri = host_uri("snap_host")
+    app = VmtuiApp(uri, interval=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        screen = await open_editor(app, pilot, "db")
+        editor = screen.query_one("#xml", TextArea)
+        assert editor.language == "xml" and editor.is_syntax_aware  # tree-sitter-xml is there
+        assert "<name>db</name>" in editor.text
+        editor.text = editor.text.replace("the database", "the main database")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, XmlDiffScreen))
+        diff = app.screen
+        assert isinstance(diff, XmlDiffScreen)
+        assert "+  <description>the main database</description>" in diff.diff
+        assert "-  <description>the database</description>" in diff.diff
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen.saves == 1)
+        await wait_for(pilot, lambda: not isinstance(app.screen, XmlEditScreen))
+        entry = [e for e in app.activity if e.kind == "action"][-1]
+        assert entry.text == f"virsh -c {uri} edit db" and entry.ok
+        await wait_for(
+            pilot,
+            lambda: any(
+                g.description == "the main database"
+                for g in app.snapshot.guests  # type: ignore[union-attr]
+            ),
+        )
+
+
+async def test_libvirt_refusal_is_shown_and_the_text_is_kept() -> None:
+    app = VmtuiApp(host_uri("snap_host"), interval=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        screen = await open_editor(app, pilot, "db")
+        editor = screen.query_one("#xml", TextArea)
+        broken = editor.text.replace("<vcpu", "<vcpux").replace("</vcpu>", "</vcpux>")
+        editor.text = broken
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, XmlDiffScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "libvirt refused" in screen.error)
+        assert app.screen is screen
+        assert "vcpux" in text_of(screen.query_one("#xml-error"))
+        assert editor.text == broken  # nothing typed is lost
+
+
+async def test_a_uuid_change_is_refused_before_any_diff() -> None:
+    app = VmtuiApp(host_uri("snap_host"), interval=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        screen = await open_editor(app, pilot, "db")
+        editor = screen.query_one("#xml", TextArea)
+        editor.text = editor.text.replace("000000000002</uuid>", "000000000009</uuid>")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is screen
+        assert "changes its UUID" in screen.error
+
+
+async def test_leaving_with_unsaved_changes_asks_first() -> None:
+    app = VmtuiApp(host_uri("snap_host"), interval=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        screen = await open_editor(app, pilot, "db")
+        screen.query_one("#xml", TextArea).text += "\n<!-- note -->"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not isinstance(app.screen, XmlEditScreen))

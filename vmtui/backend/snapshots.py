@@ -1,0 +1,294 @@
+"""Guest snapshots: list them as a tree, create, revert, delete. Never imports Textual.
+
+Only internal snapshots (the qcow2 format keeps them inside the disk image) are made here.
+Before calling libvirt, the guest's XML is checked: every writable disk must be qcow2,
+otherwise the refusal says which disk and what would work instead. A running guest's
+snapshot includes its memory (libvirt/QEMU cannot take an internal disk-only snapshot of a
+running guest); a shut-off guest's never does.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any
+
+import libvirt
+
+from vmtui.backend.devices import InvalidInput
+from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError
+from vmtui.backend.hypervisor import Hypervisor, libvirt_message
+from vmtui.backend.models import GuestState
+
+# Letters, digits and a few separators; no "/" (libvirt keeps snapshot metadata in files
+# named after the snapshot) and no leading "-" (it would read as an option to virsh).
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9 _.:+@-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class GuestSnapshot:
+    """One snapshot of a guest, as libvirt describes it."""
+
+    name: str
+    parent: str | None
+    created: int  # seconds since the epoch
+    state: str  # the guest's state when it was taken: running, shutoff, paused, ...
+    description: str
+    current: bool
+    has_memory: bool
+    children: int
+
+
+@dataclass(frozen=True)
+class SnapshotTree:
+    """A guest's snapshots (parents before children) and whether a new one can be taken."""
+
+    guest: str
+    uuid: str
+    state: GuestState
+    snapshots: tuple[GuestSnapshot, ...]
+    blocker: str  # empty when a snapshot can be taken; else why not (a sentence)
+
+    @property
+    def current(self) -> GuestSnapshot | None:
+        return next((s for s in self.snapshots if s.current), None)
+
+    def children_of(self, name: str | None) -> list[GuestSnapshot]:
+        return [s for s in self.snapshots if s.parent == name]
+
+    def descendants(self, name: str) -> list[GuestSnapshot]:
+        out: list[GuestSnapshot] = []
+        todo = [name]
+        while todo:
+            kids = self.children_of(todo.pop())
+            out += kids
+            todo += [k.name for k in kids]
+        return out
+
+    def get(self, name: str) -> GuestSnapshot | None:
+        return next((s for s in self.snapshots if s.name == name), None)
+
+
+def snapshot_blocker(domain_xml: str) -> str:
+    """Why an internal snapshot of this guest cannot be taken ("" when it can).
+
+    Every writable disk (not a CD-ROM/floppy, not read-only, not excluded with
+    ``snapshot='no'``) must be a qcow2 image."""
+    root = ET.fromstring(domain_xml)
+    name = root.findtext("name") or "?"
+    for disk in root.findall("./devices/disk"):
+        if disk.get("device", "disk") in ("cdrom", "floppy"):
+            continue
+        if disk.find("readonly") is not None or disk.get("snapshot") == "no":
+            continue
+        target = disk.find("target")
+        dev = target.get("dev", "?") if target is not None else "?"
+        source = disk.find("source")
+        where = ""
+        if source is not None:
+            where = source.get("file") or source.get("dev") or source.get("name") or ""
+            if source.get("volume"):
+                where = f"{source.get('pool')}/{source.get('volume')}"
+        shown = f"{dev} ({where})" if where else dev
+        driver = disk.find("driver")
+        fmt = (driver.get("type") if driver is not None else None) or "raw"
+        if fmt != "qcow2":
+            return (
+                f"Guest {name} cannot take a snapshot: its disk {shown} is {fmt}, and internal "
+                "snapshots need every writable disk in qcow2 format. A qcow2 copy of the disk "
+                f"would hold snapshots (qemu-img convert -O qcow2), or an external disk-only "
+                f"snapshot would work (virsh snapshot-create-as {name} NAME --disk-only), "
+                "which vmtui does not make."
+            )
+    return ""
+
+
+def validate_snapshot_name(name: str, existing: tuple[str, ...] | list[str] = ()) -> str:
+    """The name, stripped; raises InvalidInput with the rule when it cannot be used."""
+    text = name.strip()
+    if not text:
+        raise InvalidInput("Give the snapshot a name.")
+    if not _NAME.match(text):
+        raise InvalidInput(
+            f"The snapshot name {text!r} must be 1-64 letters, digits, spaces or _ . : + @ -, "
+            "and start with a letter, digit or _."
+        )
+    if text in existing:
+        raise InvalidInput(f"There is already a snapshot called {text}.")
+    return text
+
+
+def _wrap(hv: Hypervisor, err: libvirt.libvirtError, verb: str, name: str) -> VmtuiError:
+    return hv.wrap_error(err, verb, name)
+
+
+def _failed(hv: Hypervisor, err: libvirt.libvirtError, sentence: str) -> VmtuiError:
+    """``sentence`` + libvirt's reason, unless the connection died (then that is said)."""
+    wrapped = hv.wrap_error(err, "change", "")
+    if isinstance(wrapped, NotConnected):
+        return wrapped
+    return ActionFailed(f"{sentence}: {libvirt_message(err)}.")
+
+
+def _snapshot_info(snap: Any, current: str | None) -> GuestSnapshot:
+    root = ET.fromstring(snap.getXMLDesc(0))
+    memory = root.find("memory")
+    try:
+        parent: str | None = snap.getParent(0).getName()
+    except libvirt.libvirtError as err:
+        if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+            raise
+        parent = None
+    try:
+        created = int(root.findtext("creationTime") or 0)
+    except ValueError:
+        created = 0
+    has_memory = memory is not None and memory.get("snapshot") not in (None, "no")
+    state = root.findtext("state") or "?"
+    if memory is None:  # older libvirt: a snapshot of a running guest has its memory
+        has_memory = state in ("running", "paused")
+    return GuestSnapshot(
+        name=snap.getName(),
+        parent=parent,
+        created=created,
+        state=state,
+        description=root.findtext("description") or "",
+        current=snap.getName() == current,
+        has_memory=has_memory,
+        children=snap.numChildren(0),
+    )
+
+
+def _ordered(snaps: list[GuestSnapshot]) -> tuple[GuestSnapshot, ...]:
+    """Parents before children; siblings by creation time."""
+    by_parent: dict[str | None, list[GuestSnapshot]] = {}
+    names = {s.name for s in snaps}
+    for s in snaps:
+        key = s.parent if s.parent in names else None
+        by_parent.setdefault(key, []).append(s)
+    out: list[GuestSnapshot] = []
+    todo: list[str | None] = [None]
+    while todo:
+        kids = sorted(by_parent.get(todo.pop(0), []), key=lambda s: (s.created, s.name))
+        out += kids
+        todo += [k.name for k in kids]
+    return tuple(out)
+
+
+def list_snapshots(hv: Hypervisor, uuid: str) -> SnapshotTree:
+    """The guest's snapshots and whether a new one can be taken (blocking)."""
+    conn = hv.readable_conn()
+    dom = hv.lookup_domain(conn, uuid)
+    name = dom.name()
+    try:
+        state = GuestState.from_libvirt(dom.state()[0])
+        xml = dom.XMLDesc(0)
+        try:
+            current: str | None = dom.snapshotCurrent(0).getName()
+        except libvirt.libvirtError as err:
+            if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+                raise
+            current = None
+        snaps = [_snapshot_info(s, current) for s in dom.listAllSnapshots(0)]
+    except libvirt.libvirtError as err:
+        raise _wrap(hv, err, "read the snapshots of", name) from None
+    return SnapshotTree(name, uuid, state, _ordered(snaps), snapshot_blocker(xml))
+
+
+def snapshot_xml(name: str, description: str, memory: bool) -> str:
+    root = ET.Element("domainsnapshot")
+    ET.SubElement(root, "name").text = name
+    if description.strip():
+        ET.SubElement(root, "description").text = description.strip()
+    ET.SubElement(root, "memory", {"snapshot": "internal" if memory else "no"})
+    return ET.tostring(root, encoding="unicode")
+
+
+def create_words(guest: str, name: str, description: str) -> tuple[str, ...]:
+    """The virsh command that does what create_snapshot does."""
+    words = ["snapshot-create-as", guest, name]
+    if description.strip():
+        words += ["--description", description.strip()]
+    return tuple(words)
+
+
+def create_snapshot(
+    hv: Hypervisor, uuid: str, name: str, description: str = "", memory: bool | None = None
+) -> GuestSnapshot:
+    """Take an internal snapshot. ``memory`` None means: with memory when the guest runs.
+
+    Raises InvalidInput (bad or taken name, or memory asked of a guest that is off) and
+    ActionFailed (disk formats refuse, or libvirt refused) before anything changes."""
+    conn = hv.writable_conn()
+    dom = hv.lookup_domain(conn, uuid)
+    guest = dom.name()
+    try:
+        existing = dom.snapshotListNames(0)
+        state = GuestState.from_libvirt(dom.state()[0])
+        xml = dom.XMLDesc(0)
+    except libvirt.libvirtError as err:
+        raise _wrap(hv, err, "snapshot", guest) from None
+    name = validate_snapshot_name(name, existing)
+    blocker = snapshot_blocker(xml)
+    if blocker:
+        raise ActionFailed(blocker)
+    if memory is None:
+        memory = state.is_active
+    if memory and not state.is_active:
+        raise InvalidInput(
+            f"Guest {guest} is not running, so there is no memory state to keep; "
+            "its snapshot holds its disks only."
+        )
+    if not memory and state.is_active:
+        raise InvalidInput(
+            f"Guest {guest} is {state.label}: an internal snapshot of a running guest must "
+            "include its memory state. Keep memory ticked, or shut the guest down first."
+        )
+    try:
+        snap = dom.snapshotCreateXML(snapshot_xml(name, description, memory), 0)
+        info = _snapshot_info(snap, snap.getName())
+    except libvirt.libvirtError as err:
+        raise _wrap(hv, err, f"take snapshot {name} of", guest) from None
+    finally:
+        hv.touch(uuid)
+    return info
+
+
+def revert_snapshot(hv: Hypervisor, uuid: str, name: str) -> GuestState:
+    """Return the guest to snapshot ``name``; returns the guest's state afterwards.
+
+    What the guest did since (disk writes, and its memory when it runs) is lost."""
+    conn = hv.writable_conn()
+    dom = hv.lookup_domain(conn, uuid)
+    guest = dom.name()
+    try:
+        snap = dom.snapshotLookupByName(name, 0)
+        dom.revertToSnapshot(snap, 0)
+        return GuestState.from_libvirt(dom.state()[0])
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+            raise ActionFailed(f"Guest {guest} has no snapshot called {name} any more.") from None
+        raise _failed(hv, err, f"Could not revert guest {guest} to snapshot {name}") from None
+    finally:
+        hv.touch(uuid)
+
+
+def delete_snapshot(hv: Hypervisor, uuid: str, name: str, children: bool = False) -> None:
+    """Delete snapshot ``name`` (and, with ``children``, every snapshot below it).
+
+    The guest's current state is not touched; without ``children`` the snapshot's
+    children are re-attached to its parent."""
+    conn = hv.writable_conn()
+    dom = hv.lookup_domain(conn, uuid)
+    guest = dom.name()
+    flags = libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN if children else 0
+    try:
+        snap = dom.snapshotLookupByName(name, 0)
+        snap.delete(flags)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+            raise ActionFailed(f"Guest {guest} has no snapshot called {name} any more.") from None
+        raise _wrap(hv, err, f"delete snapshot {name} of", guest) from None
+    finally:
+        hv.touch(uuid)

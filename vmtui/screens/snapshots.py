@@ -1,0 +1,341 @@
+"""A guest's snapshots as a tree: take one, revert to one, delete one or a subtree (key S)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from vmtui.backend import Snapshot, VmtuiError
+from vmtui.backend.snapshots import (
+    GuestSnapshot,
+    SnapshotTree,
+    create_snapshot,
+    create_words,
+    delete_snapshot,
+    list_snapshots,
+    revert_snapshot,
+    validate_snapshot_name,
+)
+from vmtui.screens.base import HostView
+from vmtui.screens.confirm import ConfirmScreen
+from vmtui.widgets.status_line import StatusLine
+
+
+def when(created: int) -> str:
+    if not created:
+        return "?"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
+
+
+def node_label(snap: GuestSnapshot) -> Text:
+    """One tree line: name, time, state, and a mark on the current one (all plain text)."""
+    label = Text(snap.name, style="bold")
+    label.append(f"  {when(snap.created)}  {snap.state}", style="dim")
+    if snap.has_memory:
+        label.append(" +memory", style="dim")
+    if snap.current:
+        label.append("  ◀ current", style="green")
+    return label
+
+
+def lost_by_revert(tree: SnapshotTree, snap: GuestSnapshot) -> str:
+    """The confirmation text for reverting: what is lost, in words."""
+    guest = tree.guest
+    text = (
+        f"Guest {guest} goes back to how it was at {when(snap.created)}, when snapshot "
+        f"{snap.name} was taken. Everything it changed on its disks since then is lost"
+    )
+    if tree.state.is_active:
+        text += ", and so is what it is doing now (its memory, open programs, unsaved work)"
+    text += "."
+    if snap.has_memory:
+        text += f" It resumes {snap.state} from the snapshot's memory state."
+    elif tree.state.is_active:
+        text += " The snapshot has no memory state: the guest is shut off."
+    text += " Unless you take a snapshot of the current state first, there is no way back."
+    return text
+
+
+class CreateSnapshotScreen(ModalScreen[tuple[str, str, bool] | None]):
+    """Ask for a name, a description and (running guests) whether to keep memory."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+
+    def __init__(self, tree: SnapshotTree) -> None:
+        super().__init__()
+        self.snaps = tree
+
+    def compose(self) -> ComposeResult:
+        running = self.snaps.state.is_active
+        default = time.strftime("snap-%Y%m%d-%H%M%S")
+        with Vertical(id="dialog", classes="dialog help"):
+            yield Label(f"New snapshot of {self.snaps.guest}", id="title", markup=False)
+            yield Input(default, placeholder="name", id="name")
+            yield Input("", placeholder="description (optional)", id="description")
+            yield Checkbox(
+                "Keep the memory state (the guest resumes where it was)",
+                value=running,
+                disabled=not running,
+                id="memory",
+            )
+            if not running:
+                yield Static("The guest is off: the snapshot holds its disks.", classes="dim")
+            yield Static("", id="error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Take snapshot", variant="primary", id="yes")
+                yield Button("Cancel (esc)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#name", Input).focus()
+
+    def _submit(self) -> None:
+        raw = self.query_one("#name", Input).value
+        try:
+            name = validate_snapshot_name(raw, [s.name for s in self.snaps.snapshots])
+        except VmtuiError as err:
+            self.query_one("#error", Static).update(Text(err.message, style="red"))
+            return
+        description = self.query_one("#description", Input).value
+        self.dismiss((name, description, self.query_one("#memory", Checkbox).value))
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "yes":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SnapshotsScreen(HostView):
+    """The snapshot tree of one guest."""
+
+    BINDINGS = [
+        Binding("n", "create", "New"),
+        Binding("r", "revert", "Revert"),
+        Binding("d", "delete", "Delete"),
+        Binding("x", "delete_tree", "Delete subtree", show=False),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, uuid: str, name: str) -> None:
+        super().__init__()
+        self.uuid = uuid
+        self.guest_name = name
+        self.data: SnapshotTree | None = None
+        self.error = ""
+        self.loads = 0
+        self._loading = False
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"Snapshots of {self.guest_name}", id="guest-title", markup=False)
+        tree: Tree[str] = Tree("snapshots", id="snap-tree")
+        tree.show_root = False
+        yield tree
+        yield Static("", id="snap-detail", markup=False)
+        yield StatusLine()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    # ------------------------------------------------------------- data
+    def show_snapshot(self, snapshot: Snapshot | None) -> None:
+        """A poll: re-read the tree when the guest's state changed (started, stopped...)."""
+        if snapshot is None or self.data is None:
+            return
+        guest = next((g for g in snapshot.guests if g.uuid == self.uuid), None)
+        if guest is not None and guest.state is not self.data.state and not self._loading:
+            self.reload()
+
+    def reload(self) -> None:
+        self._loading = True
+        hv = self.vmtui.hypervisor_for(self.uuid)
+        self.vmtui.run_backend(
+            lambda: list_snapshots(hv, self.uuid),
+            done=self._show,
+            failed=self._failed,
+            what=f"read the snapshots of {self.guest_name}",
+        )
+
+    def _failed(self, error: str) -> None:
+        self._loading = False
+        self.error = error
+        self.query_one("#snap-detail", Static).update(Text(error, style="red"))
+
+    def _show(self, data: SnapshotTree) -> None:
+        self._loading = False
+        self.data = data
+        self.loads += 1
+        tree = self.query_one("#snap-tree", Tree)
+        selected = self.selected()
+        keep = selected.name if selected else (data.current.name if data.current else None)
+        tree.clear()
+        nodes: dict[str, TreeNode[str]] = {}
+        for snap in data.snapshots:
+            parent = nodes.get(snap.parent, tree.root) if snap.parent else tree.root
+            node = parent.add(node_label(snap), data=snap.name, expand=True)
+            nodes[snap.name] = node
+        for node in nodes.values():
+            if not node.children:
+                node.allow_expand = False
+        if keep in nodes:
+            tree.move_cursor(nodes[keep])
+        tree.focus()
+        self._update_detail()
+
+    def selected(self) -> GuestSnapshot | None:
+        if self.data is None:
+            return None
+        node = self.query_one("#snap-tree", Tree).cursor_node
+        if node is None or node.data is None:
+            return None
+        return self.data.get(str(node.data))
+
+    def _update_detail(self) -> None:
+        data = self.data
+        if data is None:
+            return
+        out = Text()
+        snap = self.selected()
+        if not data.snapshots:
+            out.append(f"Guest {data.guest} has no snapshots. Press n to take one.\n")
+        elif snap is not None:
+            out.append(f"{snap.name}", style="bold")
+            out.append(f"  taken {when(snap.created)} while {snap.state}")
+            out.append(", with memory" if snap.has_memory else ", disks only")
+            if snap.current:
+                out.append(" · current")
+            out.append("\n")
+            if snap.description:
+                out.append(snap.description + "\n")
+        if data.blocker:
+            out.append(data.blocker, style="yellow")
+        self.query_one("#snap-detail", Static).update(out)
+
+    def on_tree_node_highlighted(self, _event: Tree.NodeHighlighted[str]) -> None:
+        self._update_detail()
+
+    # ------------------------------------------------------------- actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        changes = action in ("create", "revert", "delete", "delete_tree")
+        return not (changes and self.vmtui.readonly)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_create(self) -> None:
+        data = self.data
+        if data is None:
+            return
+        if data.blocker:
+            self.notify(data.blocker, markup=False, severity="error", timeout=10)
+            return
+
+        def chosen(answer: tuple[str, str, bool] | None) -> None:
+            if answer is None:
+                return
+            name, description, memory = answer
+            hv = self.vmtui.hypervisor_for(self.uuid)
+            self.notify(f"Taking snapshot {name} of {data.guest}…", markup=False, timeout=3)
+            self.vmtui.run_backend(
+                lambda: create_snapshot(hv, self.uuid, name, description, memory),
+                done=lambda _s: self.reload(),
+                what=f"take a snapshot of {data.guest}",
+                success=f"Took snapshot {name} of {data.guest}.",
+                command=create_words(data.guest, name, description),
+                host=hv.uri,
+            )
+
+        self.app.push_screen(CreateSnapshotScreen(data), chosen)
+
+    def action_revert(self) -> None:
+        data, snap = self.data, self.selected()
+        if data is None or snap is None:
+            self.notify("Choose a snapshot first.", timeout=3)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            hv = self.vmtui.hypervisor_for(self.uuid)
+            self.vmtui.run_backend(
+                lambda: revert_snapshot(hv, self.uuid, snap.name),
+                done=lambda _state: self.reload(),
+                failed=self._action_failed,
+                what=f"revert {data.guest}",
+                success=f"Guest {data.guest} is back at snapshot {snap.name}.",
+                command=("snapshot-revert", data.guest, snap.name),
+                host=hv.uri,
+            )
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Revert {data.guest} to snapshot {snap.name}?",
+                lost_by_revert(data, snap),
+                confirm="Revert",
+            ),
+            answered,
+        )
+
+    def _delete(self, children: bool) -> None:
+        data, snap = self.data, self.selected()
+        if data is None or snap is None:
+            self.notify("Choose a snapshot first.", timeout=3)
+            return
+        below = data.descendants(snap.name)
+        if children and not below:
+            children = False
+        if children:
+            names = ", ".join(s.name for s in below)
+            body = (
+                f"Snapshot {snap.name} and the {len(below)} snapshot(s) below it ({names}) are "
+                "deleted for good: the guest can no longer go back to any of them."
+            )
+        else:
+            body = (
+                f"Snapshot {snap.name} is deleted for good: the guest can no longer go back to it."
+            )
+            if below:
+                body += " The snapshots below it stay (they hang from its parent)."
+        body += f" The current state of {data.guest} is not touched."
+        words = ["snapshot-delete", data.guest, snap.name] + (["--children"] if children else [])
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            hv = self.vmtui.hypervisor_for(self.uuid)
+            self.vmtui.run_backend(
+                lambda: delete_snapshot(hv, self.uuid, snap.name, children),
+                done=lambda _r: self.reload(),
+                failed=self._action_failed,
+                what=f"delete snapshot {snap.name}",
+                success=f"Deleted snapshot {snap.name}"
+                + (f" and {len(below)} below it." if children else "."),
+                command=words,
+                host=hv.uri,
+            )
+
+        title = f"Delete snapshot {snap.name}" + (" and its subtree?" if children else "?")
+        self.app.push_screen(ConfirmScreen(title, body, confirm="Delete"), answered)
+
+    def _action_failed(self, error: str) -> None:
+        self.notify(error, markup=False, severity="error", timeout=10)
+        self.reload()
+
+    def action_delete(self) -> None:
+        self._delete(children=False)
+
+    def action_delete_tree(self) -> None:
+        self._delete(children=True)
