@@ -45,6 +45,12 @@ class HostChoices:
     networks: tuple[str, ...]
     taken_names: frozenset[str]
     arch: str = "x86_64"
+    # CPU modes libvirt says work, per domain type (empty when the driver cannot tell)
+    cpu_modes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def cpu_mode_usable(self, domain_type: str, mode: str) -> bool:
+        known = dict(self.cpu_modes).get(domain_type)
+        return known is None or mode in known
 
     @property
     def default_domain_type(self) -> str:
@@ -68,6 +74,7 @@ def host_choices(hv: Hypervisor, arch: str = "x86_64") -> HostChoices:
             for d in guest.iter("domain")
         )
         loaders: list[str] = []
+        cpu_modes: list[tuple[str, tuple[str, ...]]] = []
         for virt in ("kvm", "qemu") if kvm else ("qemu",):
             try:
                 domcaps = ET.fromstring(conn.getDomainCapabilities(None, arch, None, virt, 0))
@@ -75,6 +82,12 @@ def host_choices(hv: Hypervisor, arch: str = "x86_64") -> HostChoices:
                 if virt == "kvm":
                     kvm = False  # listed, but libvirt cannot use it
                 continue
+            modes = tuple(
+                m.get("name", "")
+                for m in domcaps.findall("cpu/mode")
+                if m.get("supported") == "yes"
+            )
+            cpu_modes.append((virt, modes))
             for value in domcaps.findall("os/loader/value"):
                 if value.text and value.text not in loaders:
                     loaders.append(value.text)
@@ -101,6 +114,7 @@ def host_choices(hv: Hypervisor, arch: str = "x86_64") -> HostChoices:
         networks=networks,
         taken_names=names,
         arch=arch,
+        cpu_modes=tuple(cpu_modes),
     )
 
 

@@ -30,6 +30,8 @@ MUTATING = frozenset(
         "autostart",
         "delete",
         "console",
+        # --- create
+        "new_guest",
     }
 )
 
