@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from typing import Any
 
 from textual.pilot import Pilot
@@ -172,7 +171,3 @@ async def test_read_only_sessions_have_no_new_guest_key() -> None:
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
-
-
-def _unused(_: ET.Element) -> None:  # keeps the ElementTree import for type checkers
-    return None
