@@ -317,3 +317,106 @@ def test_cloud_init_seed_is_uploaded_as_a_volume_and_reads_back(
         if d.get("device") == "cdrom"
     ]
     assert cdrom[0].find("source").get("volume") == f"{spec.file_stem}-cidata.iso"  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- through the wizard
+
+
+async def _type_into(pilot: Any, screen: Any, field: str, text: str) -> None:
+    from textual.widgets import Input
+
+    box = screen.query_one(f"#{field}", Input)
+    box.focus()
+    await pilot.press("ctrl+u", "end", "ctrl+k")
+    for ch in text:
+        await pilot.press(ch)
+    assert box.value == text
+
+
+async def _pick(pilot: Any, screen: Any, field: str, value: str) -> None:
+    """Choose an option of a Select with the keyboard: open it, move down to it, enter."""
+    from textual.widgets import Select
+
+    select = screen.query_one(f"#{field}", Select)
+    select.focus()
+    for _ in range(8):
+        if select.value == value:
+            return
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("down", "enter")
+        await pilot.pause()
+    raise AssertionError(f"could not choose {value} in {field}: it shows {select.value}")
+
+
+async def test_wizard_creates_the_tiny_guest_by_kernel_boot_and_its_console_answers(
+    libvirt_conn: Any,
+    pool: Any,
+    tiny_guest_files: TinyGuest,
+    guest_names: Callable[[str], str],
+) -> None:
+    from vmtui.app import VmtuiApp
+    from vmtui.screens.create import CreateScreen
+    from vmtui.screens.dashboard import DashboardScreen
+
+    from .helpers import wait_for
+    from .test_console_real import _open_console, _select, _type
+
+    name = guest_names("wizard")
+    app = VmtuiApp(URI, interval=0.5)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, what="first poll")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, CreateScreen), what="wizard")
+        screen = app.screen
+        assert isinstance(screen, CreateScreen)
+        await wait_for(pilot, lambda: screen.choices is not None, what="host choices")
+        await _type_into(pilot, screen, "name", name)
+        await _type_into(pilot, screen, "memory", "128")
+        await _pick(pilot, screen, "domain-type", "qemu")  # TCG: runs wherever QEMU does
+        await pilot.press("ctrl+n")
+        assert screen.error_text == ""
+        await _pick(pilot, screen, "install-kind", "kernel")
+        await _type_into(pilot, screen, "kernel", str(tiny_guest_files.kernel))
+        await _type_into(pilot, screen, "initrd", str(tiny_guest_files.initrd))
+        await _type_into(pilot, screen, "cmdline", "console=ttyS0 quiet panic=-1")
+        await pilot.press("ctrl+n")  # disks: a small new volume in the test pool
+        await _pick(pilot, screen, "disk-pool", pool.name())
+        await _type_into(pilot, screen, "disk-size", "64M")
+        await pilot.click("#add-disk")
+        assert [d.pool for d in screen.disks] == [pool.name()], screen.error_text
+        await pilot.press("ctrl+n", "ctrl+n", "ctrl+n", "ctrl+n")  # network, shares, graphics
+        await wait_for(pilot, lambda: screen.spec is not None, what="review")
+        assert screen.error_text == ""
+        await pilot.press("ctrl+n")  # create
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, DashboardScreen),
+            what="created",
+            describe=lambda: screen.error_text,
+        )
+        assert volumes(pool) == [f"{name}.qcow2"]
+        dom = libvirt_conn.lookupByName(name)
+        assert ET.fromstring(dom.XMLDesc(0)).get("type") == "qemu"
+        uuid = await _select(pilot, app, name)
+        await wait_for(
+            pilot,
+            lambda: any(g.uuid == uuid and g.is_active for g in app.snapshot.guests),  # type: ignore[union-attr]
+            what="running",
+        )
+        await _open_console(pilot, app, uuid)
+        emu = app.consoles[uuid].emulator
+        for _ in range(60):  # TCG on a busy machine: the shell may take a while to come up
+            await pilot.press("enter")
+            await pilot.pause(2)
+            if "tiny#" in emu.all_text():
+                break
+        else:
+            raise AssertionError(f"no shell prompt; the console shows: {emu.all_text()!r}")
+        await _type(pilot, "echo $((6*7))\n")
+        await wait_for(
+            pilot,
+            lambda: "42" in [line.strip() for line in emu.text().splitlines()],
+            what="42 on the console",
+        )
+        await pilot.press("ctrl+right_square_bracket")
