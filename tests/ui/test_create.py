@@ -56,6 +56,11 @@ async def test_kernel_boot_guest_through_every_step_then_on_the_dashboard() -> N
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_wizard(pilot)
         assert screen.query_one("#domain-type", Select).value == "qemu"  # no KVM on test://
+        facts = str(screen.query_one("#host-facts").render())
+        assert facts.startswith("KVM on this host: not usable (qemu/TCG is the default).")
+        assert str(screen.query_one("#disk-pool-volumes").render()).startswith(
+            "In pool: alpha.qcow2, beta.qcow2, install.iso"
+        )
         await type_into(pilot, "name", "web <&> 'one'")
         await type_into(pilot, "memory", "256M")
         await pilot.press("ctrl+n")
@@ -106,8 +111,14 @@ async def test_a_taken_name_is_refused_in_the_wizard_and_the_input_stays() -> No
         await type_into(pilot, "name", "alpha2")
         await pilot.press("ctrl+n")
         assert screen.error_text == "Memory: lots is not a size like 512M or 2G."
+        await pilot.press("escape")  # something was typed: leaving asks first
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        assert app.screen is screen and screen.query_one("#name", Input).value == "alpha2"
         await pilot.press("escape")
-        assert isinstance(app.screen, DashboardScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
 
 async def test_a_failed_create_keeps_the_wizard_and_says_which_step_failed() -> None:

@@ -68,9 +68,10 @@ class CreateScreen(Screen[None]):
 
     CSS_PATH = "create.tcss"
     BINDINGS = [
-        Binding("ctrl+n,pagedown", "next", "Next", priority=True),
-        Binding("ctrl+b,pageup", "back", "Back", priority=True),
-        Binding("escape", "cancel", "Cancel", priority=True),
+        Binding("ctrl+n", "next", "Next", priority=True),
+        Binding("ctrl+b", "back", "Back", priority=True),
+        # Not a priority binding: an open drop-down closes on escape first.
+        Binding("escape", "cancel", "Cancel"),
     ]
 
     def __init__(self, uri: str) -> None:
@@ -125,6 +126,7 @@ class CreateScreen(Screen[None]):
                     yield _row("ISO path", Input(placeholder="/path/on/host.iso", id="iso-path"))
                     yield _row("…or pool", _select([("(a path)", "")], "", "iso-pool"))
                     yield _row("ISO volume", Input(placeholder="volume name", id="iso-volume"))
+                    yield Static("", id="iso-pool-volumes", classes="dim", markup=False)
                 with Vertical(id="install-kernel", classes="group"):
                     yield _row("Kernel", Input(placeholder="/path/to/vmlinuz", id="kernel"))
                     yield _row("Initrd", Input(placeholder="optional", id="initrd"))
@@ -146,6 +148,7 @@ class CreateScreen(Screen[None]):
                 yield _row("Kind", _select(disk_kinds, "new", "disk-kind"))
                 yield _row("Pool", _select([("(no pool)", "")], "", "disk-pool"))
                 yield _row("Volume", Input(placeholder="name (new: optional)", id="disk-volume"))
+                yield Static("", id="disk-pool-volumes", classes="dim", markup=False)
                 yield _row("Path", Input(placeholder="/path/to/image", id="disk-path"))
                 yield _row("Size", Input("10G", id="disk-size"))
                 fmts = [("qcow2", "qcow2"), ("raw", "raw"), ("as it is (existing)", "")]
@@ -232,6 +235,8 @@ class CreateScreen(Screen[None]):
         self.query_one("#host-facts", Static).update(
             f"KVM on this host: {kvm}. UEFI firmware: {uefi}. Networks: {nets}."
         )
+        self._show_pool_volumes("iso")
+        self._show_pool_volumes("disk")
 
     # ------------------------------------------------------------------ steps
     def _show_step(self) -> None:
@@ -274,7 +279,22 @@ class CreateScreen(Screen[None]):
         if self.creating:
             self.notify("The guest is being created; wait for it to finish.", timeout=3)
             return
-        self.dismiss(None)
+        if not (self._value("name") or self.disks or self.nics or self.shares):
+            self.dismiss(None)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(None)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Leave the new-guest wizard?",
+                "Nothing has been created; what you typed in the wizard is dropped.",
+                confirm="Leave",
+            ),
+            answered,
+        )
 
     def _focus_first(self) -> None:
         pane = self.query_one(f"#{STEPS[self.step][0]}")
@@ -399,8 +419,22 @@ class CreateScreen(Screen[None]):
         }.get(kind, "")
         self.query_one("#install-hint", Static).update(hint)
 
+    def _show_pool_volumes(self, which: str) -> None:
+        """Under a pool choice, the volumes in it (so an existing one can be typed)."""
+        pool = self._choice(f"{which}-pool")
+        found = (
+            next((p for p in self.choices.pools if p.name == pool), None) if self.choices else None
+        )
+        text = ""
+        if found is not None:
+            vols = ", ".join(found.volumes[:20]) + (" …" if len(found.volumes) > 20 else "")
+            text = f"In {pool}: {vols or 'no volumes'}."
+        self.query_one(f"#{which}-pool-volumes", Static).update(text)
+
     def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id == "install-kind":
+        if event.select.id in ("iso-pool", "disk-pool"):
+            self._show_pool_volumes((event.select.id or "").split("-")[0])
+        elif event.select.id == "install-kind":
             self._update_install_groups()
         elif event.select.id == "host" and isinstance(event.value, str) and event.value != self.uri:
             self.uri = event.value
