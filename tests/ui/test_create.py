@@ -121,7 +121,7 @@ async def test_a_taken_name_is_refused_in_the_wizard_and_the_input_stays() -> No
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
 
-async def test_a_failed_create_keeps_the_wizard_and_says_which_step_failed() -> None:
+async def test_a_volume_name_clash_is_refused_in_the_wizard_before_anything_is_made() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_wizard(pilot)
@@ -182,3 +182,40 @@ async def test_read_only_sessions_have_no_new_guest_key() -> None:
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_a_create_failing_midway_says_the_step_in_the_wizard_and_leaves_nothing() -> None:
+    """The test driver cannot upload volumes: the cloud-init seed step fails after the checks."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_wizard(pilot)
+        await type_into(pilot, "name", "cloudy")
+        await pilot.press("ctrl+n")
+        choose(app, "install-kind", "cloud")
+        await pilot.pause()
+        assert screen.query_one("#seed-pool", Select).value == "pool"
+        await type_into(pilot, "ci-hostname", "web")
+        await type_into(pilot, "ci-user", "alice")
+        await type_into(pilot, "ci-password", "pw")
+        await pilot.press("ctrl+n")
+        assert screen.error_text == ""
+        choose(app, "disk-kind", "volume")
+        await type_into(pilot, "disk-volume", "beta.qcow2")
+        choose(app, "disk-format", "")
+        await pilot.click("#add-disk")
+        await pilot.press("ctrl+n", "ctrl+n", "ctrl+n", "ctrl+n")
+        await wait_for(pilot, lambda: screen.spec is not None)
+        xml = str(screen.query_one("#review-xml").render())
+        assert 'volume="cloudy-cidata.iso"' in xml
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen.error_text != "")
+        assert screen.error_text.startswith(
+            "Could not create guest cloudy: the step 'upload the cloud-init seed "
+            "cloudy-cidata.iso' failed:"
+        )
+        assert screen.error_text.endswith("Nothing was left behind.")
+        assert app.screen is screen and screen.query_one("#ci-user", Input).value == "alice"
+        conn = app.hv.readable_conn()
+        names = {v.name() for v in conn.storagePoolLookupByName("pool").listAllVolumes(0)}
+        assert names == {"alpha.qcow2", "beta.qcow2", "install.iso", "shared.img"}
+        assert "cloudy" not in {d.name() for d in conn.listAllDomains(0)}
