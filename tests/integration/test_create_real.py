@@ -420,3 +420,41 @@ async def test_wizard_creates_the_tiny_guest_by_kernel_boot_and_its_console_answ
             what="42 on the console",
         )
         await pilot.press("ctrl+right_square_bracket")
+
+
+def test_uefi_iso_guest_with_spice_and_a_read_only_share_is_defined(
+    hv: Hypervisor,
+    libvirt_conn: Any,
+    scratch: Path,
+    guest_names: Callable[[str], str],
+) -> None:
+    from vmtui.backend.devices import SharedFolderSpec
+
+    choices = host_choices(hv)
+    if not choices.uefi:
+        pytest.skip("no OVMF firmware known to libvirt on this host")
+    iso = scratch / "install.iso"
+    iso.write_bytes(b"\0" * 2048)
+    name = guest_names("create-uefi")
+    spec = GuestSpec(
+        name=name,
+        domain_type="qemu",
+        firmware="uefi",
+        graphics="spice",
+        install=InstallSpec(kind="iso", media_path=str(iso)),
+        shares=(SharedFolderSpec(str(scratch), "data"),),
+        start=False,
+    )
+    create_guest(hv, spec)
+    back = ET.fromstring(libvirt_conn.lookupByName(name).XMLDesc(0))
+    assert back.find("os").get("firmware") == "efi"  # type: ignore[union-attr]
+    graphics = back.find("devices/graphics")
+    assert graphics is not None and graphics.get("type") == "spice"
+    assert graphics.find("listen").get("address") == "127.0.0.1"  # type: ignore[union-attr]
+    cdrom = next(d for d in back.iter("disk") if d.get("device") == "cdrom")
+    assert cdrom.find("source").get("file") == str(iso)  # type: ignore[union-attr]
+    assert cdrom.find("readonly") is not None
+    fs = back.find("devices/filesystem")
+    assert fs is not None and fs.find("readonly") is not None
+    assert fs.find("source").get("dir") == str(scratch)  # type: ignore[union-attr]
+    assert [b.get("dev") for b in back.iter("boot")] == ["cdrom", "hd"]
