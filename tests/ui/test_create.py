@@ -219,3 +219,21 @@ async def test_a_create_failing_midway_says_the_step_in_the_wizard_and_leaves_no
         names = {v.name() for v in conn.storagePoolLookupByName("pool").listAllVolumes(0)}
         assert names == {"alpha.qcow2", "beta.qcow2", "install.iso", "shared.img"}
         assert "cloudy" not in {d.name() for d in conn.listAllDomains(0)}
+
+
+async def test_with_two_hosts_the_wizard_asks_which_and_reads_that_hosts_pools() -> None:
+    from vmtui.app import DEMO_URI
+
+    first = host_uri("small_host")
+    app = VmtuiApp([first, DEMO_URI], interval=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_wizard(pilot)
+        assert screen.choices is not None
+        host = screen.query_one("#host", Select)
+        start_uri = screen.uri
+        assert host.value == start_uri and start_uri in (first, DEMO_URI)
+        other = DEMO_URI if start_uri == first else first
+        host.value = other
+        await wait_for(pilot, lambda: screen.choices is not None and screen.choices.uri == other)
+        title = str(screen.query_one("#create-title").render())
+        assert title.startswith(f"New guest on {other} — step 1/7: Basics")

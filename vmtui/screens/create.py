@@ -7,6 +7,7 @@ creating runs in a worker (``app.run_backend``) and undoes itself if a step fail
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -562,7 +563,9 @@ class CreateScreen(Screen[None]):
         self._say_progress(f"Creating guest {spec.name}…")
 
         def progress(text: str) -> None:
-            self.app.call_from_thread(self._say_progress, text)
+            # Runs in the worker; a progress line is not worth failing the create over.
+            with contextlib.suppress(Exception):
+                self.app.call_from_thread(self._say_progress, text)
 
         def call() -> CreateResult:
             hv = self.vmtui.hypervisor_for_uri(uri)
