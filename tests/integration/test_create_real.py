@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -25,6 +26,7 @@ from vmtui.backend.devices import InvalidInput
 from vmtui.backend.spec import CloudInitSpec, DiskSpec, GuestSpec, InstallSpec
 
 from .conftest import _remove_domain, unique_domain_name
+from .helpers import pid_alive
 from .tinyguest import ConsoleReader, TinyGuest
 
 URI = "qemu:///system"
@@ -42,6 +44,7 @@ def scratch() -> Iterator[Path]:
 @pytest.fixture
 def pool(libvirt_conn: Any, scratch: Path) -> Iterator[Any]:
     """A running dir pool ``vmtui-test-<pid>-pool-…`` in a tmp dir; removed with its volumes."""
+    _remove_stale_pools(libvirt_conn)
     name = f"vmtui-test-{os.getpid()}-pool-{uuidlib.uuid4().hex[:6]}"
     target = scratch / "pool"
     target.mkdir()
@@ -52,6 +55,10 @@ def pool(libvirt_conn: Any, scratch: Path) -> Iterator[Any]:
     p = libvirt_conn.storagePoolDefineXML(ET.tostring(el, encoding="unicode"), 0)
     p.create(0)
     yield p
+    _remove_pool(p)
+
+
+def _remove_pool(p: Any) -> None:
     with contextlib.suppress(libvirt.libvirtError):
         for vol in p.listAllVolumes(0):
             vol.delete(0)
@@ -59,6 +66,14 @@ def pool(libvirt_conn: Any, scratch: Path) -> Iterator[Any]:
         p.destroy()
     with contextlib.suppress(libvirt.libvirtError):
         p.undefine()
+
+
+def _remove_stale_pools(conn: Any) -> None:
+    """Pools ``vmtui-test-<pid>-pool-…`` left by a test run that crashed (its pid is gone)."""
+    for p in conn.listAllStoragePools(0):
+        m = re.match(r"^vmtui-test-(\d+)-pool-", p.name())
+        if m and not pid_alive(int(m.group(1))):
+            _remove_pool(p)
 
 
 @pytest.fixture
