@@ -10,6 +10,7 @@ from textual.widgets import Input, Select
 from tests.conftest import host_uri
 from tests.ui.helpers import ready, wait_for
 from vmtui.app import VmtuiApp
+from vmtui.format import short_uri
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.create import CreateScreen
 from vmtui.screens.dashboard import DashboardScreen
@@ -236,4 +237,4 @@ async def test_with_two_hosts_the_wizard_asks_which_and_reads_that_hosts_pools()
         host.value = other
         await wait_for(pilot, lambda: screen.choices is not None and screen.choices.uri == other)
         title = str(screen.query_one("#create-title").render())
-        assert title.startswith(f"New guest on {other} — step 1/7: Basics")
+        assert title == f"Step 1/7: Basics · new guest on {short_uri(other)}"

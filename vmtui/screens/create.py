@@ -40,6 +40,7 @@ from vmtui.backend.spec import (
     command_line,
     parse_mib,
 )
+from vmtui.format import short_uri
 from vmtui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ STEPS = (
 
 
 def _row(label: str, widget: Widget, row_id: str | None = None) -> Horizontal:
+    if isinstance(widget, Input | Select):
+        widget.compact = True  # one line per field: the wizard fits in 80x24
     return Horizontal(Label(label, classes="field-label"), widget, classes="field", id=row_id)
 
 
@@ -243,9 +246,8 @@ class CreateScreen(Screen[None]):
     def _show_step(self) -> None:
         key, title = STEPS[self.step]
         self.query_one(ContentSwitcher).current = key
-        host = f" on {self.uri}"
         self.query_one("#create-title", Label).update(
-            f"New guest{host} — step {self.step + 1}/{len(STEPS)}: {title}"
+            f"Step {self.step + 1}/{len(STEPS)}: {title} · new guest on {short_uri(self.uri)}"
         )
         self._update_install_groups()
 
