@@ -411,6 +411,10 @@ async def test_wizard_creates_the_tiny_guest_by_kernel_boot_and_its_console_answ
             describe=lambda: screen.error_text,
         )
         assert volumes(pool) == [f"{name}.qcow2"]
+        logged = next(e for e in app.activity if e.kind == "action")
+        assert logged.ok and logged.outcome == f"Created guest {name} and started it."
+        assert f"vol-create-as {pool.name()} {name}.qcow2 67108864B" in logged.text
+        assert f"virt-install --connect {URI} --name {name}" in logged.text
         dom = libvirt_conn.lookupByName(name)
         assert ET.fromstring(dom.XMLDesc(0)).get("type") == "qemu"
         uuid = await _select(pilot, app, name)
