@@ -73,3 +73,10 @@ def text_of(widget: object) -> str:
     console = Console(width=200, record=True, color_system=None, file=io.StringIO())
     console.print(visual._renderable)
     return console.export_text()
+
+
+async def click(pilot: Pilot[None], selector: str) -> None:
+    """Click a widget as a user would: first dismiss the toasts, which may cover it."""
+    pilot.app.clear_notifications()
+    await pilot.pause()
+    await pilot.click(selector)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from tests.conftest import host_uri
-from tests.ui.helpers import ready, select, text_of, wait_for
+from tests.ui.helpers import click, ready, select, text_of, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.screens.clone import CloneScreen
 
@@ -27,7 +27,7 @@ async def test_review_then_clone() -> None:
         assert "Copy vda: /images/db.qcow2 → images/db-clone.qcow2" in review
         assert "Shared folder carried over as it is: /srv/dbshare." in review
         assert "kernel: /boot/vmlinuz-db" in review
-        await pilot.click("#clone")
+        await click(pilot, "#clone")
         await wait_for(pilot, lambda: screen.result is not None)
         assert screen.result is not None and screen.result.uuid, screen.error
         assert screen.progress_seen and screen.progress_seen[-1].fraction == 1.0

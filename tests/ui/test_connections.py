@@ -14,7 +14,7 @@ from vmtui.cli import load_saved, parse_args, resolve_uris
 from vmtui.screens.connections import ConnectionForm, ConnectionsScreen
 from vmtui.widgets.guest_table import GuestTable
 
-from .helpers import guest_named, table, text_of, wait_for
+from .helpers import click, guest_named, table, text_of, wait_for
 
 
 def make_app(uri: str, config: Path) -> VmtuiApp:
@@ -285,7 +285,7 @@ async def test_connect_once_opens_the_host_without_saving_it(
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConnectionForm))
         await fill(app, name="demo", driver="test", transport="local", path=str(DEMO_HOST))
-        await pilot.click("#connect-once")
+        await click(pilot, "#connect-once")
         await wait_for(pilot, lambda: isinstance(app.screen, ConnectionsScreen))
         await wait_for(pilot, lambda: ("demo-host", "connected", DEMO_URI) in shown_rows(app))
         assert list(app.hosts) == [small_host, DEMO_URI]

@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import host_uri
 from tests.ui.helpers import (
+    click,
     guest_named,
     ready,
     row,
@@ -112,7 +113,7 @@ async def test_delete_keeps_disks_unless_ticked_and_never_offers_a_shared_disk()
         boxes["disk-0"].value = True
         boxes["disk-1"].value = True  # even if forced on, a shared disk is never removed
         assert modal.chosen_disks() == ["/pool/beta.qcow2"]
-        await pilot.click("#yes")
+        await click(pilot, "#yes")
         await wait_for(pilot, lambda: all(g.name != "beta" for g in app.snapshot.guests))  # type: ignore[union-attr]
         await wait_for(
             pilot, lambda: any("Deleted guest beta" in n.message for n in app._notifications)

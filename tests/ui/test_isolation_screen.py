@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, Select, Static
 
 from tests.conftest import host_uri
-from tests.ui.helpers import guest_named, ready, select, table, text_of, wait_for
+from tests.ui.helpers import click, guest_named, ready, select, table, text_of, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.backend import NicSpec
 from vmtui.backend.isolation import attach_nic
@@ -66,7 +66,7 @@ async def test_adding_a_nic_asks_says_next_boot_and_changes_the_dashboard_verdic
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, AddNicScreen))
         app.screen.query_one("#network", Select).value = "natnet"
-        await pilot.click("#ok")
+        await click(pilot, "#ok")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         body = text_of(app.screen.query_one("#body", Static))
         assert "NAT" in body and "next boot (the guest is shut off)" in body
@@ -97,7 +97,7 @@ async def share(pilot, app: VmtuiApp, path: str, tag: str = "t") -> None:  # typ
     await wait_for(pilot, lambda: isinstance(app.screen, AddFolderScreen))
     app.screen.query_one("#path", Input).value = path
     app.screen.query_one("#tag", Input).value = tag
-    await pilot.click("#ok")
+    await click(pilot, "#ok")
 
 
 async def test_risky_folders_are_named_before_anything_is_shared(tmp_path: Path) -> None:
@@ -171,12 +171,12 @@ async def test_networks_screen_lists_creates_and_guards_delete() -> None:
         form.query_one("#name", Input).value = "lab"
         form.query_one("#mode", Select).value = "nat"
         form.query_one("#cidr", Input).value = "10.99.0.0/24"
-        await pilot.click("#create")
+        await click(pilot, "#create")
         await wait_for(
             pilot, lambda: "network or broadcast" in text_of(form.query_one("#error", Static))
         )
         form.query_one("#cidr", Input).value = "10.99.0.1/24"
-        await pilot.click("#create")
+        await click(pilot, "#create")
         await wait_for(pilot, lambda: any(n.name == "lab" for n in screen.networks))
         lab = next(n for n in screen.networks if n.name == "lab")
         assert (lab.mode, lab.active, lab.ip) == ("NAT", True, "10.99.0.1/24")
@@ -204,7 +204,7 @@ async def test_moving_a_nic_of_a_running_guest_says_the_live_part_was_refused() 
         await pilot.press("w")
         await wait_for(pilot, lambda: isinstance(app.screen, SwitchNetworkScreen))
         app.screen.query_one("#network", Select).value = "isonet"
-        await pilot.click("#ok")
+        await click(pilot, "#ok")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         body = text_of(app.screen.query_one("#body", Static))
         assert "only other guests" in body and "applies now" in body

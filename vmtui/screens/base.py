@@ -36,6 +36,8 @@ MUTATING = frozenset(
         # --- snapclone
         "edit_xml",
         "clone",
+        # --- create
+        "new_guest",
     }
 )
 

@@ -22,6 +22,8 @@ class DashboardScreen(GuestActionScreen):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("h", "next_host", "Host", show=False),
         Binding("space", "toggle_mark", "Mark", show=False),
+        # --- create
+        Binding("n", "new_guest", "New guest", show=False),
     ]
 
     def __init__(self) -> None:
@@ -238,3 +240,17 @@ class DashboardScreen(GuestActionScreen):
             super().action_delete()
         else:
             self._run("delete")
+
+    # --- create
+    def action_new_guest(self) -> None:
+        """Open the new-guest wizard on the host in view (the narrowed one, the selected
+        guest's, or the first)."""
+        from vmtui.screens.create import CreateScreen
+
+        app = self.vmtui
+        guest = self.current_guest()
+        uri = self.only_host or (guest.host if guest and guest.host else "") or app.uri
+        if not uri:
+            self.notify("No host is connected.", severity="warning", timeout=3)
+            return
+        self.app.push_screen(CreateScreen(uri))
