@@ -54,3 +54,19 @@ async def test_an_unchanged_tick_updates_nothing() -> None:
         table.show(GUESTS, stats(10.04))  # rounds to the same text
         await pilot.pause()
         assert table.cell_updates == before
+
+
+async def test_a_narrow_screen_drops_low_value_columns_before_it_cuts_names() -> None:
+    from vmtui.app import DEMO_URI, VmtuiApp
+
+    from .helpers import ready, table
+
+    for size, dropped in (((80, 24), {"auto"}), ((140, 30), set())):
+        app = VmtuiApp(DEMO_URI, interval=5)
+        async with app.run_test(size=size) as pilot:
+            await ready(pilot)
+            shown = set(table(app).column_keys)
+            assert {"auto", "disk", "net", "vcpus"} - shown == dropped, size
+            # the demo host's longest names (11 cells) show whole, not cut to 8 cells
+            longest = max(len(g.name) for g in app.snapshot.guests)  # type: ignore[union-attr]
+            assert table(app)._name_width >= min(longest, 16), size

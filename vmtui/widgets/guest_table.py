@@ -60,6 +60,11 @@ ISOLATION_STYLES = {
 }
 FIXED_WIDTH = sum(w for _, _, w in COLUMNS)
 NAME_MIN, NAME_MAX = 8, 32
+# A narrow terminal drops these columns, in this order, before it cuts names below NAME_WANT
+# cells (or below the longest name, when that is shorter): names identify guests, the rest
+# is on the guest's screen.
+NAME_WANT = 16
+DROP_ORDER = ("auto", "disk", "net", "vcpus")
 TAGS_MIN, TAGS_MAX = 4, 14  # the Tags column (last) appears only when a shown guest has tags
 
 
@@ -140,6 +145,14 @@ class GuestTable(DataTable[Text]):
         self.marked: set[str] = set()  # UUIDs of marked guests (space), for bulk actions
 
     def _texts(self, guest: GuestInfo, stats: GuestStats | None) -> tuple[str, ...]:
+        """The texts of the shown columns (some may have been dropped for a narrow screen)."""
+        texts = self._all_texts(guest, stats)
+        if len(self._columns) == len(texts):
+            return texts
+        keys = [key for key, _, _ in self._all_columns()]
+        return tuple(texts[keys.index(key)] for key, _, _ in self._columns)
+
+    def _all_texts(self, guest: GuestInfo, stats: GuestStats | None) -> tuple[str, ...]:
         """row_texts plus the multi-host decorations (host column, stale state)."""
         texts = row_texts(guest, stats)
         if guest.host in self._stale:
@@ -150,7 +163,20 @@ class GuestTable(DataTable[Text]):
             texts = (*texts, " ".join(guest.tags))
         return texts
 
-    def _wanted_columns(self) -> tuple[tuple[str, str, int], ...]:
+    def _wanted_columns(self, longest_name: int = NAME_WANT) -> tuple[tuple[str, str, int], ...]:
+        """The columns that fit: low-value ones go first on a narrow screen (DROP_ORDER)."""
+        columns = self._all_columns()
+        if not self.size.width:
+            return columns
+        want = max(NAME_MIN, min(NAME_WANT, longest_name))
+        for key in DROP_ORDER:
+            fixed = sum(w for _, _, w in columns) + 2 * len(columns) + 2
+            if self.size.width - fixed >= want:
+                break
+            columns = tuple(c for c in columns if c[0] != key)
+        return columns
+
+    def _all_columns(self) -> tuple[tuple[str, str, int], ...]:
         columns = COLUMNS
         if len(self._hosts) > 1:
             width = min(12, max(4, *(len(label) for label in self._hosts.values())))
@@ -173,9 +199,10 @@ class GuestTable(DataTable[Text]):
     def shown_uuids(self) -> list[str]:
         return list(self._order)
 
-    def _wanted_name_width(self, guests: Iterable[GuestInfo]) -> int:
+    def _wanted_name_width(
+        self, guests: Iterable[GuestInfo], columns: tuple[tuple[str, str, int], ...]
+    ) -> int:
         longest = max((len(g.name) for g in guests), default=NAME_MIN)
-        columns = self._wanted_columns()
         fixed = sum(w for _, _, w in columns) + 2 * len(columns) + 2
         room = self.size.width - fixed if self.size.width else 0
         width = min(max(longest, NAME_MIN), NAME_MAX)
@@ -200,12 +227,13 @@ class GuestTable(DataTable[Text]):
         self._tags_width = 0
         if longest:
             # as wide as the tags, but not wider than what the screen has left (80 columns)
-            others = self._wanted_columns()
+            others = self._all_columns()
             fixed = sum(w for _, _, w in others) + NAME_MIN + 2 * (len(others) + 1) + 2
             room = self.size.width - fixed if self.size.width else TAGS_MAX
             self._tags_width = max(TAGS_MIN, min(TAGS_MAX, longest, room))
-        columns = self._wanted_columns()
-        name_width = self._wanted_name_width(ordered)
+        longest_name = max((len(g.name) for g in ordered), default=NAME_MIN)
+        columns = self._wanted_columns(longest_name)
+        name_width = self._wanted_name_width(ordered, columns)
         if order != self._order or name_width != self._name_width or columns != self._columns:
             self._columns = columns
             self._rebuild(ordered, stats, name_width)
