@@ -1,0 +1,206 @@
+"""Live and offline migration between two real libvirt daemons on this machine.
+
+The second host is a private libvirtd in its own mount namespace (secondhost.py), reached as
+``qemu+tcp://127.0.0.2/system``. Guests are tiny TCG guests without NIC or disk.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import libvirt
+import pytest
+
+from vmtui.backend import Hypervisor
+from vmtui.backend.migrate import (
+    MigrationCancelled,
+    MigrationFailed,
+    MigrationProgress,
+    MigrationSpec,
+    migrate,
+)
+
+from .secondhost import SecondHost, second_host  # noqa: F401 - the fixture
+from .tinyguest import ConsoleReader, start_with_console
+
+URI = "qemu:///system"
+
+
+@pytest.fixture
+def hosts(second_host: SecondHost) -> Any:  # noqa: F811 - the imported fixture
+    source = Hypervisor(URI)
+    target = Hypervisor(second_host.uri)
+    source.connect()
+    target.connect()
+    yield source, target
+    source.close()
+    target.close()
+
+
+def _boot(conn: Any, name: str) -> Any:
+    dom = conn.lookupByName(name)
+    with start_with_console(dom) as console:
+        console.wait_for_line("VMTUI-TINY-READY", timeout=120)
+    return dom
+
+
+def _console_answers(dom: Any) -> str:
+    with ConsoleReader.open(dom) as console:
+        return console.run("echo migrated-$((40+2))", timeout=60).strip()
+
+
+def _state_on(uri: str, name: str) -> tuple[bool, bool] | None:
+    """(running, persistent) of guest ``name`` on ``uri``; None when it is not there."""
+    conn = libvirt.open(uri)
+    try:
+        dom = conn.lookupByName(name)
+        return bool(dom.isActive()), bool(dom.isPersistent())
+    except libvirt.libvirtError:
+        return None
+    finally:
+        conn.close()
+
+
+def test_live_migration_there_and_back_keeps_the_guest_running_and_answering(
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    hosts: tuple[Hypervisor, Hypervisor],
+    second_host: SecondHost,  # noqa: F811
+) -> None:
+    source, target = hosts
+    name = tiny_domain_factory("mig")
+    uuid = _boot(libvirt_conn, name).UUIDString()
+    seen: list[MigrationProgress] = []
+
+    result = migrate(
+        source, target, uuid, MigrationSpec(second_host.uri), seen.append, poll_interval=0.1
+    )
+
+    assert _state_on(second_host.uri, name) == (True, True)  # running and persistent there
+    assert _state_on(URI, name) is None  # the source's definition was removed
+    assert "moved to qemu+tcp://127.0.0.2/system" in result.message
+    moving = [p for p in seen if p.phase == "migrating"]
+    assert moving, f"no progress reading with figures: {seen}"
+    assert all(p.data_total and p.data_total >= 64 * 2**20 for p in moving)  # 128 MiB guest
+    assert seen[-1].phase == "done" and seen[-1].fraction == 1.0
+    tconn = libvirt.open(second_host.uri)
+    try:
+        assert _console_answers(tconn.lookupByName(name)) == "migrated-42"
+    finally:
+        tconn.close()
+
+    back = migrate(target, source, uuid, MigrationSpec(URI))
+
+    assert _state_on(URI, name) == (True, True)
+    assert _state_on(second_host.uri, name) is None
+    assert "moved to qemu:///system" in back.message
+    assert _console_answers(libvirt_conn.lookupByName(name)) == "migrated-42"
+
+
+def test_cancelled_migration_leaves_the_guest_running_on_the_source(
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    hosts: tuple[Hypervisor, Hypervisor],
+    second_host: SecondHost,  # noqa: F811
+) -> None:
+    source, target = hosts
+    name = tiny_domain_factory("cancel")
+    uuid = _boot(libvirt_conn, name).UUIDString()
+    cancel = threading.Event()
+    seen: list[MigrationProgress] = []
+
+    def progress(p: MigrationProgress) -> None:
+        seen.append(p)
+        if p.data_processed:  # data flows: cancel now (1 MiB/s: far from done)
+            cancel.set()
+
+    with pytest.raises(MigrationCancelled) as err:
+        migrate(
+            source,
+            target,
+            uuid,
+            MigrationSpec(second_host.uri, bandwidth_mib=1),
+            progress,
+            cancel,
+            poll_interval=0.2,
+        )
+
+    assert str(err.value).endswith("It is still running on qemu:///system.")
+    assert _state_on(URI, name) == (True, True)
+    assert _state_on(second_host.uri, name) is None
+    assert seen and seen[-1].fraction is not None and seen[-1].fraction < 0.5
+    assert _console_answers(libvirt_conn.lookupByName(name)) == "migrated-42"
+
+
+def test_failed_migration_says_so_and_leaves_the_guest_on_the_source(
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    hosts: tuple[Hypervisor, Hypervisor],
+    second_host: SecondHost,  # noqa: F811
+) -> None:
+    source, target = hosts
+    name = tiny_domain_factory("fail")
+    uuid = _boot(libvirt_conn, name).UUIDString()
+    # Nothing listens on port 1 of the target's address: QEMU cannot send its stream there.
+    spec = MigrationSpec(second_host.uri, migrate_uri="tcp://127.0.0.2:1")
+
+    with pytest.raises(MigrationFailed) as err:
+        migrate(source, target, uuid, spec)
+
+    assert not isinstance(err.value, MigrationCancelled)
+    assert str(err.value).startswith(f"Could not migrate guest {name}: ")
+    assert str(err.value).endswith("It is still running on qemu:///system.")
+    assert _state_on(URI, name) == (True, True)
+    assert _state_on(second_host.uri, name) is None
+
+
+def test_offline_migration_moves_the_definition_of_a_shut_off_guest(
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    hosts: tuple[Hypervisor, Hypervisor],
+    second_host: SecondHost,  # noqa: F811
+) -> None:
+    source, target = hosts
+    name = tiny_domain_factory("offline")
+    uuid = libvirt_conn.lookupByName(name).UUIDString()
+
+    result = migrate(source, target, uuid, MigrationSpec(second_host.uri, offline=True))
+
+    assert result.offline
+    assert _state_on(second_host.uri, name) == (False, True)
+    assert _state_on(URI, name) is None
+    # and it boots there
+    tconn = libvirt.open(second_host.uri)
+    try:
+        with start_with_console(tconn.lookupByName(name)) as console:
+            console.wait_for_line("VMTUI-TINY-READY", timeout=120)
+        tconn.lookupByName(name).destroy()
+    finally:
+        tconn.close()
+
+    kept = migrate(target, source, uuid, MigrationSpec(URI, offline=True, undefine_source=False))
+
+    assert "keeps its definition" in kept.message
+    assert _state_on(URI, name) == (False, True)
+    assert _state_on(second_host.uri, name) == (False, True)
+    target.writable_conn().lookupByName(name).undefine()
+
+
+def test_offline_move_of_a_running_guest_is_refused_without_touching_it(
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    hosts: tuple[Hypervisor, Hypervisor],
+    second_host: SecondHost,  # noqa: F811
+) -> None:
+    source, target = hosts
+    name = tiny_domain_factory("refuse")
+    dom = libvirt_conn.lookupByName(name)
+    dom.create()
+
+    with pytest.raises(Exception, match="is running: move it live"):
+        migrate(source, target, dom.UUIDString(), MigrationSpec(second_host.uri, offline=True))
+
+    assert _state_on(URI, name) == (True, True)
+    assert _state_on(second_host.uri, name) is None
