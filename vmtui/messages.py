@@ -33,7 +33,9 @@ class Polled(Message):
         self.host_history = host_history
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, Polled)
+        # Only a newer poll of the same host: collapsing another host's poll would leave that
+        # host's loop waiting forever for its answer (its next poll is armed by this message).
+        return isinstance(message, Polled) and message.snapshot.uri == self.snapshot.uri
 
 
 class PollFailed(Message):

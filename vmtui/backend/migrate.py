@@ -22,6 +22,7 @@ source. ``migrate`` checks that and says so in the error's sentence
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import threading
 import time
 from collections.abc import Callable
@@ -55,7 +56,14 @@ def uri_host(uri: str) -> str:
 
 
 def _is_local(uri: str) -> bool:
-    return uri_host(uri) in ("", "localhost")
+    """The URI's daemon runs on this machine (no host, localhost or a loopback address)."""
+    host = uri_host(uri)
+    if host in ("", "localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def derive_migrate_uri(source_uri: str, target_uri: str) -> str:
@@ -63,7 +71,8 @@ def derive_migrate_uri(source_uri: str, target_uri: str) -> str:
 
     The target URI's host ("tcp://hv2" for qemu+ssh://root@hv2/system): libvirt's own
     choice is the target's hostname, which need not resolve to the address the user reaches
-    it by. Both hosts local (two daemons on one machine): loopback. A local target seen from
+    it by. A local target (no host in its URI) seen from a local source (two daemons on one
+    machine, the source maybe reached by a loopback address): loopback. A local target seen from
     a remote source has no address we know: libvirt chooses."""
     host = uri_host(target_uri)
     if host and host != "localhost":

@@ -30,6 +30,7 @@ MUTATING = frozenset(
         "autostart",
         "delete",
         "console",
+        "migrate",
     }
 )
 
@@ -60,6 +61,8 @@ class GuestActionScreen(HostView):
         Binding("D", "delete", "Delete", show=False),
         Binding("c", "console", "Console"),
         Binding("v", "display", "Screen", show=False),
+        # --- migrate
+        Binding("m", "migrate", "Migrate", show=False),
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -158,6 +161,24 @@ class GuestActionScreen(HostView):
         guest = self.current_guest()
         if guest is not None:
             self.vmtui.ask_delete(guest.uuid)
+
+    # --- migrate
+    def action_migrate(self) -> None:
+        from vmtui.screens.migrate import MigrateScreen
+
+        guest = self.current_guest()
+        if guest is None:
+            self.notify("No guest is selected.", severity="warning", timeout=3)
+            return
+        source = self.vmtui.uri_of(guest.uuid) or self.vmtui.uri
+        targets = [uri for uri in self.vmtui.hosts if uri != source]
+        if not targets:
+            self.notify(
+                "Only one host is connected: connect another (H, or -c URI) to move guests there.",
+                timeout=5,
+            )
+            return
+        self.app.push_screen(MigrateScreen(guest, source, targets))
 
 
 def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
