@@ -12,7 +12,10 @@ from typing import Any
 
 import libvirt
 import pytest
+from textual.widgets import Input, ProgressBar
 
+from tests.ui.helpers import text_of
+from vmtui.app import VmtuiApp
 from vmtui.backend import Hypervisor
 from vmtui.backend.migrate import (
     MigrationCancelled,
@@ -21,7 +24,17 @@ from vmtui.backend.migrate import (
     MigrationSpec,
     migrate,
 )
+from vmtui.screens.console import ConsoleScreen
+from vmtui.screens.migrate import MigrateScreen, MigrationProgressed
 
+from .helpers import (
+    AppWatch,
+    assert_exited_cleanly,
+    describe_app,
+    guest_table,
+    select_guest,
+    wait_for,
+)
 from .secondhost import SecondHost, second_host  # noqa: F401 - the fixture
 from .tinyguest import ConsoleReader, start_with_console
 
@@ -202,5 +215,146 @@ def test_offline_move_of_a_running_guest_is_refused_without_touching_it(
     with pytest.raises(Exception, match="is running: move it live"):
         migrate(source, target, dom.UUIDString(), MigrationSpec(second_host.uri, offline=True))
 
+    assert _state_on(URI, name) == (True, True)
+    assert _state_on(second_host.uri, name) is None
+
+
+# ---------------------------------------------------------------------------- through the app
+
+SIZE = (100, 40)
+
+
+def _state_cell(app: VmtuiApp, uuid: str) -> str | None:
+    """The state column as shown (with a host column, it is not the second cell)."""
+    return guest_table(app).shown_cell(uuid, "state")
+
+
+def _two_host_app(second: SecondHost) -> VmtuiApp:
+    return VmtuiApp([URI, second.uri], interval=0.5)
+
+
+async def _listed(pilot: Any, app: VmtuiApp, name: str) -> str:
+    await wait_for(
+        pilot,
+        lambda: app.snapshot is not None and any(g.name == name for g in app.snapshot.guests),
+        what=f"{name} listed",
+        describe=lambda: describe_app(app),
+    )
+    assert app.snapshot is not None
+    return next(g.uuid for g in app.snapshot.guests if g.name == name)
+
+
+async def _open_migrate(pilot: Any, app: VmtuiApp, uuid: str) -> MigrateScreen:
+    select_guest(app, uuid)
+    await pilot.press("m")
+    await wait_for(pilot, lambda: isinstance(app.screen, MigrateScreen), what="migrate dialog")
+    screen = app.screen
+    assert isinstance(screen, MigrateScreen)
+    return screen
+
+
+async def test_migrate_a_running_guest_through_the_app_and_use_its_console_there(
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    second_host: SecondHost,  # noqa: F811
+) -> None:
+    name = tiny_domain_factory("app")
+    _boot(libvirt_conn, name)
+    app = _two_host_app(second_host)
+    watch = AppWatch()
+    readings: list[MigrationProgress] = []
+
+    def hook(message: Any) -> None:
+        watch(message)
+        if isinstance(message, MigrationProgressed):
+            readings.append(message.progress)
+
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        uuid = await _listed(pilot, app, name)
+        assert app.uri_of(uuid) == URI
+        screen = await _open_migrate(pilot, app, uuid)
+        assert screen.targets == [second_host.uri]  # the other connected host
+        await pilot.click("#start")
+        await wait_for(pilot, lambda: screen.running, what="migration started")
+        assert screen.query_one("#abort").display  # the cancel button shows while it runs
+        await wait_for(
+            pilot, lambda: screen.succeeded is not None, timeout=180, what="migration ended"
+        )
+
+        assert screen.succeeded, screen.outcome
+        assert f"moved to {second_host.uri}" in screen.outcome
+        assert readings and readings[-1].phase == "done"
+        assert any(r.data_total for r in readings)
+        assert screen.query_one("#bar", ProgressBar).percentage == 1.0
+        await pilot.press("escape")
+        await wait_for(
+            pilot,
+            lambda: app.uri_of(uuid) == second_host.uri and _state_cell(app, uuid) == "running",
+            what="guest shown running on the second host",
+            describe=lambda: describe_app(app, uuid),
+        )
+        (logged,) = [e for e in app.activity if e.kind == "action"]
+        assert logged.ok and logged.host == URI
+        assert logged.text == (
+            f"virsh -c {URI} migrate --live --persistent --undefinesource {name} "
+            f"{second_host.uri} --migrateuri tcp://127.0.0.2"
+        )
+
+        # its console, now on the second host, answers
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConsoleScreen), what="console")
+        await wait_for(pilot, lambda: app.consoles[uuid].connected, what="console connected")
+        emulator = app.consoles[uuid].emulator
+        for ch in "echo there-$((40+2))":
+            await pilot.press(ch)
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: "there-42" in emulator.all_text().replace("echo there-$((40+2))", ""),
+            what="the guest's answer on its console",
+            describe=lambda: repr(emulator.text()),
+        )
+        await pilot.press("ctrl+right_square_bracket")
+    assert_exited_cleanly(app, watch)
+    assert _state_on(second_host.uri, name) == (True, True)
+    second_host.destroy_guests()
+
+
+async def test_cancel_a_slow_migration_in_the_app_leaves_the_guest_on_its_host(
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    second_host: SecondHost,  # noqa: F811
+) -> None:
+    name = tiny_domain_factory("appcancel")
+    _boot(libvirt_conn, name)
+    app = _two_host_app(second_host)
+    watch = AppWatch()
+    async with app.run_test(size=SIZE, message_hook=watch) as pilot:
+        uuid = await _listed(pilot, app, name)
+        screen = await _open_migrate(pilot, app, uuid)
+        screen.query_one("#bandwidth", Input).value = "1"  # 1 MiB/s: minutes for 128 MiB
+        await pilot.click("#start")
+        await wait_for(
+            pilot,
+            lambda: screen.last_progress is not None and bool(screen.last_progress.data_processed),
+            timeout=120,
+            what="data flowing",
+        )
+        assert "sent" in text_of(screen.query_one("#figures"))
+        await pilot.press("x")
+        await wait_for(
+            pilot, lambda: screen.succeeded is not None, timeout=120, what="migration ended"
+        )
+
+        assert screen.succeeded is False
+        assert screen.outcome == (
+            f"Migration of {name} was cancelled. It is still running on {URI}."
+        )
+        await pilot.press("escape")
+        await pilot.pause(1.5)
+        assert app.uri_of(uuid) == URI and _state_cell(app, uuid) == "running"
+        (logged,) = [e for e in app.activity if e.kind == "action"]
+        assert not logged.ok and "--bandwidth 1" in logged.text
+    assert_exited_cleanly(app, watch)
     assert _state_on(URI, name) == (True, True)
     assert _state_on(second_host.uri, name) is None
