@@ -715,3 +715,8 @@ class VmtuiApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen.for_screen(self.screen))
+
+    # --- migrate
+    # Guests being migrated (screens/migrate.py sets it): for a moment a moving guest is on
+    # neither host's last poll, which must not read as "the guest is gone".
+    migrating: frozenset[str] = frozenset()

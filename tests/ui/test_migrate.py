@@ -8,6 +8,7 @@ from textual.widgets import Button, Checkbox, Input
 from tests.conftest import host_uri
 from tests.ui.helpers import row, select, table, text_of, wait_for
 from vmtui.app import DEMO_URI, VmtuiApp
+from vmtui.screens.guest import GuestScreen
 from vmtui.screens.migrate import MigrateScreen
 
 SIZE = (100, 40)
@@ -120,3 +121,31 @@ async def test_m_is_not_offered_read_only() -> None:
         await pilot.pause()
         assert not isinstance(app.screen, MigrateScreen)
         assert app.screen.check_action("migrate", ()) is False
+
+
+async def test_m_on_the_guest_screen_keeps_it_open_on_the_guest_at_its_new_host() -> None:
+    small = host_uri("small_host")
+    app = VmtuiApp([small, DEMO_URI], interval=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _two_hosts(pilot, app)
+        select(app, "beta")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, GuestScreen))
+        guest_screen = app.screen
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MigrateScreen))
+        screen = app.screen
+        assert isinstance(screen, MigrateScreen)
+        await pilot.click("#start")  # the button is on screen at 80x24
+        await wait_for(pilot, lambda: screen.succeeded is not None)
+        assert screen.succeeded, screen.outcome
+        await pilot.pause(1.0)  # several polls of both hosts, in whatever order
+        assert app.screen is screen  # the dialog stays until closed
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is guest_screen)
+        await wait_for(pilot, lambda: app.uri_of(BETA) == DEMO_URI)
+        guest = guest_screen.current_guest()
+        assert guest is not None and guest.host == DEMO_URI
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, GuestScreen))
+    assert app._exception is None

@@ -141,6 +141,7 @@ class MigrateScreen(ModalScreen[None]):
                 yield Button("Close (esc)", id="close")
 
     def on_mount(self) -> None:
+        self.query_one("#outcome").display = False
         self.query_one("#progress").display = False
         self.query_one("#abort").display = False
         self.query_one("#start", Button).focus()
@@ -187,6 +188,7 @@ class MigrateScreen(ModalScreen[None]):
         source_hv = self.vmtui.hypervisor_for(self.guest.uuid)
         uuid, cancel = self.guest.uuid, self.cancel_event
         self.running = True
+        self.vmtui.migrating = self.vmtui.migrating | {uuid}
         self.query_one("#form").display = False
         self.query_one("#start").display = False
         self.query_one("#progress").display = True
@@ -219,14 +221,23 @@ class MigrateScreen(ModalScreen[None]):
             bar.update(total=100, progress=round(p.fraction * 100, 1))
         self.query_one("#figures", Static).update(describe_progress(p))
 
-    def _finish(self) -> None:
+    def _finish(self, moved: bool) -> None:
         self.running = False
         self.finished = True
+        app, uuid = self.vmtui, self.guest.uuid
+
+        def settled() -> None:
+            app.migrating = app.migrating - {uuid}
+
+        if moved:  # until both hosts were polled again (an early poll follows every call)
+            app.set_timer(max(3.0, 3 * app.interval), settled)
+        else:
+            settled()
         self.query_one("#abort").display = False
         self.query_one("#close", Button).focus()
 
     def _done(self, result: MigrationResult) -> None:
-        self._finish()
+        self._finish(moved=True)
         self.succeeded = True
         if self.last_progress is not None or not result.offline:
             self.query_one("#bar", ProgressBar).update(total=100, progress=100)
@@ -234,7 +245,9 @@ class MigrateScreen(ModalScreen[None]):
         self.notify(result.message, markup=False, timeout=5)
 
     def _failed(self, sentence: str) -> None:
-        self._finish()
+        self._finish(moved=False)
+        if self.last_progress is None:
+            self.query_one("#figures", Static).update("Nothing was moved.")
         self.succeeded = False
         self._say(sentence, error=True)
         self.notify(sentence, markup=False, severity="warning", timeout=8)
@@ -244,6 +257,7 @@ class MigrateScreen(ModalScreen[None]):
         outcome = self.query_one("#outcome", Static)
         outcome.update(Content(text))
         outcome.set_class(error, "error")
+        outcome.display = bool(text)
 
     # ------------------------------------------------------------ keys
     def action_cancel_migration(self) -> None:
