@@ -352,6 +352,8 @@ def second_host(libvirtd: str, tiny_guest_files: TinyGuest) -> Iterator[SecondHo
 
     Import it into a test module (``from .secondhost import second_host``); it is torn down
     (guests destroyed, daemons stopped, namespace gone) after the module's last test."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("nsenter") is None:
+        pytest.skip("a second libvirtd needs root and unshare/nsenter (util-linux)")
     host = SecondHost(cache_dir())
     try:
         host.start()
