@@ -149,3 +149,23 @@ async def test_m_on_the_guest_screen_keeps_it_open_on_the_guest_at_its_new_host(
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, GuestScreen))
     assert app._exception is None
+
+
+async def test_a_bad_migration_address_is_refused_the_placeholder_shows_the_derived_one() -> (
+    None
+):
+    app = VmtuiApp([host_uri("small_host"), DEMO_URI], interval=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await _two_hosts(pilot, app)
+        select(app, "alpha")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MigrateScreen))
+        screen = app.screen
+        assert isinstance(screen, MigrateScreen)
+        stream = screen.query_one("#stream", Input)
+        assert stream.placeholder == "tcp://127.0.0.1"  # both test hosts are local
+        stream.value = "hv2:49152"
+        await pilot.click("#start")
+        await pilot.pause()
+        assert not screen.running
+        assert "is not of the form tcp://HOST[:PORT]" in _outcome(screen)

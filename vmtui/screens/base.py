@@ -209,6 +209,8 @@ def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
     if state.is_active:
         out.append(("console", "Console", "Attach to the guest's serial console (ctrl+] detaches)"))
     out.append(("delete", "Delete", "Remove the guest, and the disks you tick (asks first)"))
+    # --- migrate
+    out.append(("migrate", "Migrate", "Move the guest to another connected host"))
     return out
 
 

@@ -29,7 +29,13 @@ from textual.widgets import (
 
 from vmtui import format as fmt
 from vmtui.backend import GuestInfo, VmtuiError
-from vmtui.backend.migrate import MigrationProgress, MigrationResult, MigrationSpec, migrate
+from vmtui.backend.migrate import (
+    MigrationProgress,
+    MigrationResult,
+    MigrationSpec,
+    derive_migrate_uri,
+    migrate,
+)
 
 if TYPE_CHECKING:
     from vmtui.app import VmtuiApp
@@ -131,6 +137,13 @@ class MigrateScreen(ModalScreen[None]):
                 with Horizontal(id="bandwidth-row"):
                     yield Label("Bandwidth limit MiB/s (0 = none): ")
                     yield Input("0", type="integer", id="bandwidth")
+                with Horizontal(id="stream-row", classes="stream-row"):
+                    yield Label("Send memory to: ")
+                    yield Input(
+                        "",
+                        placeholder=self._derived(self.targets[0]) or "(libvirt chooses)",
+                        id="stream",
+                    )
             with Vertical(id="progress"):
                 yield ProgressBar(total=100, show_eta=False, id="bar")
                 yield Static("", id="figures", markup=False)
@@ -147,6 +160,13 @@ class MigrateScreen(ModalScreen[None]):
         self.query_one("#start", Button).focus()
 
     # ------------------------------------------------------------ the form
+    def _derived(self, target: str) -> str:
+        return derive_migrate_uri(self.source_uri, target)
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        target = self.targets[max(0, event.index)]
+        self.query_one("#stream", Input).placeholder = self._derived(target) or "(libvirt chooses)"
+
     def spec(self) -> MigrationSpec:
         """The options as a spec; InvalidInput (a sentence) when they cannot be used."""
         radio = self.query_one("#target", RadioSet)
@@ -164,6 +184,7 @@ class MigrateScreen(ModalScreen[None]):
             undefine_source=self.query_one("#undefine", Checkbox).value,
             copy_storage=self.query_one("#copy", Checkbox).value and not self.offline,
             bandwidth_mib=bandwidth,
+            migrate_uri=self.query_one("#stream", Input).value.strip(),
         )
         spec.validate(self.source_uri)
         return spec
