@@ -151,9 +151,7 @@ async def test_m_on_the_guest_screen_keeps_it_open_on_the_guest_at_its_new_host(
     assert app._exception is None
 
 
-async def test_a_bad_migration_address_is_refused_the_placeholder_shows_the_derived_one() -> (
-    None
-):
+async def test_a_bad_migration_address_is_refused_the_placeholder_shows_the_derived_one() -> None:
     app = VmtuiApp([host_uri("small_host"), DEMO_URI], interval=0.2)
     async with app.run_test(size=SIZE) as pilot:
         await _two_hosts(pilot, app)
