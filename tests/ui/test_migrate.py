@@ -167,3 +167,29 @@ async def test_a_bad_migration_address_is_refused_the_placeholder_shows_the_deri
         await pilot.pause()
         assert not screen.running
         assert "is not of the form tcp://HOST[:PORT]" in _outcome(screen)
+
+
+def test_progress_figures_fit_two_short_lines() -> None:
+    from vmtui.backend.migrate import MigrationProgress
+    from vmtui.screens.migrate import describe_progress
+
+    moving = MigrationProgress(
+        elapsed=6.03,
+        data_total=134750208,
+        data_processed=37824391,
+        data_remaining=73781248,
+        memory_dirty_rate=12,
+        memory_bps=74140442,
+        downtime_ms=300,
+        iteration=1,
+    )
+    assert describe_progress(moving) == (
+        "36M of 129M sent · 70M left · 71M/s\n"
+        "6.0s · dirtying 12 pages/s · expected pause 300 ms · pass 1"
+    )
+    assert all(len(line) <= 70 for line in describe_progress(moving).splitlines())
+    assert describe_progress(MigrationProgress(1.26, phase="preparing")) == (
+        "Preparing the target… 1.3s"
+    )
+    done = MigrationProgress(4.9, data_total=134750208, downtime_ms=185, phase="done")
+    assert describe_progress(done) == "Done: 129M sent in 4.9s · paused 185 ms"
