@@ -296,6 +296,8 @@ class SecondHost:
             self._nsenter("libvirtd", "-d", "--listen", "-p", "/run/libvirt/libvirtd.pid")
         self.wait_answering(timeout)
 
+    stop = stop_daemon  # the host's daemon; close() ends the whole second host
+
     def restart(self, timeout: float = 60.0) -> None:
         self.stop_daemon()
         self.start_daemon(timeout)

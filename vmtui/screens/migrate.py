@@ -280,6 +280,12 @@ class MigrateScreen(ModalScreen[None]):
         outcome.set_class(error, "error")
         outcome.display = bool(text)
 
+    def on_unmount(self) -> None:
+        # The app is quitting mid-migration: abort it, so the guest stays on its host rather
+        # than being left to a migration nobody watches.
+        if self.running:
+            self.cancel_event.set()
+
     # ------------------------------------------------------------ keys
     def action_cancel_migration(self) -> None:
         if not self.running:
