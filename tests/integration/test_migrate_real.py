@@ -7,6 +7,7 @@ The second host is a private libvirtd in its own mount namespace (secondhost.py)
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -358,3 +359,34 @@ async def test_cancel_a_slow_migration_in_the_app_leaves_the_guest_on_its_host(
     assert_exited_cleanly(app, watch)
     assert _state_on(URI, name) == (True, True)
     assert _state_on(second_host.uri, name) is None
+
+
+async def test_quitting_mid_migration_aborts_it_and_the_guest_stays_on_its_host(
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    second_host: SecondHost,  # noqa: F811
+) -> None:
+    name = tiny_domain_factory("quit")
+    dom = _boot(libvirt_conn, name)
+    app = _two_host_app(second_host)
+    async with app.run_test(size=SIZE) as pilot:
+        uuid = await _listed(pilot, app, name)
+        screen = await _open_migrate(pilot, app, uuid)
+        screen.query_one("#bandwidth", Input).value = "1"
+        await pilot.click("#start")
+        await wait_for(
+            pilot,
+            lambda: screen.last_progress is not None and bool(screen.last_progress.data_processed),
+            timeout=120,
+            what="data flowing",
+        )
+        await app.action_quit()
+    # The abort is asked for as the dialog goes; libvirt then resumes the guest on its host.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and dom.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE:
+        time.sleep(0.2)
+    time.sleep(1)
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    assert _state_on(URI, name) == (True, True)
+    assert _state_on(second_host.uri, name) is None
+    assert uuid == dom.UUIDString()
