@@ -421,12 +421,14 @@ def _migrate_running(
             raise MigrationCancelled(f"Migration of {name} was cancelled. {where}")
         reason = libvirt_message(error) if error is not None else str(other)
         raise MigrationFailed(f"Could not migrate guest {name}: {reason}. {where}")
-    downtime = _completed_downtime(target_hv, outcome.get("dom"), dom)
+    completed = _completed_stats(target_hv, outcome.get("dom"), dom)
+    downtime = _int(completed, "downtime")
+    total = _int(completed, "data_total") or (last.data_total if last else None)
     if progress_cb is not None:
         done = MigrationProgress(
             elapsed=seconds,
-            data_total=last.data_total if last else None,
-            data_processed=last.data_total if last else None,
+            data_total=total,
+            data_processed=total,
             data_remaining=0,
             downtime_ms=downtime,
             phase="done",
@@ -451,9 +453,9 @@ def _replace_phase(progress: MigrationProgress, phase: str) -> MigrationProgress
     return replace(progress, phase=phase)
 
 
-def _completed_downtime(target_hv: Hypervisor | None, moved: Any, dom: Any) -> int | None:
-    """The real downtime (ms) of the finished job: the target's copy remembers it (the
-    source's may be gone when its definition was removed)."""
+def _completed_stats(target_hv: Hypervisor | None, moved: Any, dom: Any) -> dict[str, Any]:
+    """The finished job's figures (data sent, real downtime): the target's copy remembers
+    them (the source's may be gone when its definition was removed); {} when unknown."""
     candidates = [moved, dom]
     if moved is None and target_hv is not None:
         with contextlib.suppress(libvirt.libvirtError, VmtuiError):
@@ -465,10 +467,9 @@ def _completed_downtime(target_hv: Hypervisor | None, moved: Any, dom: Any) -> i
             stats = one.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
         except libvirt.libvirtError:
             continue
-        downtime = _int(stats, "downtime")
-        if downtime is not None:
-            return downtime
-    return None
+        if stats and stats.get("type", 0) != libvirt.VIR_DOMAIN_JOB_NONE:
+            return dict(stats)
+    return {}
 
 
 def _target_check(target_hv: Hypervisor, uuid: str, name: str) -> str:
