@@ -37,7 +37,7 @@ from .helpers import (
     wait_for,
 )
 from .secondhost import SecondHost, second_host  # noqa: F401 - the fixture
-from .tinyguest import ConsoleReader, start_with_console
+from .tinyguest import ConsoleReader
 
 URI = "qemu:///system"
 
@@ -54,15 +54,29 @@ def hosts(second_host: SecondHost) -> Any:  # noqa: F811 - the imported fixture
 
 
 def _boot(conn: Any, name: str) -> Any:
+    """Start the guest and wait for its shell. The console stream gets a connection of its
+    own: a blocking stream read and another call (resume) on one connection were once seen
+    to deadlock in this session, which also runs libvirt's event loop for the app."""
     dom = conn.lookupByName(name)
-    with start_with_console(dom) as console:
-        console.wait_for_line("VMTUI-TINY-READY", timeout=120)
+    dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+    console_conn = libvirt.open(conn.getURI())
+    try:
+        with ConsoleReader.open(console_conn.lookupByName(name)) as console:
+            dom.resume()
+            console.wait_for_line("VMTUI-TINY-READY", timeout=120)
+    finally:
+        console_conn.close()
     return dom
 
 
 def _console_answers(dom: Any) -> str:
-    with ConsoleReader.open(dom) as console:
-        return console.run("echo migrated-$((40+2))", timeout=60).strip()
+    """Ask the guest's shell something over its console (on a connection of its own)."""
+    conn = libvirt.open(dom.connect().getURI())
+    try:
+        with ConsoleReader.open(conn.lookupByName(dom.name())) as console:
+            return console.run("echo migrated-$((40+2))", timeout=60).strip()
+    finally:
+        conn.close()
 
 
 def _state_on(uri: str, name: str) -> tuple[bool, bool] | None:
@@ -188,9 +202,7 @@ def test_offline_migration_moves_the_definition_of_a_shut_off_guest(
     # and it boots there
     tconn = libvirt.open(second_host.uri)
     try:
-        with start_with_console(tconn.lookupByName(name)) as console:
-            console.wait_for_line("VMTUI-TINY-READY", timeout=120)
-        tconn.lookupByName(name).destroy()
+        _boot(tconn, name).destroy()
     finally:
         tconn.close()
 
