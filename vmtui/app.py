@@ -803,3 +803,8 @@ class VmtuiApp(App[None]):
             if guest is not None and guest.host in self.hosts:
                 uri = guest.host
         self.push_screen(StorageScreen(uri))
+
+    # --- migrate
+    # Guests being migrated (screens/migrate.py sets it): for a moment a moving guest is on
+    # neither host's last poll, which must not read as "the guest is gone".
+    migrating: frozenset[str] = frozenset()

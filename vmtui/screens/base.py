@@ -38,6 +38,7 @@ MUTATING = frozenset(
         "clone",
         # --- create
         "new_guest",
+        "migrate",
     }
 )
 
@@ -78,6 +79,8 @@ class GuestActionScreen(HostView):
         Binding("S", "snapshots", "Snapshots", show=False),
         Binding("e", "edit_xml", "Edit XML", show=False),
         Binding("K", "clone", "Clone", show=False),
+        # --- migrate
+        Binding("m", "migrate", "Migrate", show=False),
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -244,6 +247,24 @@ class GuestActionScreen(HostView):
             return
         self.app.push_screen(XmlEditScreen("domain", guest.uuid, guest.name, guest.host))
 
+    # --- migrate
+    def action_migrate(self) -> None:
+        from vmtui.screens.migrate import MigrateScreen
+
+        guest = self.current_guest()
+        if guest is None:
+            self.notify("No guest is selected.", severity="warning", timeout=3)
+            return
+        source = self.vmtui.uri_of(guest.uuid) or self.vmtui.uri
+        targets = [uri for uri in self.vmtui.hosts if uri != source]
+        if not targets:
+            self.notify(
+                "Only one host is connected: connect another (H, or -c URI) to move guests there.",
+                timeout=5,
+            )
+            return
+        self.app.push_screen(MigrateScreen(guest, source, targets))
+
 
 def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
     """(action, title, help) for what makes sense in the guest's state."""
@@ -275,6 +296,8 @@ def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
     out.append(("delete", "Delete", "Remove the guest, and the disks you tick (asks first)"))
     # --- alloc
     out.append(("allocation", "Allocation of", "vCPUs, memory, CPU pinning and limits"))
+    # --- migrate
+    out.append(("migrate", "Migrate", "Move the guest to another connected host"))
     return out
 
 

@@ -194,6 +194,10 @@ class GuestScreen(GuestActionScreen):
             return
         guest = next((g for g in snapshot.guests if g.uuid == self.uuid), None)
         if guest is None:
+            # --- migrate: a guest that is moving is briefly on neither host (the source's poll
+            # came first); and only the top screen may dismiss itself (a dialog may be on top).
+            if self.uuid in self.vmtui.migrating or not self.is_current:
+                return
             name = self._guest.name if self._guest else "This guest"
             where = self._guest.host if self._guest and self._guest.host else snapshot.uri
             self.notify(f"{name} is no longer on {fmt.short_uri(where)}.", markup=False, timeout=5)
