@@ -405,3 +405,39 @@ async def test_quitting_mid_migration_aborts_it_and_the_guest_stays_on_its_host(
     assert _state_on(URI, name) == (True, True)
     assert _state_on(second_host.uri, name) is None
     assert uuid == dom.UUIDString()
+
+
+def test_tags_travel_with_a_live_migration_and_survive_a_daemon_restart(
+    libvirt_conn: Any,
+    tiny_domain_factory: Callable[..., str],
+    hosts: tuple[Hypervisor, Hypervisor],
+    second_host: SecondHost,  # noqa: F811
+) -> None:
+    from vmtui.backend.tags import read_tags, set_tags
+
+    source, target = hosts
+    name = tiny_domain_factory("tagged")
+    uuid = _boot(libvirt_conn, name).UUIDString()
+    set_tags(source, uuid, ["db", "prod"])
+
+    migrate(source, target, uuid, MigrationSpec(second_host.uri))
+
+    # In the running guest there, and in its definition there (persistent on the target).
+    assert read_tags(target, uuid) == ("db", "prod")
+    tconn = libvirt.open(second_host.uri)
+    try:
+        inactive = tconn.lookupByName(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    finally:
+        tconn.close()
+    assert "<vmtui:tag>db</vmtui:tag>" in inactive and "<vmtui:tag>prod</vmtui:tag>" in inactive
+
+    # The second host's daemon restarts (its guest keeps running): the tags are still there.
+    second_host.restart()
+    target = Hypervisor(second_host.uri)
+    target.connect()
+    try:
+        assert read_tags(target, uuid) == ("db", "prod")
+        migrate(target, source, uuid, MigrationSpec(URI))
+    finally:
+        target.close()
+    assert read_tags(source, uuid) == ("db", "prod")
