@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from textual_image.widget import SixelImage
 
 from tests.conftest import host_uri
 from tests.ui.helpers import ready, select, text_of, wait_for
 from vmtui import graphics
 from vmtui.app import VmtuiApp
 from vmtui.screens.display import HALF, PIXEL, DisplayScreen
-from vmtui.widgets.screen_view import PixelView, ScreenView
+from vmtui.widgets.screen_view import PixelView, ScreenView, SixelCanvas
 
 
 @pytest.fixture
@@ -68,7 +67,21 @@ async def test_unsupported_terminal_draws_half_blocks_only(restore_protocol: Non
         assert any("did not say it shows sixel" in n.message for n in app._notifications)
 
 
-async def test_ctrl_g_switches_between_pixels_and_half_blocks(restore_protocol: None) -> None:
+async def test_ctrl_g_switches_between_pixels_and_half_blocks(
+    restore_protocol: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from vmtui.screens import display
+
+    encoded_on: list[str] = []
+    real_encode = display.encode_sixel
+
+    def encode(*args: object) -> tuple[str, int, int]:
+        encoded_on.append(threading.current_thread().name)
+        return real_encode(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(display, "encode_sixel", encode)
     graphics.set_protocol("sixel")
     app = VmtuiApp(host_uri("small_host"), interval=0.2)
     async with app.run_test(size=(100, 36)) as pilot:
@@ -77,7 +90,10 @@ async def test_ctrl_g_switches_between_pixels_and_half_blocks(restore_protocol: 
         half = screen.query_one(ScreenView)
         # Pixels first where the terminal has them.
         assert screen.mode == PIXEL and pixels.display and not half.display
-        assert pixels.frames >= 1 and pixels.query_one(SixelImage).image is not None
+        canvas = pixels.query_one(SixelCanvas)
+        assert pixels.frames >= 1 and canvas.data.startswith("\x1bP") and canvas.cells[0] > 0
+        # The slow part, encoding sixel, ran in a worker thread: never on the UI thread.
+        assert encoded_on and threading.main_thread().name not in encoded_on
         assert "sixel" in bar(screen)
 
         await pilot.press("ctrl+g")

@@ -29,7 +29,7 @@ from vmtui.backend import VmtuiError
 from vmtui.backend.keys import CTRL_ALT_DEL, ctrl_alt_f, key_combo
 from vmtui.messages import DisplayImage
 from vmtui.screens.base import HostView
-from vmtui.widgets.screen_view import PixelView, ScreenView, half_block_rows
+from vmtui.widgets.screen_view import PixelView, ScreenView, encode_sixel, half_block_rows
 
 REFRESH_SECONDS = 0.4
 # Pixels cost more to draw (a sixel encode is 0.2-0.6 s of the UI thread: benchmarks/display.py)
@@ -51,10 +51,12 @@ class DisplayFrame(DisplayImage):
         *,
         rows: list[list[Segment]] | None = None,
         cells: tuple[int, int] | None = None,
+        sixel: tuple[str, int, int] | None = None,
     ) -> None:
         super().__init__(uuid, image)
         self.rows = rows
         self.cells = cells
+        self.sixel = sixel  # (data, cols, rows) encoded in the worker
 
 
 class SpecialKeysScreen(ModalScreen[str | None]):
@@ -143,8 +145,8 @@ class DisplayScreen(HostView):
         half.display = self.mode == HALF
         pixels.display = self.mode == PIXEL
         self._update_bar()
-        if self._last_image:
-            self._draw(self._last_image)
+        if self._last_image and not self._draw(self._last_image):
+            self._refresh_image()  # sixel is encoded in the worker: fetch and encode anew
 
     def on_mount(self) -> None:
         self._update_bar()
@@ -171,11 +173,20 @@ class DisplayScreen(HostView):
             self._last_fetch = now
             size = self.query_one(ScreenView).size
             cells = (size.width, size.height) if self.mode == HALF else None
-            self._fetch(cells)
+            sixel_box = None
+            if self.mode == PIXEL and self.protocol == "sixel":
+                pixels = self.query_one(PixelView)
+                sixel_box = (pixels.size.width, pixels.size.height, pixels.background_rgba())
+            self._fetch(cells, sixel_box)
 
     @work(thread=True, exit_on_error=False, group="display", description="screenshot")
-    def _fetch(self, cells: tuple[int, int] | None) -> None:
-        """Fetch the picture and, for half-blocks, draw its cells here too: off the UI thread."""
+    def _fetch(
+        self,
+        cells: tuple[int, int] | None,
+        sixel_box: tuple[int, int, tuple[int, int, int, int]] | None = None,
+    ) -> None:
+        """Fetch the picture and draw it for the current mode here too (half-block cells, or
+        sixel data): off the UI thread, which only swaps the result in."""
         try:
             image, _mime = self.vmtui.hypervisor_for(self.uuid).screenshot(self.uuid)
         except VmtuiError as err:
@@ -190,7 +201,14 @@ class DisplayScreen(HostView):
                 rows = half_block_rows(image, *cells)
             except Exception:  # unreadable: said when the UI thread tries to draw it
                 rows = None
-        self.post_message(DisplayFrame(self.uuid, image, rows=rows, cells=cells))
+        sixel = None
+        if sixel_box is not None and sixel_box[0] > 0 and sixel_box[1] > 0:
+            try:
+                sixel = encode_sixel(image, *sixel_box)
+            except Exception as err:
+                self.post_message(DisplayImage(self.uuid, b"", f"Could not draw the screen: {err}"))
+                return
+        self.post_message(DisplayFrame(self.uuid, image, rows=rows, cells=cells, sixel=sixel))
 
     def on_display_image(self, message: DisplayImage) -> None:
         self._fetching = False
@@ -209,7 +227,12 @@ class DisplayScreen(HostView):
     def _draw(self, image: bytes, frame: DisplayFrame | None = None) -> bool:
         """Hand the picture to the widget of the current mode (only that one draws it)."""
         try:
-            if self.mode == PIXEL:
+            if self.mode == PIXEL and self.protocol == "sixel":
+                if frame is None or frame.sixel is None:
+                    self._last_fetch = 0.0  # encoded for another mode or size: fetch anew
+                    return False
+                self.query_one(PixelView).show_sixel(image, *frame.sixel)
+            elif self.mode == PIXEL:
                 self.query_one(PixelView).show_image(image)
             elif frame is not None and frame.rows is not None and frame.cells is not None:
                 self.query_one(ScreenView).show_rows(image, frame.rows, frame.cells)

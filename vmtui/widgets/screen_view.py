@@ -7,9 +7,12 @@ import io
 
 from PIL import Image
 from rich.color import Color
-from rich.segment import Segment
+from rich.control import Control
+from rich.segment import ControlType, Segment
 from rich.style import Style
 from textual.app import ComposeResult
+from textual.dom import NoScreen
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -117,6 +120,67 @@ class ScreenView(Widget):
         return Strip(self._rows[y]).crop_extend(0, self.size.width, None)
 
 
+def encode_sixel(
+    image_bytes: bytes, cols: int, rows: int, background: tuple[int, int, int, int]
+) -> tuple[str, int, int]:
+    """The picture scaled to fit ``cols`` x ``rows`` cells (aspect kept) as sixel data, and the
+    cells it covers. The slow part of pixel drawing (0.2-0.6 s a frame here): for a worker
+    thread, so the UI never waits for it. Needs ``vmtui.graphics`` to have found sixel."""
+    from textual_image._sixel import image_to_sixels
+    from textual_image._terminal import get_cell_size
+
+    cell = get_cell_size()
+    source = Image.open(io.BytesIO(image_bytes))
+    source.load()
+    scale = min(cols * cell.width / source.width, rows * cell.height / source.height)
+    w_cells = max(1, min(cols, round(source.width * scale / cell.width)))
+    h_cells = max(1, min(rows, round(source.height * scale / cell.height)))
+    picture = source.convert("RGB").resize((w_cells * cell.width, h_cells * cell.height))
+    return image_to_sixels(picture, None, background), w_cells, h_cells
+
+
+class SixelCanvas(Widget, can_focus=False):
+    """Draws sixel data encoded elsewhere (``encode_sixel`` in a worker): the UI thread only
+    writes the bytes out. Drawn only when wholly visible (a toast over it hides it until it
+    goes), since a sixel picture cannot be cropped without encoding it again."""
+
+    DEFAULT_CSS = "SixelCanvas { width: auto; height: auto; }"
+
+    def __init__(self, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self.data = ""
+        self.cells = (0, 0)
+
+    def set_sixel(self, data: str, cols: int, rows: int) -> None:
+        resized = (cols, rows) != self.cells
+        self.data, self.cells = data, (cols, rows)
+        self.refresh(layout=resized)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return self.cells[0]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return self.cells[1]
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        blank = [Strip.blank(crop.width)] * crop.height
+        try:
+            if not self.data or not self.screen.is_active or crop.size != self.size:
+                return blank
+            region = self.screen.find_widget(self).visible_region
+        except (NoScreen, Exception):
+            return blank
+        if region.size != self.size:
+            return blank
+        null = Style()
+        segments = [
+            Segment(Control.move_to(region.x, region.y).segment.text, style=null),
+            Segment(self.data, style=null, control=((ControlType.CURSOR_FORWARD, 0),)),
+            Segment(Control.move_to(region.right, region.bottom).segment.text, style=null),
+        ]
+        return [Strip([])] * (crop.height - 1) + [Strip(segments, cell_length=crop.width)]
+
+
 class PixelView(Widget):
     """The same picture in real pixels: sixel or kitty graphics, through textual-image.
 
@@ -136,15 +200,32 @@ class PixelView(Widget):
         self._picture: Widget | None = None
 
     def compose(self) -> ComposeResult:
-        from textual_image.widget import SixelImage, TGPImage
+        from textual_image.widget import TGPImage
 
-        picture: Widget = (
-            SixelImage(classes="pixels") if self.protocol == "sixel" else TGPImage(classes="pixels")
-        )
+        # Sixel: our canvas, fed data encoded in the screenshot worker (textual-image's own
+        # sixel widget encodes on the UI thread while drawing). Kitty: textual-image's widget
+        # (it sends the PNG as is: cheap).
+        picture: Widget
+        if self.protocol == "sixel":
+            picture = SixelCanvas(classes="pixels")
+        else:
+            picture = TGPImage(classes="pixels")
         self._picture = picture
         yield picture
 
+    def show_sixel(self, image: bytes, data: str, cols: int, rows: int) -> None:
+        """Sixel: show data encoded off the UI thread (``encode_sixel``)."""
+        self.image = image
+        self.frames += 1
+        self.query_one(SixelCanvas).set_sixel(data, cols, rows)
+
+    def background_rgba(self) -> tuple[int, int, int, int]:
+        color = self.background_colors[1]
+        return (color.r, color.g, color.b, int(color.a * 255))
+
     def show_image(self, image: bytes) -> None:
+        if self.protocol == "sixel":
+            return  # sixel pictures arrive encoded (show_sixel): never encoded here
         if image == self.image:
             return
         picture = Image.open(io.BytesIO(image))
