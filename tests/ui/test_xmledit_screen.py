@@ -95,3 +95,40 @@ async def test_leaving_with_unsaved_changes_asks_first() -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await wait_for(pilot, lambda: not isinstance(app.screen, XmlEditScreen))
+
+
+async def test_networks_and_pools_open_in_the_editor_from_their_screens() -> None:
+    from textual.widgets import DataTable
+
+    from vmtui.screens.networks import NetworksScreen
+    from vmtui.screens.storage import StorageScreen
+
+    app = VmtuiApp(host_uri("small_host"), interval=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("N")
+        await wait_for(pilot, lambda: isinstance(app.screen, NetworksScreen))
+        nets = app.screen
+        assert isinstance(nets, NetworksScreen)
+        await wait_for(pilot, lambda: nets.loaded and nets.query_one(DataTable).row_count > 0)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, XmlEditScreen))
+        editor = app.screen
+        assert isinstance(editor, XmlEditScreen) and editor.kind == "network"
+        await wait_for(pilot, lambda: editor.doc is not None)
+        assert editor.query_one("#xml", TextArea).text.startswith("<network")
+        await pilot.press("escape")  # unchanged: leaves at once
+        await wait_for(pilot, lambda: app.screen is nets)
+        await pilot.press("escape")
+
+        await pilot.press("V")
+        await wait_for(pilot, lambda: isinstance(app.screen, StorageScreen))
+        storage = app.screen
+        assert isinstance(storage, StorageScreen)
+        await wait_for(pilot, lambda: storage.pool is not None)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, XmlEditScreen))
+        editor = app.screen
+        assert isinstance(editor, XmlEditScreen) and editor.kind == "pool"
+        await wait_for(pilot, lambda: editor.doc is not None)
+        assert editor.query_one("#xml", TextArea).text.startswith("<pool")

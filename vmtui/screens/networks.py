@@ -142,6 +142,7 @@ class NetworksScreen(HostView):
         Binding("a", "toggle_autostart", "Autostart", show=False),
         Binding("D", "delete", "Delete"),
         Binding("r", "refresh", "Refresh", show=False),
+        Binding("e", "edit_xml", "Edit XML", show=False),
     ]
 
     def __init__(self, uri: str) -> None:
@@ -164,7 +165,7 @@ class NetworksScreen(HostView):
         self.action_refresh()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        mutating = {"create", "toggle_active", "toggle_autostart", "delete"}
+        mutating = {"create", "toggle_active", "toggle_autostart", "delete", "edit_xml"}
         return not (action in mutating and self.vmtui.readonly)
 
     # ------------------------------------------------------------ data
@@ -234,6 +235,16 @@ class NetworksScreen(HostView):
         if self.is_attached:
             self.query_one("#net-detail", Static).update(message)
             self.action_refresh()
+
+    def action_edit_xml(self) -> None:
+        """e: the selected network's XML in the editor (diff, then define with validation)."""
+        from vmtui.screens.xmledit import XmlEditScreen
+
+        net = self.selected()
+        if net is None:
+            self.notify("No network is selected.", severity="warning", timeout=3)
+            return
+        self.app.push_screen(XmlEditScreen("network", net.uuid, net.name, self.uri))
 
     def action_create(self) -> None:
         def chosen(spec: NetworkSpec | None) -> None:

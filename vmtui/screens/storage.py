@@ -48,7 +48,7 @@ from vmtui.widgets.status_line import StatusLine
 if TYPE_CHECKING:
     from vmtui.app import VmtuiApp
 
-MUTATING_KEYS = frozenset({"create", "delete", "refresh"})
+MUTATING_KEYS = frozenset({"create", "delete", "refresh", "edit_xml"})
 
 
 def pool_row(pool: PoolInfo) -> tuple[Text, ...]:
@@ -153,6 +153,7 @@ class StorageScreen(Screen[None]):
         Binding("D,delete", "delete", "Delete volume"),
         Binding("r", "refresh", "Refresh pool"),
         Binding("h", "next_host", "Host", show=False),
+        Binding("e", "edit_xml", "Edit pool XML", show=False),
     ]
 
     def __init__(self, uri: str) -> None:
@@ -294,6 +295,16 @@ class StorageScreen(Screen[None]):
         self._show_detail()
 
     # ------------------------------------------------------------ changing
+    def action_edit_xml(self) -> None:
+        """e: the selected pool's XML in the editor (diff, then define with validation)."""
+        from vmtui.screens.xmledit import XmlEditScreen
+
+        info = next((p for p in self.pools if p.name == self.pool), None)
+        if info is None:
+            self.notify("No storage pool is selected.", severity="warning", timeout=3)
+            return
+        self.app.push_screen(XmlEditScreen("pool", info.uuid, info.name, self.uri))
+
     def action_refresh(self) -> None:
         pool = self.pool
         if pool is None:
