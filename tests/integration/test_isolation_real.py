@@ -200,11 +200,14 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
             DEADLINE,
             what="NIC gone from the config",
         )
-        await real_wait_for(pilot, lambda: "Removed" in screen.last_message, what="result")
-        # A live unplug needs the guest's consent (ACPI); the tiny guest may never give it,
-        # and then the app must say so rather than claim the NIC is gone.
+        await real_wait_for(pilot, lambda: bool(screen.last_message), what="result")
+        # A live unplug needs the guest's consent (ACPI); the tiny guest may not give it in
+        # time (a busy machine), and then the app must say so rather than claim the NIC is
+        # gone; when it does, the app says it is done.
         if nics_on(dom_xml(libvirt_conn, name), isolated_net):
             assert "has not yet" in screen.last_message, screen.last_message
+        else:
+            assert screen.last_message.startswith(("Done", "Removed")), screen.last_message
         await pilot.press("escape")
     assert_exited_cleanly(app, watch)
 
