@@ -273,6 +273,7 @@ class VmtuiApp(App[None]):
             return  # a late answer from a host that was removed
         link.polling = False
         link.poll_started = None
+        link.hung = False
         self.polls += 1
         link.snapshot = message.snapshot
         link.histories = message.histories
@@ -314,6 +315,7 @@ class VmtuiApp(App[None]):
             return
         link.polling = False
         link.poll_started = None
+        link.hung = False
         link.lost_reason = message.error
         link.retry_at = self._clock() + message.retry_in
         if message.no_daemon and link.snapshot is not None:
@@ -407,6 +409,16 @@ class VmtuiApp(App[None]):
         )
 
     def update_status(self) -> None:
+        # A host whose poll hangs turns stale (its rows get "?") without any message from
+        # it: notice it here, on the status timer, and redraw the rows when that changes.
+        now = self._clock()
+        changed = False
+        for link in self.hosts.values():
+            hung = link.overdue(now, self.interval)
+            if hung != link.hung:
+                link.hung, changed = hung, True
+        if changed:
+            self._show_merged()
         symbol, text, style = self.status()
         # Every screen's line, not only the top one: a modal shows the screen below it.
         for screen in self.screen_stack:

@@ -38,6 +38,7 @@ class HostLink:
         self.lost_reason = ""
         self.ever_polled = False  # a poll answered or failed at least once
         self.closed = False
+        self.hung = False  # a poll has run far longer than the interval (set by the app)
 
     @property
     def uri(self) -> str:
@@ -56,8 +57,13 @@ class HostLink:
 
     @property
     def stale(self) -> bool:
-        """The guests shown for this host are its last known ones, not live."""
-        return self.retry_at is not None
+        """The guests shown for this host are its last known ones, not live: its last poll
+        failed, or the one running has not answered for a long while (a hung host)."""
+        return self.retry_at is not None or self.hung
+
+    def overdue(self, now: float, interval: float) -> bool:
+        """The running poll has taken more than twice the interval (plus a second)."""
+        return self.poll_started is not None and now - self.poll_started > 2 * interval + 1
 
     def status(self, now: float, interval: float, readonly: bool) -> tuple[str, str, str]:
         """(symbol, sentence, style) for this host alone."""
@@ -66,7 +72,8 @@ class HostLink:
             wait = max(0.0, self.retry_at - now)
             when = "now" if wait < 0.05 or self.polling else f"in {wait:.1f}s"
             return ("✖", f"{self.lost_reason} Retrying {when}.", "bold red")
-        if self.poll_started is not None and now - self.poll_started > 2 * interval + 1:
+        if self.overdue(now, interval):
+            assert self.poll_started is not None
             waited = fmt.duration(now - self.poll_started)
             return (
                 "⌛",

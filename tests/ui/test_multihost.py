@@ -100,9 +100,13 @@ async def test_a_hung_host_never_delays_the_others(small_host: str) -> None:
             assert len({id(s) for s in seen}) == 5
             await wait_for(pilot, lambda: app.status()[0] == "⌛", timeout=5)
             assert "has not answered" in app.status()[1]
+            # Its guests show their last known state, marked stale; the others' are live.
+            await wait_for(pilot, lambda: state_of(app, "alpha") == "running?", timeout=5)
+            assert state_of(app, "web1") == "running"
             await pilot.press("j")  # the UI answers keys meanwhile
         finally:
             release.set()
+        await wait_for(pilot, lambda: state_of(app, "alpha") == "running")
 
 
 async def test_hosts_can_be_added_and_removed_in_a_session(small_host: str) -> None:
