@@ -170,13 +170,15 @@ async def test_networks_screen_lists_creates_and_guards_delete() -> None:
         form = app.screen
         form.query_one("#name", Input).value = "lab"
         form.query_one("#mode", Select).value = "nat"
-        form.query_one("#cidr", Input).value = "10.99.0.0/24"
-        await click(pilot, "#create")
+        cidr = form.query_one("#cidr", Input)
+        cidr.value = "10.99.0.0/24"
+        cidr.focus()
+        await pilot.press("enter")  # enter in a field submits the form, as Create does
         await wait_for(
             pilot, lambda: "network or broadcast" in text_of(form.query_one("#error", Static))
         )
-        form.query_one("#cidr", Input).value = "10.99.0.1/24"
-        await click(pilot, "#create")
+        cidr.value = "10.99.0.1/24"
+        await pilot.press("enter")
         await wait_for(pilot, lambda: any(n.name == "lab" for n in screen.networks))
         lab = next(n for n in screen.networks if n.name == "lab")
         assert (lab.mode, lab.active, lab.ip) == ("NAT", True, "10.99.0.1/24")
