@@ -117,11 +117,12 @@ class _Screen(pyte.Screen):
             line = self.buffer[self.cursor.y]
             x = self.cursor.x
             take = min(n - i, cols - x) if pyte.modes.DECAWM in self.mode else 1
-            chunk = data[i : i + take]
-            for ch in set(chunk).difference(cache):
-                cache[ch] = attrs._replace(data=ch)
-            line.update(zip(range(x, x + take), map(cache.__getitem__, chunk), strict=True))
-            x += take
+            for ch in data[i : i + take]:
+                char = cache.get(ch)
+                if char is None:
+                    char = cache[ch] = attrs._replace(data=ch)
+                line[x] = char
+                x += 1
             self.cursor.x = min(x, cols)
             i += take
         self.dirty.add(self.cursor.y)
