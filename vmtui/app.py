@@ -769,20 +769,24 @@ class VmtuiApp(App[None]):
             raise SkipAction()  # H belongs to the guest's shell
         self.push_screen(ConnectionsScreen())
 
+    def _host_in_view(self, default: str) -> str:
+        """The host of the guest under the cursor (dashboard or guest screen), else default."""
+        from vmtui.screens.base import GuestActionScreen
+
+        if isinstance(self.screen, GuestActionScreen):
+            guest = self.screen.current_guest()
+            if guest is not None and guest.host in self.hosts:
+                return guest.host
+        return default
+
     # --- isolation
     def action_networks(self) -> None:
         """The networks of the selected guest's host (or of the first host)."""
-        from vmtui.screens.base import GuestActionScreen
         from vmtui.screens.networks import NetworksScreen
 
         if isinstance(self.screen, NetworksScreen | ConsoleScreen):
             return
-        uri = self.hv.uri
-        if isinstance(self.screen, GuestActionScreen):
-            guest = self.screen.current_guest()
-            if guest is not None and guest.host in self.hosts:
-                uri = guest.host
-        self.push_screen(NetworksScreen(uri))
+        self.push_screen(NetworksScreen(self._host_in_view(self.hv.uri)))
 
     # --- power
     last_bulk: Any = None  # the last finished BulkRun (screens/bulk.py): its outcomes
@@ -801,7 +805,6 @@ class VmtuiApp(App[None]):
     # --- alloc
     def action_storage(self) -> None:
         """Storage pools and volumes of the selected guest's host (else the first host)."""
-        from vmtui.screens.base import GuestActionScreen
         from vmtui.screens.storage import StorageScreen
 
         if isinstance(self.screen, StorageScreen):
@@ -809,12 +812,7 @@ class VmtuiApp(App[None]):
         if not self.hosts:
             self.notify("No host is connected; add one with H (connections).", timeout=4)
             return
-        uri = self.uri
-        if isinstance(self.screen, GuestActionScreen):
-            guest = self.screen.current_guest()
-            if guest is not None and guest.host in self.hosts:
-                uri = guest.host
-        self.push_screen(StorageScreen(uri))
+        self.push_screen(StorageScreen(self._host_in_view(self.uri)))
 
     # --- migrate
     # Guests being migrated (screens/migrate.py sets it): for a moment a moving guest is on

@@ -90,10 +90,16 @@ class GuestActionScreen(HostView):
         # Changing actions are hidden from the footer, the help and the palette when read-only.
         return not (action in MUTATING and self.vmtui.readonly)
 
-    def _run(self, action: str) -> None:
+    def selected_guest(self) -> GuestInfo | None:
+        """The current guest, or None after saying that no guest is selected."""
         guest = self.current_guest()
         if guest is None:
             self.notify("No guest is selected.", severity="warning", timeout=3)
+        return guest
+
+    def _run(self, action: str) -> None:
+        guest = self.selected_guest()
+        if guest is None:
             return
         self.vmtui.guest_action(action, guest.uuid, guest.name)
 
@@ -184,9 +190,8 @@ class GuestActionScreen(HostView):
     def action_isolation(self) -> None:
         from vmtui.screens.isolation import IsolationScreen
 
-        guest = self.current_guest()
+        guest = self.selected_guest()
         if guest is None:
-            self.notify("No guest is selected.", severity="warning", timeout=3)
             return
         self.app.push_screen(IsolationScreen(guest.uuid, guest.name))
 
@@ -206,9 +211,8 @@ class GuestActionScreen(HostView):
     def action_allocation(self) -> None:
         from vmtui.screens.allocation import AllocationScreen
 
-        guest = self.current_guest()
+        guest = self.selected_guest()
         if guest is None:
-            self.notify("No guest is selected.", severity="warning", timeout=3)
             return
         self.app.push_screen(AllocationScreen(guest.uuid, guest.name))
 
@@ -216,18 +220,16 @@ class GuestActionScreen(HostView):
     def action_snapshots(self) -> None:
         from vmtui.screens.snapshots import SnapshotsScreen
 
-        guest = self.current_guest()
+        guest = self.selected_guest()
         if guest is None:
-            self.notify("No guest is selected.", severity="warning", timeout=3)
             return
         self.app.push_screen(SnapshotsScreen(guest.uuid, guest.name))
 
     def action_clone(self) -> None:
         from vmtui.screens.clone import CloneScreen
 
-        guest = self.current_guest()
+        guest = self.selected_guest()
         if guest is None:
-            self.notify("No guest is selected.", severity="warning", timeout=3)
             return
         if guest.state.is_active and guest.state is not GuestState.PAUSED:
             self.notify(
@@ -241,9 +243,8 @@ class GuestActionScreen(HostView):
     def action_edit_xml(self) -> None:
         from vmtui.screens.xmledit import XmlEditScreen
 
-        guest = self.current_guest()
+        guest = self.selected_guest()
         if guest is None:
-            self.notify("No guest is selected.", severity="warning", timeout=3)
             return
         self.app.push_screen(XmlEditScreen("domain", guest.uuid, guest.name, guest.host))
 
@@ -251,9 +252,8 @@ class GuestActionScreen(HostView):
     def action_migrate(self) -> None:
         from vmtui.screens.migrate import MigrateScreen
 
-        guest = self.current_guest()
+        guest = self.selected_guest()
         if guest is None:
-            self.notify("No guest is selected.", severity="warning", timeout=3)
             return
         source = self.vmtui.uri_of(guest.uuid) or self.vmtui.uri
         targets = [uri for uri in self.vmtui.hosts if uri != source]
