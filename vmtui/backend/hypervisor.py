@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import operator
 import os
 import stat
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,9 +143,32 @@ _CLOSE_REASONS = {
 }
 
 # Guests whose XML is re-read each tick (round robin), so changes made without an event are
-# seen within about REFRESH_ROUND ticks whatever the number of guests.
+# seen within about REFRESH_ROUND ticks whatever the number of guests. With libvirt's events
+# (lifecycle incl. define/undefine, device added/removed, tunables, metadata, balloon) a change
+# marks its guest at once, and the vCPU count is checked against the bulk stats every tick, so
+# the round robin is only a safety net: REFRESH_WITH_EVENTS guests a tick.
 REFRESH_ROUND = 30
 REFRESH_MIN = 4
+REFRESH_WITH_EVENTS = 1
+# The four flag listings (autostart, transient, managed save, has snapshots) cost a
+# listAllDomains each (a virDomain object per guest). They are read in full after any event,
+# any change made through this connection and whenever a guest appears; otherwise, with
+# events, one of the four is re-read every FLAG_EVERY ticks (changes made elsewhere that raise
+# no event, e.g. autostart set by virsh, show within 4 x FLAG_EVERY ticks). Without events,
+# all four are read every tick.
+FLAG_EVERY = 5
+_FLAG_LISTS = (
+    ("autostart", libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART),
+    ("transient", libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT),
+    ("managedsave", libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE),
+    ("snapshot", libvirt.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT),
+)
+_STATE_OF = {int(s): s for s in GuestState}
+_RECORD = operator.itemgetter(1)  # (dom, record) -> record
+# What the poll compares tick to tick, per guest, without a Python loop (every bulk record
+# has the state group; the per-domain fallback builds both keys too).
+_STATE_AND_REASON = operator.itemgetter("state.state", "state.reason")
+_ACTIVE = frozenset(s for s in GuestState if s.is_active)
 
 
 def reason_text(state: GuestState, reason: int) -> str:
@@ -247,6 +271,16 @@ class Hypervisor:
         self._counters: dict[str, Counters] = {}
         self._dirty: set[str] = set()
         self._rr = 0
+        self._flags: dict[str, set[str]] = {}
+        self._flags_stale = True  # re-read all four flag listings on the next poll
+        # uuids whose flags changed since the guests were built (None: check every guest)
+        self._flag_delta: set[str] | None = None
+        self._last_uuids: list[str] = []  # the previous tick's guests, in order
+        self._last_sig: tuple[list[Any], ...] = ()  # and their raw state, reason, vCPUs
+        self._ticks = 0
+        self._events = False  # lifecycle events registered: the round robin can be slow
+        self._committed: tuple[int, int, int] | None = None  # running, vCPUs, memory KiB
+        self._guests: tuple[GuestInfo, ...] = ()  # the last poll's guests, in order
         self._nowait = bool(_NOWAIT)
         self._bulk = True
         self.net_modes = NetworkModes()  # network name -> mode, for isolation verdicts
@@ -383,14 +417,21 @@ class Hypervisor:
         with contextlib.suppress(libvirt.libvirtError):
             conn.registerCloseCallback(self._on_close, None)
         ids = []
+        lifecycle = False
         for event_id, cb in (
             (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle),
             (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, self._on_device),
             (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device),
+            (libvirt.VIR_DOMAIN_EVENT_ID_TUNABLE, self._on_changed),
+            (libvirt.VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, self._on_changed),
+            (libvirt.VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, self._on_changed),
         ):
             with contextlib.suppress(libvirt.libvirtError):  # polling covers what events miss
                 ids.append(conn.domainEventRegisterAny(None, event_id, cb, None))
+                lifecycle = lifecycle or event_id == libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE
         self._callback_ids = ids
+        self._events = lifecycle
+        self._flags_stale = True
 
     def _on_close(self, conn: Any, reason: int, _opaque: object) -> None:
         with self._lock:
@@ -405,11 +446,17 @@ class Hypervisor:
         uuid = dom.UUIDString()
         with self._lock:
             self._dirty.add(uuid)
+            self._flags_stale = True  # defined, undefined, saved, restored ...
         self._emit(
             GuestEvent(self.uri, uuid, dom.name(), LIFECYCLE.get(event, str(event)), str(detail))
         )
 
     def _on_device(self, _c: Any, dom: Any, dev: str, _o: object) -> None:
+        with self._lock:
+            self._dirty.add(dom.UUIDString())
+
+    def _on_changed(self, _c: Any, dom: Any, *_details: object) -> None:
+        """Tunables, metadata or balloon changed: re-read the guest's XML next poll."""
         with self._lock:
             self._dirty.add(dom.UUIDString())
 
@@ -470,8 +517,8 @@ class Hypervisor:
         t0 = self.clock()
         try:
             records, stats_seconds = self._bulk_stats(conn)
-            flags = self._flag_sets(conn)
-            guests = self._update_infos(records, flags)
+            flags = self._flag_sets(conn, records)
+            guests, committed = self._update_infos(records, flags)
         except libvirt.libvirtError as err:
             if self._is_connection_error(err):
                 reason = libvirt_message(err)
@@ -485,16 +532,20 @@ class Hypervisor:
         host_cpus = self.host_info.cpus if self.host_info else 0
         stats: dict[str, GuestStats] = {}
         counters: dict[str, Counters] = {}
+        prev = self._counters
+        infos = self._infos
         for uuid, (_dom, record) in records.items():
-            info = self._infos.get(uuid)
+            if len(record) <= 2:
+                continue  # only state.*: nothing measured (shut off, or a driver without stats)
+            info = infos.get(uuid)
             cur = _counters(record, now)
             counters[uuid] = cur
             stats[uuid] = compute_rates(
-                uuid, self._counters.get(uuid), cur, host_cpus, info.vcpus if info else 0
+                uuid, prev.get(uuid), cur, host_cpus, info.vcpus if info else 0
             )
         self._counters = counters
-        host = self._host_stats(guests, now)
-        self.history.add(stats.values(), host, set(stats))
+        host = self._host_stats(committed, len(guests), now)
+        self.history.add(stats.values(), host, records.keys())
         return Snapshot(
             uri=self.uri,
             time=now,
@@ -549,74 +600,165 @@ class Hypervisor:
             )
         return out, time.perf_counter() - t0
 
-    def _flag_sets(self, conn: Any) -> dict[str, set[str]]:
+    def _flag_sets(
+        self, conn: Any, records: dict[str, tuple[Any, dict[str, Any]]]
+    ) -> dict[str, set[str]]:
+        """The uuids with each flag (see FLAG_EVERY for when each listing is re-read)."""
+
         def uuids(flag: int) -> set[str]:
             return {d.UUIDString() for d in conn.listAllDomains(flag)}
 
-        return {
-            "autostart": uuids(libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART),
-            "transient": uuids(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT),
-            "managedsave": uuids(libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE),
-            "snapshot": uuids(libvirt.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT),
-        }
+        self._ticks += 1
+        with self._lock:
+            stale, self._flags_stale = self._flags_stale, False
+        if stale or not self._events or not self._flags or records.keys() - self._infos.keys():
+            fresh = {name: uuids(flag) for name, flag in _FLAG_LISTS}
+        elif self._ticks % FLAG_EVERY == 0:
+            name, flag = _FLAG_LISTS[(self._ticks // FLAG_EVERY) % len(_FLAG_LISTS)]
+            fresh = {**self._flags, name: uuids(flag)}
+        else:
+            return self._flags
+        if fresh != self._flags:
+            old = self._flags
+            if not old or self._flag_delta is None:
+                self._flag_delta = None
+            else:
+                for name, members in fresh.items():
+                    self._flag_delta |= members ^ old[name]
+            self._flags = fresh
+        return self._flags
 
     def _update_infos(
         self, records: dict[str, tuple[Any, dict[str, Any]]], flags: dict[str, set[str]]
-    ) -> tuple[GuestInfo, ...]:
+    ) -> tuple[tuple[GuestInfo, ...], tuple[int, int, int]]:
+        """Every guest's info (re-read where it changed) and what the active ones commit
+        (running count, vCPUs, memory KiB).
+
+        This runs every tick for every guest, so the common tick does no Python work per
+        guest: the raw state, reason and vCPU count of all guests are gathered with C-level
+        ``map`` calls and compared with the previous tick's lists; only guests that differ,
+        were marked (events, actions, the round robin) or whose flags changed are looked at.
+        A guest appearing or vanishing, or the first tick, takes the full pass."""
         with self._lock:
             dirty, self._dirty = self._dirty, set()
-        for gone in set(self._infos) - set(records):
-            del self._infos[gone]
-        order = list(records)
+        infos = self._infos
+        removed = False
+        for gone in infos.keys() - records.keys():
+            del infos[gone]
+            removed = True
+        uuids = list(records)
+        recs = list(map(_RECORD, records.values()))
+        sig = (
+            list(map(_STATE_AND_REASON, recs)),
+            [r.get("vcpu.current") for r in recs],
+        )
         # A slow round robin re-reads some XML each tick, catching changes made without events.
-        if order:
-            start = self._rr % len(order)
-            step = max(REFRESH_MIN, -(-len(order) // REFRESH_ROUND))
-            dirty.update(order[start : start + step])
-            self._rr = start + step
-        out = []
-        for uuid, (dom, rec) in records.items():
-            state = GuestState.from_libvirt(int(rec.get("state.state", 0)))
-            reason = reason_text(state, int(rec.get("state.reason", 0)))
-            old = self._infos.get(uuid)
-            refresh = old is None or uuid in dirty or old.state != state
-            if refresh:
-                try:
-                    info = self._read_info(dom, state, reason, flags)
-                except libvirt.libvirtError as err:
-                    if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                        continue  # undefined between the stats call and now
-                    raise
+        if uuids:
+            start = self._rr % len(uuids)
+            if self._events:
+                step = REFRESH_WITH_EVENTS
             else:
-                assert old is not None
-                autostart = uuid in flags["autostart"]
-                persistent = uuid not in flags["transient"]
-                managed_save = uuid in flags["managedsave"]
-                snapshots = uuid in flags["snapshot"]
-                # Most guests change nothing in a tick: keep the old object, skip the copy.
+                step = max(REFRESH_MIN, -(-len(uuids) // REFRESH_ROUND))
+            dirty.update(uuids[start : start + step])
+            self._rr = start + step
+        flag_delta, self._flag_delta = self._flag_delta, set()
+        todo: set[str] | None = None  # None: every guest
+        if flag_delta is not None and uuids == self._last_uuids:
+            todo = dirty | flag_delta
+            for now, before in zip(sig, self._last_sig, strict=True):
+                if now != before:
+                    todo.update(u for u, a, b in zip(uuids, now, before, strict=True) if a != b)
+            todo &= records.keys()
+        self._last_uuids, self._last_sig = uuids, sig
+
+        autostart, transient = flags["autostart"], flags["transient"]
+        managedsave, snapshot = flags["managedsave"], flags["snapshot"]
+        changed = removed
+        dropped = False
+        for uuid in uuids if todo is None else todo:
+            dom, rec = records[uuid]
+            code = rec.get("state.state", 0)
+            why = rec.get("state.reason", 0)
+            vcpus_now = rec.get("vcpu.current")
+            old = infos.get(uuid)
+            if (
+                old is not None
+                and uuid not in dirty
+                and old.state == code
+                and old.reason_code == why
+                and (vcpus_now is None or vcpus_now == old.vcpus)
+            ):
                 if (
-                    old.reason == reason
-                    and old.autostart == autostart
-                    and old.persistent == persistent
-                    and old.has_managed_save == managed_save
-                    and old.has_snapshots == snapshots
+                    old.autostart == (uuid in autostart)
+                    and old.persistent == (uuid not in transient)
+                    and old.has_managed_save == (uuid in managedsave)
+                    and old.has_snapshots == (uuid in snapshot)
                 ):
-                    info = old
-                else:
-                    info = dataclasses.replace(
-                        old,
-                        reason=reason,
-                        autostart=autostart,
-                        persistent=persistent,
-                        has_managed_save=managed_save,
-                        has_snapshots=snapshots,
-                    )
-            self._infos[uuid] = info
-            out.append(info)
-        return tuple(out)
+                    continue  # nothing changed: keep the old object
+                infos[uuid] = dataclasses.replace(
+                    old,
+                    autostart=uuid in autostart,
+                    persistent=uuid not in transient,
+                    has_managed_save=uuid in managedsave,
+                    has_snapshots=uuid in snapshot,
+                )
+                changed = True
+                continue
+            state = _STATE_OF.get(code, GuestState.NOSTATE)
+            reason = reason_text(state, why)
+            if (
+                old is None
+                or uuid in dirty
+                or old.state is not state
+                or (vcpus_now is not None and vcpus_now != old.vcpus)  # vCPU hotplug elsewhere
+            ):
+                try:
+                    info = self._read_info(dom, state, reason, flags, why)
+                except libvirt.libvirtError as err:
+                    if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                        raise
+                    infos.pop(uuid, None)  # undefined between the stats call and now
+                    dropped = True
+                    continue
+                if info == old and old is not None and old.reason_code == why:
+                    continue  # re-read (round robin, an event) and found unchanged
+                infos[uuid] = info
+            else:
+                infos[uuid] = dataclasses.replace(
+                    old,
+                    reason=reason,
+                    reason_code=why,
+                    autostart=uuid in autostart,
+                    persistent=uuid not in transient,
+                    has_managed_save=uuid in managedsave,
+                    has_snapshots=uuid in snapshot,
+                )
+            changed = True
+        if dropped:
+            self._last_uuids = []  # take the full pass next tick
+            guests = tuple(infos[u] for u in uuids if u in infos)
+        elif changed or len(self._guests) != len(uuids):
+            guests = tuple(map(infos.__getitem__, uuids))
+        else:
+            guests = self._guests
+        self._guests = guests
+        if changed or self._committed is None:
+            running = vcpus = mem = 0
+            for info in guests:
+                if info.state in _ACTIVE:
+                    running += 1
+                    vcpus += info.vcpus
+                    mem += info.memory_kib
+            self._committed = (running, vcpus, mem)
+        return guests, self._committed
 
     def _read_info(
-        self, dom: Any, state: GuestState, reason: str, flags: dict[str, set[str]]
+        self,
+        dom: Any,
+        state: GuestState,
+        reason: str,
+        flags: dict[str, set[str]],
+        reason_code: int = 0,
     ) -> GuestInfo:
         uuid = dom.UUIDString()
         cfg = domxml.parse_domain(dom.XMLDesc(0))
@@ -651,19 +793,14 @@ class Hypervisor:
             has_agent=cfg.has_agent,
             isolation=verdict_of(cfg, dom.connect(), self.net_modes),
             tags=cfg.tags,
+            reason_code=reason_code,
         )
 
-    def _host_stats(self, guests: Iterable[GuestInfo], now: float) -> HostStats:
+    def _host_stats(self, committed: tuple[int, int, int], total: int, now: float) -> HostStats:
         sampler = self._host_sampler
         base = sampler.sample() if sampler is not None else HostStats(time=now)
         info = self.host_info
-        vcpus = mem = running = total = 0
-        for g in guests:
-            total += 1
-            if g.is_active:
-                running += 1
-                vcpus += g.vcpus
-                mem += g.memory_kib
+        running, vcpus, mem = committed
         return dataclasses.replace(
             base,
             time=now,
@@ -707,9 +844,10 @@ class Hypervisor:
         return self._wrap(err, verb, name)
 
     def touch(self, uuid: str) -> None:
-        """Re-read this guest's configuration on the next poll (after changing it)."""
+        """Re-read this guest's configuration and flags on the next poll (after changing it)."""
         with self._lock:
             self._dirty.add(uuid)
+            self._flags_stale = True
 
     # ----------------------------------------------------------------- actions
     def _writable(self) -> Any:
@@ -718,7 +856,11 @@ class Hypervisor:
                 f"The connection to {self.uri} is read-only; restart vmtui without --readonly "
                 "to change guests."
             )
-        return self._require()
+        conn = self._require()
+        # Whoever asks for the writable connection is about to change something (a snapshot,
+        # a managed save, autostart ...): read the flag listings afresh on the next poll.
+        self._flags_stale = True
+        return conn
 
     def _lookup(self, conn: Any, uuid: str) -> Any:
         try:
@@ -762,6 +904,7 @@ class Hypervisor:
         finally:
             with self._lock:
                 self._dirty.add(uuid)
+                self._flags_stale = True
 
     def start(self, uuid: str) -> None:
         def check(state: GuestState, name: str) -> str | None:
@@ -979,6 +1122,7 @@ class Hypervisor:
         finally:
             with self._lock:
                 self._dirty.add(uuid)
+                self._flags_stale = True
         removed: list[str] = []
         failed: list[tuple[str, str]] = []
         for path in remove_disks:

@@ -140,6 +140,8 @@ class GuestInfo:
     has_agent: bool = False  # a qemu-guest-agent channel
     isolation: str = ""  # verdict word (backend/isolation.py): isolated, NAT, host-shared ...
     tags: tuple[str, ...] = ()  # vmtui's tags, from the guest's own <metadata> (tags.py)
+    # libvirt's raw state reason, for the poll's cheap "nothing changed" check
+    reason_code: int = field(default=0, compare=False, repr=False)
 
     @property
     def is_active(self) -> bool:

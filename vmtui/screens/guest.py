@@ -59,11 +59,11 @@ def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
     if guest.has_snapshots:
         flags.append("has snapshots")
     hw.add_row("Flags", ", ".join(flags))
-    if stats is not None and guest.is_active:
+    if guest.is_active:  # figures not measured yet (or not reported) show as dashes
         hw.add_row(
             "Now",
-            f"CPU {fmt.percent(stats.cpu_percent)}% of host, "
-            f"{fmt.percent(stats.cpu_percent_per_vcpu)}% of its vCPUs",
+            f"CPU {fmt.percent(stats.cpu_percent if stats else None)}% of host, "
+            f"{fmt.percent(stats.cpu_percent_per_vcpu if stats else None)}% of its vCPUs",
         )
 
     disks = Table("Disk", "Bus", "Format", "Source", box=None, padding=(0, 1), expand=False)
