@@ -336,6 +336,7 @@ class Hypervisor:
             self.state = ConnState.CONNECTED
             self.last_error = ""
             self._dirty.update(self._infos)  # everything may have changed while we were away
+            self._last_uuids, self._flag_delta = [], None
             self._counters.clear()
             if not self._given_sampler:
                 self._host_sampler = self._make_sampler(conn, info)
@@ -669,78 +670,35 @@ class Hypervisor:
                 if now != before:
                     todo.update(u for u, a, b in zip(uuids, now, before, strict=True) if a != b)
             todo &= records.keys()
-        self._last_uuids, self._last_sig = uuids, sig
+        # Until this tick's pass completes, the next tick must take the full pass: a libvirt
+        # error half-way must not leave guests whose change the signature already absorbed.
+        self._last_uuids, self._flag_delta = [], None
 
-        autostart, transient = flags["autostart"], flags["transient"]
-        managedsave, snapshot = flags["managedsave"], flags["snapshot"]
         changed = removed
         dropped = False
-        for uuid in uuids if todo is None else todo:
-            dom, rec = records[uuid]
-            code = rec.get("state.state", 0)
-            why = rec.get("state.reason", 0)
-            vcpus_now = rec.get("vcpu.current")
-            old = infos.get(uuid)
-            if (
-                old is not None
-                and uuid not in dirty
-                and old.state == code
-                and old.reason_code == why
-                and (vcpus_now is None or vcpus_now == old.vcpus)
-            ):
-                if (
-                    old.autostart == (uuid in autostart)
-                    and old.persistent == (uuid not in transient)
-                    and old.has_managed_save == (uuid in managedsave)
-                    and old.has_snapshots == (uuid in snapshot)
-                ):
-                    continue  # nothing changed: keep the old object
-                infos[uuid] = dataclasses.replace(
-                    old,
-                    autostart=uuid in autostart,
-                    persistent=uuid not in transient,
-                    has_managed_save=uuid in managedsave,
-                    has_snapshots=uuid in snapshot,
-                )
-                changed = True
-                continue
-            state = _STATE_OF.get(code, GuestState.NOSTATE)
-            reason = reason_text(state, why)
-            if (
-                old is None
-                or uuid in dirty
-                or old.state is not state
-                or (vcpus_now is not None and vcpus_now != old.vcpus)  # vCPU hotplug elsewhere
-            ):
-                try:
-                    info = self._read_info(dom, state, reason, flags, why)
-                except libvirt.libvirtError as err:
-                    if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                        raise
+        try:
+            for uuid in uuids if todo is None else todo:
+                dom, rec = records[uuid]
+                old = infos.get(uuid)
+                info = self._refreshed(dom, rec, old, uuid in dirty, flags)
+                if info is None:
                     infos.pop(uuid, None)  # undefined between the stats call and now
                     dropped = True
-                    continue
-                if info == old and old is not None and old.reason_code == why:
-                    continue  # re-read (round robin, an event) and found unchanged
-                infos[uuid] = info
-            else:
-                infos[uuid] = dataclasses.replace(
-                    old,
-                    reason=reason,
-                    reason_code=why,
-                    autostart=uuid in autostart,
-                    persistent=uuid not in transient,
-                    has_managed_save=uuid in managedsave,
-                    has_snapshots=uuid in snapshot,
-                )
-            changed = True
-        if dropped:
-            self._last_uuids = []  # take the full pass next tick
+                elif info is not old:
+                    infos[uuid] = info
+                    changed = True
+        except BaseException:
+            with self._lock:
+                self._dirty |= dirty  # not re-read yet: next tick
+            raise
+        if dropped:  # take the full pass next tick
             guests = tuple(infos[u] for u in uuids if u in infos)
-        elif changed or len(self._guests) != len(uuids):
+        elif changed or todo is None:
             guests = tuple(map(infos.__getitem__, uuids))
+            self._last_uuids, self._last_sig, self._flag_delta = uuids, sig, set()
         else:
-            guests = self._guests
+            guests = self._guests  # the same guests, in the same order, unchanged
+            self._last_uuids, self._last_sig, self._flag_delta = uuids, sig, set()
         self._guests = guests
         if changed or self._committed is None:
             running = vcpus = mem = 0
@@ -751,6 +709,59 @@ class Hypervisor:
                     mem += info.memory_kib
             self._committed = (running, vcpus, mem)
         return guests, self._committed
+
+    def _refreshed(
+        self,
+        dom: Any,
+        rec: dict[str, Any],
+        old: GuestInfo | None,
+        dirty: bool,
+        flags: dict[str, set[str]],
+    ) -> GuestInfo | None:
+        """One guest's info after this tick: ``old`` itself when nothing changed, a copy
+        when only its reason or flags changed, its XML re-read when it is new, marked, changed
+        state or vCPU count; None when it vanished meanwhile."""
+        code = rec.get("state.state", 0)
+        why = rec.get("state.reason", 0)
+        vcpus_now = rec.get("vcpu.current")
+        uuid = old.uuid if old is not None else dom.UUIDString()
+        autostart = uuid in flags["autostart"]
+        persistent = uuid not in flags["transient"]
+        managed_save = uuid in flags["managedsave"]
+        snapshots = uuid in flags["snapshot"]
+        if (
+            old is not None
+            and not dirty
+            and old.state == code
+            and (vcpus_now is None or vcpus_now == old.vcpus)
+        ):
+            if (
+                old.reason_code == why
+                and old.autostart == autostart
+                and old.persistent == persistent
+                and old.has_managed_save == managed_save
+                and old.has_snapshots == snapshots
+            ):
+                return old
+            return dataclasses.replace(
+                old,
+                reason=reason_text(old.state, why),
+                reason_code=why,
+                autostart=autostart,
+                persistent=persistent,
+                has_managed_save=managed_save,
+                has_snapshots=snapshots,
+            )
+        state = _STATE_OF.get(code, GuestState.NOSTATE)
+        try:
+            info = self._read_info(dom, state, reason_text(state, why), flags, why)
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise
+        if old is not None and info == old and old.reason_code == why:
+            return old  # re-read (round robin, an event) and found unchanged
+        return info
 
     def _read_info(
         self,
