@@ -12,7 +12,7 @@ import libvirt
 import pytest
 
 from tests.unit.test_hypervisor import ALPHA, BETA, TEMP, guest
-from vmtui.backend import GuestEvent, GuestStats, Hypervisor
+from vmtui.backend import ActionFailed, GuestEvent, GuestState, GuestStats, Hypervisor
 from vmtui.backend import hypervisor as hypervisor_module
 from vmtui.backend.hypervisor import FLAG_EVERY, REFRESH_WITH_EVENTS
 from vmtui.backend.stats import StatsHistory
@@ -142,3 +142,32 @@ def test_a_guest_that_leaves_and_comes_back_starts_a_new_history() -> None:
     hist.add([], None, keep=set())  # migrated away
     hist.add([GuestStats(uuid="a", time=2, cpu_percent_per_vcpu=5.0)], None, keep={"a"})
     assert hist.guest("a").cpu.values == (5.0,)
+
+
+def test_a_tick_that_fails_half_way_loses_no_change(
+    small_host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = threading.Event()
+
+    def sink(event: object) -> None:
+        if isinstance(event, GuestEvent) and event.uuid == BETA and event.event == "started":
+            started.set()
+
+    hv = Hypervisor(small_host, on_event=sink)
+    hv.connect()
+    try:
+        assert guest(hv, BETA).state is GuestState.SHUTOFF
+        hv.readable_conn().lookupByUUIDString(BETA).create()  # another client starts it
+        assert started.wait(5), "no started event within 5 s"
+        real = hv._read_info
+
+        def failing(*args: Any) -> Any:
+            raise libvirt.libvirtError("the daemon hiccuped")
+
+        monkeypatch.setattr(hv, "_read_info", failing)
+        with pytest.raises(ActionFailed, match="Could not read guests"):
+            hv.poll()
+        monkeypatch.setattr(hv, "_read_info", real)
+        assert guest(hv, BETA).state is GuestState.RUNNING
+    finally:
+        hv.close()
