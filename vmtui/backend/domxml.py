@@ -71,8 +71,17 @@ def _int(text: str | None, default: int = 0) -> int:
         return default
 
 
+def _find(root: ET.Element, path: str) -> ET.Element | None:
+    """``root.find("a/b")`` without ElementPath: a plain tag is searched in C, a path with
+    "/" goes through Python's ElementPath (a third of parse_domain's time at first poll)."""
+    elem: ET.Element | None = root
+    for part in path.split("/"):
+        elem = elem.find(part) if elem is not None else None
+    return elem
+
+
 def _text(root: ET.Element, path: str) -> str:
-    elem = root.find(path)
+    elem = _find(root, path)
     return (elem.text or "") if elem is not None else ""
 
 
@@ -182,7 +191,7 @@ def parse_domain(xml: str) -> DomainConfig:
     vcpus = _int(vcpu.get("current"), max_vcpus) if vcpu is not None else 0
     max_mem = _kib(root.find("memory"))
     cur_mem = _kib(root.find("currentMemory")) or max_mem
-    os_type = root.find("os/type")
+    os_type = _find(root, "os/type")
     devices = root.find("devices")
     devs: list[ET.Element] = list(devices) if devices is not None else []
     return DomainConfig(

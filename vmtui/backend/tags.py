@@ -32,7 +32,8 @@ if TYPE_CHECKING:  # hypervisor.py imports domxml, which imports this module
 
 def tags_from_domain(root: ET.Element) -> tuple[str, ...]:
     """The tags in a parsed ``<domain>`` (libvirt qualifies the children; accept both)."""
-    elem = root.find(f"metadata/{{{NS}}}tags")
+    metadata = root.find("metadata")  # two plain finds: no ElementPath (see domxml._find)
+    elem = metadata.find(f"{{{NS}}}tags") if metadata is not None else None
     if elem is None:
         return ()
     out = []
