@@ -7,6 +7,7 @@ merged view built by ``merge_snapshots``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 
 from textual.timer import Timer
@@ -83,7 +84,7 @@ class HostLink:
         if self.snapshot is None or not hv.connected:
             return ("◌", f"Connecting to {fmt.short_uri(hv.uri)}…", "yellow")
         snap = self.snapshot
-        running = sum(1 for g in snap.guests if g.is_active)
+        running = count_running(snap)
         info = hv.host_info
         host = f" ({info.hostname})" if info else ""
         mode = " · read-only" if readonly else ""
@@ -93,6 +94,22 @@ class HostLink:
             f"{running} running{mode}",
             "bold green",
         )
+
+
+_RUNNING: dict[int, tuple[weakref.ref[Snapshot], int]] = {}  # id -> (snapshot, count)
+
+
+def count_running(snapshot: Snapshot) -> int:
+    """How many of the snapshot's guests are active. Snapshots are immutable and the status
+    is asked for several times per poll (panel, status line): counted once per snapshot."""
+    hit = _RUNNING.get(id(snapshot))
+    if hit is not None and hit[0]() is snapshot:
+        return hit[1]
+    count = sum(1 for g in snapshot.guests if g.is_active)
+    if len(_RUNNING) >= 16:
+        _RUNNING.clear()
+    _RUNNING[id(snapshot)] = (weakref.ref(snapshot), count)
+    return count
 
 
 def host_of(uri: str) -> str:

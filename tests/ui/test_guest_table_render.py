@@ -1,0 +1,194 @@
+"""The guest table's own render caches (GuestTable._render_cell / _render_line).
+
+Textual 8.2.8's DataTable re-renders every visible cell after any update_cell(); GuestTable
+overrides two private methods to re-render only what changed, with a direct path for one-line
+Text cells. These tests pin that: the output is the same as Textual's own, cell by cell and
+line by line (they fail if a Textual upgrade renders differently or renames what is
+overridden), and an update re-renders only the changed cells and lines.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.coordinate import Coordinate
+from textual.pilot import Pilot
+from textual.strip import Strip
+from textual.widgets import DataTable
+
+from vmtui.backend import GuestInfo, GuestState, GuestStats
+from vmtui.widgets.guest_table import GuestTable
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield GuestTable(id="t")
+
+
+def guest(i: int, **kw: object) -> GuestInfo:
+    fields: dict[str, object] = {
+        "uuid": f"u{i:03d}",
+        "name": f"guest-{i:03d}",
+        "state": GuestState.RUNNING,
+        "vcpus": 1 + i % 4,
+        "memory_kib": 1_048_576,
+        "host": "test:///a.xml",
+    }
+    fields.update(kw)
+    return GuestInfo(**fields)  # type: ignore[arg-type]
+
+
+GUESTS = [
+    guest(0, name="[red]not-markup", isolation="host-shared"),
+    guest(1, name="訪問者-wide", state=GuestState.SHUTOFF, autostart=True),
+    guest(2, state=GuestState.PAUSED, isolation="isolated", tags=("db", "prod")),
+    guest(3, name="a-very-long-guest-name-that-is-cut-in-the-middle-0003"),
+    *(guest(i) for i in range(4, 60)),
+]
+
+
+def stats(cpu: float) -> dict[str, GuestStats]:
+    return {
+        g.uuid: GuestStats(
+            uuid=g.uuid,
+            time=0,
+            cpu_percent=cpu,
+            mem_used_kib=524_288,
+            disk_read_bps=1e6,
+            disk_write_bps=2e5,
+            net_rx_bps=3e6,
+            net_tx_bps=4e3,
+        )
+        for g in GUESTS
+    }
+
+
+def chars(lines: list[list[Segment]] | Strip) -> list[tuple[str, Style | None]]:
+    """Every character with its style: the same picture, however it is cut in segments."""
+    segments = lines if isinstance(lines, Strip) else [s for line in lines for s in line]
+    return [(ch, seg.style) for seg in segments for ch in seg.text]
+
+
+def textual_cell(table: GuestTable, *args: object, **kw: object) -> list[list[Segment]]:
+    table._cell_render_cache.clear()
+    return DataTable._render_cell(table, *args, **kw)  # type: ignore[arg-type]
+
+
+def textual_line(table: GuestTable, y: int) -> Strip:
+    """What Textual's own DataTable draws on line y (GuestTable's overrides bypassed)."""
+    table._clear_caches()
+    table._render_cell = lambda *a, **k: DataTable._render_cell(table, *a, **k)  # type: ignore[method-assign]
+    try:
+        scroll_x, _ = table.scroll_offset
+        return DataTable._render_line(
+            table, y, scroll_x, scroll_x + table.size.width, table.rich_style
+        )
+    finally:
+        del table._render_cell
+        table._clear_caches()
+
+
+def our_line(table: GuestTable, y: int) -> Strip:
+    scroll_x, _ = table.scroll_offset
+    return table._render_line(y, scroll_x, scroll_x + table.size.width, table.rich_style)
+
+
+async def shown(pilot: Pilot[None], table: GuestTable) -> None:
+    table.show(GUESTS, stats(10.0), {"test:///a.xml": "a"}, frozenset())
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def test_cells_and_lines_are_drawn_exactly_as_textuals_datatable_draws_them() -> None:
+    app = TableApp()
+    async with app.run_test(size=(110, 24)) as pilot:
+        table = app.query_one(GuestTable)
+        await shown(pilot, table)
+        table.set_marked(GUESTS[2].uuid, True)  # ▸ and a "Name ▸1" header
+        # cells the app does not make but the direct path accepts: styled and right-justified
+        table.update_cell(GUESTS[4].uuid, "cpu", Text("12.5", style="bold red", justify="right"))
+        table.update_cell(GUESTS[5].uuid, "cpu", Text("7", style="italic"))
+        table.update_cell(GUESTS[6].uuid, "cpu", Text("a\tb"))  # not for the direct path
+        table.move_cursor(row=1, animate=False)
+        table.hover_coordinate = Coordinate(4, 2)
+        table._show_hover_cursor = True
+        await pilot.pause()
+        table._pseudo_class_state = table.get_pseudo_class_state()
+        checked = 0
+        for focused in (True, False):
+            if not focused:
+                app.set_focus(None)
+                await pilot.pause()
+                table._pseudo_class_state = table.get_pseudo_class_state()
+            for row in range(-1, 10):
+                style = table._get_row_style(row, table.rich_style)
+                for col, column in enumerate(table.ordered_columns):
+                    width = column.get_render_width(table)
+                    for cursor, hover in ((False, False), (True, False), (False, True)):
+                        table._cell_lines.clear()
+                        ours = table._render_cell(row, col, style, width, cursor, hover)
+                        theirs = textual_cell(table, row, col, style, width, cursor, hover)
+                        assert chars(ours) == chars(theirs), (row, column.key, cursor, hover)
+                        checked += 1
+            for y in range(table.size.height):
+                assert chars(our_line(table, y)) == chars(textual_line(table, y)), y
+        assert checked > 500
+        marked_y = table.get_row_index(GUESTS[2].uuid) + 1  # below the header
+        assert our_line(table, marked_y).text.lstrip().startswith("▸guest-002")
+        assert "Name ▸1" in our_line(table, 0).text
+
+
+async def test_an_update_re_renders_only_the_changed_cells_and_lines() -> None:
+    app = TableApp()
+    async with app.run_test(size=(110, 24)) as pilot:
+        table = app.query_one(GuestTable)
+        await shown(pilot, table)
+        target = GUESTS[5]
+        y = table.get_row_index(target.uuid) + 1  # below the header
+        assert " 10.0 " in our_line(table, y).text
+        cells, lines = table.cells_rendered, table.lines_rendered
+        new = stats(10.0)
+        new[target.uuid] = GuestStats(uuid=target.uuid, time=1, cpu_percent=55.5)
+        table.show(GUESTS, new, {"test:///a.xml": "a"}, frozenset())
+        await pilot.pause()
+        # CPU, memory, disk and net of that one row changed; no other cell or line was drawn
+        assert table.cells_rendered - cells == 4
+        assert table.lines_rendered - lines == 1
+        assert " 55.5 " in our_line(table, y).text
+        assert " 10.0 " in our_line(table, y + 1).text
+
+        # the cursor moving down a row re-draws those two rows, nothing else
+        cells, lines = table.cells_rendered, table.lines_rendered
+        table.action_cursor_down()
+        await pilot.pause()
+        assert table.lines_rendered - lines == 2
+        assert table.cells_rendered - cells == 2 * len(table.ordered_columns)
+
+        # nothing changed: nothing drawn
+        cells, lines = table.cells_rendered, table.lines_rendered
+        table.show(GUESTS, new, {"test:///a.xml": "a"}, frozenset())
+        table.refresh()
+        await pilot.pause()
+        assert (table.cells_rendered, table.lines_rendered) == (cells, lines)
+
+
+async def test_marks_and_stale_hosts_still_show_after_cached_renders() -> None:
+    app = TableApp()
+    async with app.run_test(size=(110, 24)) as pilot:
+        table = app.query_one(GuestTable)
+        await shown(pilot, table)
+        uuid = GUESTS[7].uuid
+        y = table.get_row_index(uuid) + 1
+        table.toggle_mark(uuid)
+        await pilot.pause()
+        assert our_line(table, y).text.lstrip().startswith("▸guest-007")
+        assert "Name ▸1" in our_line(table, 0).text
+        table.show(GUESTS, stats(10.0), {"test:///a.xml": "a"}, frozenset({"test:///a.xml"}))
+        await pilot.pause()
+        assert "running?" in our_line(table, y).text
+        table.toggle_mark(uuid)
+        await pilot.pause()
+        assert our_line(table, y).text.lstrip().startswith("guest-007")
+        assert "Name ▸" not in our_line(table, 0).text
