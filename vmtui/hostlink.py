@@ -7,8 +7,10 @@ merged view built by ``merge_snapshots``.
 
 from __future__ import annotations
 
+import itertools
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
 
 from textual.timer import Timer
 
@@ -96,20 +98,39 @@ class HostLink:
         )
 
 
-_RUNNING: dict[int, tuple[weakref.ref[Snapshot], int]] = {}  # id -> (snapshot, count)
+T = TypeVar("T")
+# Snapshots are immutable: what is derived from one alone is computed once per snapshot.
+# id(snapshot) -> (weak reference to it, value); a dead or reused id is a miss.
+_DERIVED: dict[tuple[str, int], tuple[weakref.ref[Snapshot], Any]] = {}
+
+
+def _derived(what: str, snapshot: Snapshot, compute: Callable[[Snapshot], T]) -> T:
+    key = (what, id(snapshot))
+    hit = _DERIVED.get(key)
+    if hit is not None and hit[0]() is snapshot:
+        return cast(T, hit[1])
+    value = compute(snapshot)
+    if len(_DERIVED) >= 32:
+        _DERIVED.clear()
+    _DERIVED[key] = (weakref.ref(snapshot), value)
+    return value
 
 
 def count_running(snapshot: Snapshot) -> int:
-    """How many of the snapshot's guests are active. Snapshots are immutable and the status
-    is asked for several times per poll (panel, status line): counted once per snapshot."""
-    hit = _RUNNING.get(id(snapshot))
-    if hit is not None and hit[0]() is snapshot:
-        return hit[1]
-    count = sum(1 for g in snapshot.guests if g.is_active)
-    if len(_RUNNING) >= 16:
-        _RUNNING.clear()
-    _RUNNING[id(snapshot)] = (weakref.ref(snapshot), count)
-    return count
+    """How many of the snapshot's guests are active (asked several times per poll: the host
+    panel, the status line)."""
+    return _derived("running", snapshot, lambda s: sum(1 for g in s.guests if g.is_active))
+
+
+def _uuids_and_stats(snapshot: Snapshot) -> tuple[frozenset[str], dict[str, GuestStats]]:
+    """The snapshot's guest UUIDs, and the stats of those guests (in guest order)."""
+
+    def compute(snap: Snapshot) -> tuple[frozenset[str], dict[str, GuestStats]]:
+        stats = snap.stats
+        found = {g.uuid: stats[g.uuid] for g in snap.guests if g.uuid in stats}
+        return frozenset(g.uuid for g in snap.guests), found
+
+    return _derived("uuids+stats", snapshot, compute)
 
 
 def host_of(uri: str) -> str:
@@ -134,6 +155,22 @@ def merge_snapshots(links: Iterable[HostLink]) -> Snapshot | None:
         return None
     if len(snaps) == 1:
         return snaps[0]
+    parts = [_uuids_and_stats(snap) for snap in snaps]
+    if len(frozenset().union(*(uuids for uuids, _ in parts))) == sum(len(s.guests) for s in snaps):
+        # no UUID on two hosts (nor twice on one), the usual case: each host's guests and
+        # stats as they are, joined (per snapshot work is cached: one host polls at a time)
+        merged: dict[str, GuestStats] = {}
+        for _, host_stats in parts:
+            merged.update(host_stats)
+        return Snapshot(
+            uri="",
+            time=max(s.time for s in snaps),
+            guests=tuple(itertools.chain.from_iterable(s.guests for s in snaps)),
+            stats=merged,
+            host=snaps[0].host,
+            poll_seconds=max(s.poll_seconds for s in snaps),
+            stats_seconds=max(s.stats_seconds for s in snaps),
+        )
     chosen: dict[str, GuestInfo] = {}
     stats: dict[str, GuestStats] = {}
     for snap in snaps:

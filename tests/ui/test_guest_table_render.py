@@ -192,3 +192,20 @@ async def test_marks_and_stale_hosts_still_show_after_cached_renders() -> None:
         await pilot.pause()
         assert our_line(table, y).text.lstrip().startswith("guest-007")
         assert "Name ▸" not in our_line(table, 0).text
+
+
+async def test_show_follows_renames_and_new_tags_when_the_other_guests_are_the_same() -> None:
+    app = TableApp()
+    async with app.run_test(size=(110, 24)) as pilot:
+        table = app.query_one(GuestTable)
+        await shown(pilot, table)
+        assert "tags" in table.column_keys
+        guests = list(GUESTS)
+        first = guests[4]
+        guests[4] = guest(4, name="0-first-now")  # renamed: a new GuestInfo, same UUID
+        guests[2] = guest(2, state=GuestState.PAUSED, isolation="isolated")  # tags removed
+        table.show(tuple(guests), stats(10.0), {"test:///a.xml": "a"}, frozenset())
+        await pilot.pause()
+        assert table.shown_uuids[0] == first.uuid
+        assert table.shown_cell(first.uuid, "name") == "0-first-now"
+        assert "tags" not in table.column_keys
