@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Self
 
 from rich.cells import cell_len
@@ -10,6 +11,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual._segment_tools import line_crop
+from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
@@ -17,6 +19,7 @@ from textual.widgets.data_table import (
     CellDoesNotExist,
     CellKey,
     ColumnKey,
+    CursorType,
     RowDoesNotExist,
     RowKey,
 )
@@ -132,6 +135,22 @@ def _cell(col: str, text: str, guest: GuestInfo, name_width: int = 0, marked: bo
     return Text(text)
 
 
+@dataclass(frozen=True)
+class _TableState:
+    """What every line and cell of one render pass depends on, read once (GuestTable)."""
+
+    widths: tuple[int, ...]  # each column's rendered width, padding included
+    width: int
+    rich_style: Style
+    cursor: Coordinate
+    hover: Coordinate
+    cursor_type: CursorType
+    show_cursor: bool
+    fixed_columns: int
+    row_labels: bool
+    cells: tuple[Any, ...]  # what a cell's look depends on besides its row, column, value
+
+
 class GuestTable(DataTable[Text]):
     """Rows keyed by guest UUID, sorted by name; the cursor stays on its guest across updates."""
 
@@ -140,6 +159,8 @@ class GuestTable(DataTable[Text]):
     """
 
     _batching = False  # inside show(): one refresh for all updated cells, not one per cell
+    _in_pass = False  # inside render_lines(): _table_state() is read once
+    _pass_state: _TableState | None = None
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -462,15 +483,8 @@ class GuestTable(DataTable[Text]):
             width,
             cursor,
             hover,
-            self._show_hover_cursor,
-            self.show_cursor,
-            self._pseudo_class_state,
-            self.cursor_foreground_priority,
-            self.cursor_background_priority,
-            self.cell_padding,
-            self.fixed_rows,
-            self.fixed_columns,
             height,
+            self._table_state().cells,
         )
         key = (row_key, column_key)
         hit = self._cell_lines.get(key)
@@ -599,18 +613,18 @@ class GuestTable(DataTable[Text]):
             found = self._row_locations.get(row_key)
             row_index = -1 if found is None else found
             version = self._row_versions.get(row_key, 0)
-        cursor = self.cursor_coordinate
-        hover = self.hover_coordinate
-        cursor_type = self.cursor_type
+        state = self._table_state()
+        cursor = state.cursor
+        hover = state.hover
+        cursor_type = state.cursor_type
         if cursor_type == "row":  # what of the cursor and hover this row's look depends on
             cursor_part: object = cursor.row == row_index
             hover_part: object = hover.row == (row_index or 0)
         else:
             cursor_part, hover_part = cursor, hover
-        columns = self.ordered_columns
-        widths = tuple(column.get_render_width(self) for column in columns)
-        width = self.size.width
-        show_cursor = self.show_cursor
+        widths = state.widths
+        width = state.width
+        show_cursor = state.show_cursor
         key = (
             row_key,
             y_in_row,
@@ -625,15 +639,35 @@ class GuestTable(DataTable[Text]):
             base_style,
             cursor_type,
             show_cursor,
-            self._show_hover_cursor,
-            self._pseudo_class_state,
-            self._labelled_row_exists,
-            self.fixed_columns,
+            state.cells,
+            state.row_labels,
             widths,
         )
         strip = self._line_strips.get(key)
         if strip is not None:
             return strip
+        if cursor_type == "row" and not state.fixed_columns and not state.row_labels:
+            line = self._row_cells(row_key, row_index, y_in_row, base_style, state)
+            segments = line_crop([seg for cell in line for seg in cell], x1, x2, width)
+            strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
+        else:
+            strip = self._textual_line(row_key, y_in_row, x1, x2, base_style, state)
+        if len(self._line_strips) >= self._LINE_CACHE_MAX:
+            self._line_strips.clear()
+        self._line_strips[key] = strip
+        self.lines_rendered += 1
+        return strip
+
+    def _textual_line(
+        self,
+        row_key: RowKey,
+        y_in_row: int,
+        x1: int,
+        x2: int,
+        base_style: Style,
+        state: _TableState,
+    ) -> Strip:
+        cursor, hover, width = state.cursor, state.hover, state.width
         # the rest as DataTable._render_line (Textual 8.2.8); its row cache is keyed by
         # _update_count, which update_cell() no longer bumps: drop this row's entry first
         self._row_render_cache.discard(
@@ -643,8 +677,8 @@ class GuestTable(DataTable[Text]):
                 base_style,
                 cursor,
                 hover,
-                cursor_type,
-                show_cursor,
+                state.cursor_type,
+                state.show_cursor,
                 self._show_hover_cursor,
                 self._update_count,
                 self._pseudo_class_state,
@@ -653,18 +687,99 @@ class GuestTable(DataTable[Text]):
         fixed, scrollable = self._render_line_in_row(
             row_key, y_in_row, base_style, cursor_location=cursor, hover_location=hover
         )
-        fixed_width = sum(widths[: self.fixed_columns])
+        fixed_width = sum(state.widths[: state.fixed_columns])
         fixed_line: list[Segment] = [seg for cell in fixed for seg in cell] if fixed else []
         scrollable_line: list[Segment] = [seg for cell in scrollable for seg in cell]
         segments = fixed_line + line_crop(scrollable_line, x1 + fixed_width, x2, width)
-        strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
-        if len(self._line_strips) >= self._LINE_CACHE_MAX:
-            self._line_strips.clear()
-        self._line_strips[key] = strip
-        self.lines_rendered += 1
-        return strip
+        return Strip(segments).adjust_cell_length(width, base_style).simplify()
 
     _LINE_CACHE_MAX = 1024
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # one render pass: reactive and CSS values are read once (_table_state), not per line
+        # and per cell (they were a third of a line's cost)
+        self._in_pass = True
+        self._pass_state = None
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._in_pass = False
+            self._pass_state = None
+
+    def _table_state(self) -> _TableState:
+        state = self._pass_state
+        if state is None:
+            columns = self.ordered_columns
+            state = _TableState(
+                widths=tuple(column.get_render_width(self) for column in columns),
+                width=self.size.width,
+                rich_style=self.rich_style,
+                cursor=self.cursor_coordinate,
+                hover=self.hover_coordinate,
+                cursor_type=self.cursor_type,
+                show_cursor=self.show_cursor,
+                fixed_columns=self.fixed_columns,
+                row_labels=self._labelled_row_exists and self.show_row_labels,
+                cells=(
+                    self._show_hover_cursor,
+                    self.show_cursor,
+                    self._pseudo_class_state,
+                    self.cursor_foreground_priority,
+                    self.cursor_background_priority,
+                    self.cell_padding,
+                    self.fixed_rows,
+                    self.fixed_columns,
+                ),
+            )
+            if self._in_pass:
+                self._pass_state = state
+        return state
+
+    def render_line(self, y: int) -> Strip:
+        """DataTable.render_line (Textual 8.2.8), with the base style read once a pass."""
+        if self.fixed_rows:
+            return super().render_line(y)
+        state = self._table_state()
+        scroll_x, scroll_y = self.scroll_offset
+        fixed_height = self.get_row_height(self._header_row_key) if self.show_header else 0
+        if y >= fixed_height:
+            y += scroll_y
+        return self._render_line(y, scroll_x, scroll_x + state.width, state.rich_style)
+
+    def _row_cells(
+        self,
+        row_key: RowKey,
+        row_index: int,
+        line_no: int,
+        base_style: Style,
+        state: _TableState,
+    ) -> list[list[Segment]]:
+        """DataTable._render_line_in_row for a row cursor, no fixed columns, no row labels:
+        the row's cells and the space after them, as one line of segments."""
+        cursor = state.cursor.row == row_index
+        hover = state.hover.row == row_index
+        row_style = self._get_row_style(row_index, base_style)
+        render_cell = self._render_cell
+        line = [
+            render_cell(row_index, column_index, row_style, width, cursor, hover)[line_no]
+            for column_index, width in enumerate(state.widths)
+        ]
+        remaining = max(0, state.width - sum(state.widths))
+        extend_style, _ = self._get_styles_to_render_cell(
+            row_index == -1,
+            False,
+            False,
+            state.hover.row == (row_index or 0),
+            cursor,
+            state.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        extend_style = row_style + extend_style
+        extend_style += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        line.append([Segment(" " * remaining, extend_style)])
+        return line
 
     def _clear_caches(self) -> None:
         super()._clear_caches()
