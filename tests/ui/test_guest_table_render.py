@@ -213,3 +213,33 @@ async def test_show_follows_renames_and_new_tags_when_the_other_guests_are_the_s
         assert table.shown_uuids[0] == first.uuid
         assert table.shown_cell(first.uuid, "name") == "0-first-now"
         assert "tags" not in table.column_keys
+
+
+async def test_new_rows_are_not_measured_cell_by_cell_and_the_table_has_the_same_size() -> None:
+    app = TableApp()
+    async with app.run_test(size=(110, 24)) as pilot:
+        table = app.query_one(GuestTable)
+        measured: list[object] = []
+        import textual.widgets._data_table as data_table
+
+        real_measure = data_table.measure
+
+        def counting(*args: object) -> int:
+            measured.append(args[1])
+            return real_measure(*args)  # type: ignore[arg-type]
+
+        data_table.measure = counting  # type: ignore[assignment]
+        try:
+            await shown(pilot, table)
+            assert table.row_count == len(GUESTS) and not table._new_rows
+            size = table.virtual_size
+            widths = [c.get_render_width(table) for c in table.ordered_columns]
+            # the headers (add_column), no cell: the columns have fixed widths
+            assert len(measured) == len(widths)
+            # what DataTable's own measuring of every row gives
+            DataTable._update_dimensions(table, list(table.rows))
+            assert len(measured) >= len(GUESTS) * len(widths)
+        finally:
+            data_table.measure = real_measure
+        assert table.virtual_size == size
+        assert [c.get_render_width(table) for c in table.ordered_columns] == widths

@@ -12,7 +12,7 @@ from rich.style import Style
 from rich.text import Text
 from textual._segment_tools import line_crop
 from textual.coordinate import Coordinate
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import (
@@ -780,6 +780,25 @@ class GuestTable(DataTable[Text]):
         extend_style += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
         line.append([Segment(" " * remaining, extend_style)])
         return line
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """DataTable._update_dimensions (on idle, after rows were added) measures every cell of
+        every new row, through rich, for the widths of auto-width columns and the heights of
+        auto-height rows: 9,000 cells at 1,000 guests, a few hundred ms before the first paint.
+        Every column here has a fixed width and every row one line: only the virtual size is
+        left to set. (Anything else, a label or an auto size: DataTable's own way.)"""
+        rows = self.rows
+        new = [rows[key] for key in new_rows if key in rows]
+        if any(column.auto_width for column in self.columns.values()) or any(
+            row.label is not None or row.auto_height for row in new
+        ):
+            super()._update_dimensions(row.key for row in new)
+            return
+        widths = sum(column.get_render_width(self) for column in self.columns.values())
+        header_height = self.header_height if self.show_header else 0
+        self.virtual_size = Size(
+            widths + self._row_label_column_width, self._total_row_height + header_height
+        )
 
     def _clear_caches(self) -> None:
         super()._clear_caches()
