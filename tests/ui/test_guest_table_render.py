@@ -243,3 +243,39 @@ async def test_new_rows_are_not_measured_cell_by_cell_and_the_table_has_the_same
             data_table.measure = real_measure
         assert table.virtual_size == size
         assert [c.get_render_width(table) for c in table.ordered_columns] == widths
+
+
+class TwoTablesApp(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.highlighted: list[tuple[str, str | None]] = []
+
+    def compose(self) -> ComposeResult:
+        yield GuestTable(id="t")
+        yield DataTable[Text](id="plain", cursor_type="row")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.highlighted.append((event.data_table.id or "", event.row_key.value))
+
+
+async def test_rows_are_added_as_datatables_add_row_adds_them() -> None:
+    app = TwoTablesApp()
+    async with app.run_test(size=(110, 40)) as pilot:
+        table = app.query_one(GuestTable)
+        plain = app.query_one("#plain", DataTable)
+        await shown(pilot, table)
+        for column in table.ordered_columns:
+            plain.add_column(column.label, key=column.key.value, width=column.width)
+        for key in table.rows:
+            plain.add_row(*table.get_row(key), key=key.value)
+        await pilot.pause()
+        assert list(table.rows.values()) == list(plain.rows.values())
+        assert [table._row_locations.get(k) for k in table.rows] == [
+            plain._row_locations.get(k) for k in table.rows
+        ]
+        for key in table.rows:
+            assert all(a is b for a, b in zip(table.get_row(key), plain.get_row(key), strict=True))
+        assert table.cursor_coordinate == plain.cursor_coordinate
+        assert table.virtual_size == plain.virtual_size
+        first = GUESTS[0].uuid  # "[red]not-markup" sorts first
+        assert ("t", first) in app.highlighted and ("plain", first) in app.highlighted
