@@ -177,6 +177,13 @@ async def test_an_update_re_renders_only_the_changed_cells_and_lines() -> None:
         await pilot.pause()
         assert (table.cells_rendered, table.lines_rendered) == (cells, lines)
 
+        # a cell DataTable renders itself (a tab: not for the direct path), updated twice
+        for text in ("x\ty", "z\tw"):
+            table.update_cell(target.uuid, "cpu", Text(text))
+            await pilot.pause()
+            assert text.split("\t")[0] in our_line(table, y).text
+        assert chars(our_line(table, y)) == chars(textual_line(table, y))
+
 
 async def test_marks_and_stale_hosts_still_show_after_cached_renders() -> None:
     app = TableApp()
