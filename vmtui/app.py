@@ -690,6 +690,8 @@ class VmtuiApp(App[None]):
             screen.output_changed()
 
     def _reconnect_consoles(self, snapshot: Snapshot) -> None:
+        if not self.consoles:
+            return  # (no set of every running guest each poll for nothing)
         running = {g.uuid for g in snapshot.guests if g.is_active}
         for console in self.consoles.values():
             if console.uuid in running and not (
