@@ -34,7 +34,7 @@ from vmtui.backend import (
 )
 from vmtui.backend.connections import ConnectionStore, config_path
 from vmtui.backend.hoststats import HostSampler
-from vmtui.hostlink import HostLink, merge_snapshots
+from vmtui.hostlink import HostLink, count_running, merge_snapshots
 from vmtui.messages import (
     ActionFinished,
     BackendEvent,
@@ -400,7 +400,7 @@ class VmtuiApp(App[None]):
         if worst is not None:
             return (worst[0], f"{worst[1]} · {ok}/{len(links)} hosts connected", worst[2])
         guests = self.snapshot.guests if self.snapshot else ()
-        running = sum(1 for g in guests if g.is_active)
+        running = count_running(self.snapshot) if self.snapshot else 0
         mode = " · read-only" if self.readonly else ""
         return (
             "●",
@@ -690,6 +690,8 @@ class VmtuiApp(App[None]):
             screen.output_changed()
 
     def _reconnect_consoles(self, snapshot: Snapshot) -> None:
+        if not self.consoles:
+            return  # (no set of every running guest each poll for nothing)
         running = {g.uuid for g in snapshot.guests if g.is_active}
         for console in self.consoles.values():
             if console.uuid in running and not (

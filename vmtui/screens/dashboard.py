@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.events import Resize
@@ -91,15 +93,18 @@ class DashboardScreen(GuestActionScreen):
         app = self.vmtui
         pred = self.filter_predicate
         labels = app.host_labels()
-        guests = [
-            g
-            for g in snapshot.guests
-            if self.only_host in (None, g.host)
-            and (
-                pred is None
-                or pred(query.subject_of(g, snapshot.stats.get(g.uuid), labels.get(g.host, "")))
-            )
-        ]
+        if self.only_host is None and pred is None:
+            guests: Sequence[GuestInfo] = snapshot.guests  # as is: the table sees it unchanged
+        else:
+            guests = [
+                g
+                for g in snapshot.guests
+                if self.only_host in (None, g.host)
+                and (
+                    pred is None
+                    or pred(query.subject_of(g, snapshot.stats.get(g.uuid), labels.get(g.host, "")))
+                )
+            ]
         stale = frozenset(uri for uri, link in app.hosts.items() if link.stale)
         self.table.show(guests, snapshot.stats, labels, stale)
 

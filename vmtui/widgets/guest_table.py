@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Self
+from dataclasses import dataclass
+from typing import Any, Self
 
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.geometry import Region
+from textual._segment_tools import line_crop
+from textual.coordinate import Coordinate
+from textual.geometry import Region, Size
+from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import (
+    CellDoesNotExist,
+    CellKey,
+    ColumnKey,
+    CursorType,
+    DuplicateKey,
+    Row,
+    RowDoesNotExist,
+    RowKey,
+)
 
 from vmtui import format as fmt
 from vmtui.backend import GuestInfo, GuestState, GuestStats
@@ -121,6 +137,22 @@ def _cell(col: str, text: str, guest: GuestInfo, name_width: int = 0, marked: bo
     return Text(text)
 
 
+@dataclass(frozen=True)
+class _TableState:
+    """What every line and cell of one render pass depends on, read once (GuestTable)."""
+
+    widths: tuple[int, ...]  # each column's rendered width, padding included
+    width: int
+    rich_style: Style
+    cursor: Coordinate
+    hover: Coordinate
+    cursor_type: CursorType
+    show_cursor: bool
+    fixed_columns: int
+    row_labels: bool
+    cells: tuple[Any, ...]  # what a cell's look depends on besides its row, column, value
+
+
 class GuestTable(DataTable[Text]):
     """Rows keyed by guest UUID, sorted by name; the cursor stays on its guest across updates."""
 
@@ -129,6 +161,8 @@ class GuestTable(DataTable[Text]):
     """
 
     _batching = False  # inside show(): one refresh for all updated cells, not one per cell
+    _in_pass = False  # inside render_lines(): _table_state() is read once
+    _pass_state: _TableState | None = None
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -136,13 +170,32 @@ class GuestTable(DataTable[Text]):
         self._order: list[str] = []
         self._guests: dict[str, GuestInfo] = {}
         self._name_width = 0
-        self._pending: dict[str, GuestStats | None] = {}  # off-screen rows with newer stats
+        # Rows are updated only when on screen. Every show() starts a new generation; a row
+        # whose _flushed generation is older waits (with _stats, the last stats shown) until
+        # it scrolls into view: at 1,000 guests that is ~35 rows formatted a tick, not 1,000.
+        self._stats: Mapping[str, GuestStats] = {}
+        self._generation = 0
+        self._base_generation = 0  # the generation of the last _rebuild (all rows current)
+        self._flushed: dict[str, int] = {}  # uuid -> generation its row was last updated at
+        # the last guests given to show(), and what is derived from them alone
+        self._input: tuple[GuestInfo, ...] = ()
+        self._sorted: list[GuestInfo] = []
+        self._sorted_uuids: list[str] = []
+        self._longest_name = NAME_MIN
+        self._longest_tags = 0
         self.cell_updates = 0  # for tests and benchmarks: how many cells were redrawn
         self._hosts: Mapping[str, str] = {}  # uri -> label; a Host column when 2+ hosts
         self._stale: frozenset[str] = frozenset()  # URIs whose guests are last-known only
         self._columns: tuple[tuple[str, str, int], ...] = COLUMNS
         self._tags_width = 0  # 0: no Tags column
         self.marked: set[str] = set()  # UUIDs of marked guests (space), for bulk actions
+        # (row key, column key) -> (cell value, render state, lines): see _render_cell
+        self._cell_lines: dict[Any, tuple[object, tuple[Any, ...], list[list[Segment]]]] = {}
+        self.cells_rendered = 0  # for tests: cells actually rendered (cache misses)
+        self._line_strips: dict[tuple[Any, ...], Strip] = {}  # see _render_line
+        self._row_versions: dict[RowKey, int] = {}  # bumped by update_cell, per row
+        self._header_version = 0  # bumped when a column's label changes (the mark count)
+        self.lines_rendered = 0  # for tests: table lines actually rendered (cache misses)
 
     def _texts(self, guest: GuestInfo, stats: GuestStats | None) -> tuple[str, ...]:
         """The texts of the shown columns (some may have been dropped for a narrow screen)."""
@@ -199,10 +252,7 @@ class GuestTable(DataTable[Text]):
     def shown_uuids(self) -> list[str]:
         return list(self._order)
 
-    def _wanted_name_width(
-        self, guests: Iterable[GuestInfo], columns: tuple[tuple[str, str, int], ...]
-    ) -> int:
-        longest = max((len(g.name) for g in guests), default=NAME_MIN)
+    def _wanted_name_width(self, longest: int, columns: tuple[tuple[str, str, int], ...]) -> int:
         fixed = sum(w for _, _, w in columns) + 2 * len(columns) + 2
         room = self.size.width - fixed if self.size.width else 0
         width = min(max(longest, NAME_MIN), NAME_MAX)
@@ -219,11 +269,19 @@ class GuestTable(DataTable[Text]):
 
         ``hosts`` maps each connected URI to its label (a Host column appears for 2+ hosts);
         guests of the ``stale`` URIs show their last known state with a "?"."""
-        ordered = sorted(guests, key=lambda g: (g.name.lower(), g.name, g.uuid))
-        order = [g.uuid for g in ordered]
+        guests = guests if isinstance(guests, tuple) else tuple(guests)
+        if guests != self._input:  # compares identity first: the same guests are cheap
+            self._input = guests
+            self._sorted = sorted(guests, key=lambda g: (g.name.lower(), g.name, g.uuid))
+            self._sorted_uuids = [g.uuid for g in self._sorted]
+            self._longest_name = max((len(g.name) for g in guests), default=NAME_MIN)
+            self._longest_tags = max((len(" ".join(g.tags)) for g in guests if g.tags), default=0)
+            self._guests = {g.uuid: g for g in self._sorted}
+        ordered = self._sorted
+        order = self._sorted_uuids
         self._hosts = dict(hosts or {})
         self._stale = stale
-        longest = max((len(" ".join(g.tags)) for g in ordered), default=0)
+        longest = self._longest_tags
         self._tags_width = 0
         if longest:
             # as wide as the tags, but not wider than what the screen has left (80 columns)
@@ -231,20 +289,21 @@ class GuestTable(DataTable[Text]):
             fixed = sum(w for _, _, w in others) + NAME_MIN + 2 * (len(others) + 1) + 2
             room = self.size.width - fixed if self.size.width else TAGS_MAX
             self._tags_width = max(TAGS_MIN, min(TAGS_MAX, longest, room))
-        longest_name = max((len(g.name) for g in ordered), default=NAME_MIN)
-        columns = self._wanted_columns(longest_name)
-        name_width = self._wanted_name_width(ordered, columns)
+        columns = self._wanted_columns(self._longest_name)
+        name_width = self._wanted_name_width(self._longest_name, columns)
         if order != self._order or name_width != self._name_width or columns != self._columns:
             self._columns = columns
             self._rebuild(ordered, stats, name_width)
             return
-        # Only rows on screen are formatted and updated now; the others wait in _pending
-        # until they scroll into view (at 1,000 guests that is ~35 rows a tick, not 1,000).
-        first, last = self._visible_rows()
-        for guest in ordered:
-            self._guests[guest.uuid] = guest
-            self._pending[guest.uuid] = stats.get(guest.uuid)
-        self._flush(first, last)
+        # Only rows on screen are formatted and updated now; the others are pending until
+        # they scroll into view (at 1,000 guests that is ~35 rows a tick, not 1,000).
+        self._stats = stats
+        self._generation += 1
+        self._flush(*self._visible_rows())
+
+    def _is_pending(self, uuid: str) -> bool:
+        """The row has not been updated since the last show() (it was off screen)."""
+        return self._flushed.get(uuid, self._base_generation) != self._generation
 
     def _visible_rows(self) -> tuple[int, int]:
         top = max(0, int(self.scroll_y))
@@ -253,10 +312,12 @@ class GuestTable(DataTable[Text]):
     def _flush(self, first: int, last: int) -> None:
         before = self.cell_updates
         self._batching = True
+        generation = self._generation
         try:
             for uuid in self._order[first:last]:
-                if uuid in self._pending:
-                    self._update_row(self._guests[uuid], self._pending.pop(uuid))
+                if self._flushed.get(uuid, self._base_generation) != generation:
+                    self._update_row(self._guests[uuid], self._stats.get(uuid))
+                    self._flushed[uuid] = generation
         finally:
             self._batching = False
         if self.cell_updates != before:
@@ -264,11 +325,11 @@ class GuestTable(DataTable[Text]):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        if self._pending:
+        if self._generation != self._base_generation:
             self._flush(*self._visible_rows())
 
     def on_resize(self) -> None:
-        if self._pending:
+        if self._generation != self._base_generation:
             self._flush(*self._visible_rows())
 
     def refresh(
@@ -296,8 +357,12 @@ class GuestTable(DataTable[Text]):
                 header = self._name_header()
             self.add_column(header, key=key, width=width or name_width)
         self._shown.clear()
-        self._pending.clear()
+        self._generation += 1
+        self._base_generation = self._generation
+        self._flushed = {}
+        self._stats = stats
         self._guests = {}
+        rows: list[tuple[str, list[Text]]] = []
         for guest in ordered:
             texts = self._texts(guest, stats.get(guest.uuid))
             self._shown[guest.uuid] = texts
@@ -307,12 +372,38 @@ class GuestTable(DataTable[Text]):
                 _cell(col, t, guest, name_width, marked)
                 for (col, _, _), t in zip(self._columns, texts, strict=True)
             ]
-            self.add_row(*cells, key=guest.uuid)
+            rows.append((guest.uuid, cells))
+        self._add_rows(rows)
         self._order = [g.uuid for g in ordered]
         if selected in self._shown:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
         elif self.row_count:
             self.move_cursor(row=min(cursor_row, self.row_count - 1), animate=False)
+
+    def _add_rows(self, rows: list[tuple[str, list[Text]]]) -> None:
+        """add_row() for each (key, cells), one line high, no label: the same tables, without
+        add_row's per-row cursor re-validation, column listing and idle check (a third of
+        building 1,000 rows). Textual 8.2.8's add_row, once for all rows."""
+        columns = [column.key for column in self.ordered_columns]
+        was_empty = not self.row_count
+        for key, cells in rows:
+            row_key = RowKey(key)
+            if row_key in self._row_locations:
+                raise DuplicateKey(f"The row key {row_key!r} already exists.")
+            if len(cells) != len(columns):
+                raise ValueError("A row needs one value per column.")
+            self._row_locations[row_key] = len(self.rows)
+            self._data[row_key] = dict(zip(columns, cells, strict=True))
+            self.rows[row_key] = Row(row_key, 1, None, False)
+            self._new_rows.add(row_key)
+        if not rows:
+            return
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate
+        if was_empty and columns and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()
+        self._update_count += 1
+        self.check_idle()
 
     def _update_row(self, guest: GuestInfo, stats: GuestStats | None) -> None:
         texts = self._texts(guest, stats)
@@ -343,8 +434,8 @@ class GuestTable(DataTable[Text]):
 
     def shown_text(self, uuid: str) -> tuple[str, ...] | None:
         """The text a guest's row shows (or will show as soon as it scrolls into view)."""
-        if uuid in self._pending:
-            return self._texts(self._guests[uuid], self._pending[uuid])
+        if uuid in self._shown and self._is_pending(uuid):
+            return self._texts(self._guests[uuid], self._stats.get(uuid))
         return self._shown.get(uuid)
 
     # ---------------------------------------------------------------- marks (power)
@@ -356,6 +447,7 @@ class GuestTable(DataTable[Text]):
         column = self.columns.get(ColumnKey("name"))
         if column is not None and column.label.plain != self._name_header():
             column.label = Text(self._name_header())
+            self._header_version += 1
             self.refresh()
 
     def set_marked(self, uuid: str, marked: bool) -> None:
@@ -380,3 +472,369 @@ class GuestTable(DataTable[Text]):
     def clear_marks(self) -> None:
         for uuid in list(self.marked):
             self.set_marked(uuid, False)
+
+    # ---------------------------------------------------------------- rendering
+    # Textual 8.2.8's DataTable keys its cell cache on a table-wide counter that every
+    # update_cell() bumps, so after one changed cell it renders every visible cell again, each
+    # through rich's Styled(Padding(Text)) pipeline (~35 rows x 9-12 cells a tick). Here a cell
+    # is cached by its own value (update_cell stores a new Text) and render state, and a
+    # one-line Text without spans is turned into segments directly. The same segments as
+    # Textual's path: tests/ui/test_guest_table_render.py compares the two cell by cell.
+    _CELL_CACHE_MAX = 4096
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        if column_index < 0:  # row labels: not used here
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        column_key = self._column_locations.get_key(column_index)
+        row_key = (
+            self._header_row_key if row_index == -1 else self._row_locations.get_key(row_index)
+        )
+        if column_key is None or row_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        if row_index == -1:
+            value: object = self.columns[column_key].label
+            height = self.header_height
+        else:
+            value = self._data[row_key][column_key]
+            height = self.rows[row_key].height
+        state = (
+            row_index,
+            column_index,
+            base_style,
+            width,
+            cursor,
+            hover,
+            height,
+            self._table_state().cells,
+        )
+        key = (row_key, column_key)
+        hit = self._cell_lines.get(key)
+        if hit is not None and hit[0] is value and hit[1] == state:
+            return hit[2]
+        args = (row_index, column_index, base_style, width, cursor, hover)
+        lines = None
+        if height == 1 and isinstance(value, Text):
+            lines = self._text_cell(value, *args)
+        if lines is None:
+            # DataTable's own cell cache is keyed by _update_count, which update_cell() no
+            # longer bumps: drop this cell's entry so that the new value is rendered
+            self._cell_render_cache.discard(
+                (
+                    row_key,
+                    column_key,
+                    base_style,
+                    cursor,
+                    hover,
+                    self._show_hover_cursor,
+                    self._update_count,
+                    self._pseudo_class_state,
+                )
+            )
+            lines = super()._render_cell(*args)
+        if len(self._cell_lines) >= self._CELL_CACHE_MAX:
+            self._cell_lines.clear()
+        self._cell_lines[key] = (value, state, lines)
+        self.cells_rendered += 1
+        return lines
+
+    def _text_cell(
+        self,
+        text: Text,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool,
+        hover: bool,
+    ) -> list[list[Segment]] | None:
+        """One line of a Text without spans that fits its cell, as rich would render it inside
+        DataTable's Styled(Padding(text, (0, pad)), pre_style, post_style); None otherwise."""
+        plain = text.plain
+        pad = self.cell_padding
+        inner = width - 2 * pad
+        if text.spans or text.justify not in (None, "default", "right") or inner < 0:
+            return None
+        if not plain.isprintable():  # tabs, newlines, control characters: rich's way
+            return None
+        length = cell_len(plain)
+        if length > inner:  # cropped: rich's way
+            return None
+        is_header = row_index == -1
+        is_fixed = not is_header and (
+            row_index < self.fixed_rows or column_index < self.fixed_columns
+        )
+        component, post = self._get_styles_to_render_cell(
+            is_header,
+            False,
+            is_fixed,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
+        style = pre + self.app.console.get_style(text.style, default=Style.null())
+        edge_style = pre
+        if post:
+            style = style + post if style else post
+            edge_style = edge_style + post if edge_style else post
+        if text.justify == "right":
+            body = [Segment(" " * (inner - length) + plain, style)]
+        else:
+            body = [Segment(plain, style), Segment(" " * (inner - length), edge_style)]
+        if not pad:
+            return [body]
+        edge = Segment(" " * pad, edge_style)
+        return [[edge, *body, edge]]
+
+    def update_cell(
+        self,
+        row_key: RowKey | str,
+        column_key: ColumnKey | str,
+        value: Text,
+        *,
+        update_width: bool = False,
+    ) -> None:
+        """DataTable.update_cell, without bumping the table-wide ``_update_count``: that count
+        keys all of DataTable's caches (row order, line offsets: O(rows) to rebuild), so one
+        bump made every visible cell render again. Here the row's own version is bumped; the
+        caches that hold this row's cells are keyed by it (_render_line), by the cell's value
+        (_render_cell), or have the row's entry dropped (DataTable's row renderables)."""
+        if isinstance(row_key, str):
+            row_key = RowKey(row_key)
+        if isinstance(column_key, str):
+            column_key = ColumnKey(column_key)
+        if row_key not in self._row_locations or column_key not in self._column_locations:
+            raise CellDoesNotExist(
+                f"No cell exists for row_key={row_key!r}, column_key={column_key!r}."
+            )
+        self._data[row_key][column_key] = value
+        self._row_versions[row_key] = self._row_versions.get(row_key, 0) + 1
+        row_index = self._row_locations.get(row_key)
+        if row_index is not None:
+            self._row_renderable_cache.discard((self._update_count, row_index))
+        if update_width:
+            self._updated_cells.add(CellKey(row_key, column_key))
+            self._require_update_dimensions = True
+        self.refresh()
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """DataTable._render_line with a cache keyed by the row's own version (update_cell)
+        and the table-wide count (rows or columns added, a sort, a resize)."""
+        try:
+            row_key, y_in_row = self._get_offsets(y)
+        except LookupError:
+            return super()._render_line(y, x1, x2, base_style)
+        if row_key is self._header_row_key:
+            row_index = -1
+            version = self._header_version
+        else:
+            found = self._row_locations.get(row_key)
+            row_index = -1 if found is None else found
+            version = self._row_versions.get(row_key, 0)
+        state = self._table_state()
+        cursor = state.cursor
+        hover = state.hover
+        cursor_type = state.cursor_type
+        if cursor_type == "row":  # what of the cursor and hover this row's look depends on
+            cursor_part: object = cursor.row == row_index
+            hover_part: object = hover.row == (row_index or 0)
+        else:
+            cursor_part, hover_part = cursor, hover
+        widths = state.widths
+        width = state.width
+        show_cursor = state.show_cursor
+        key = (
+            row_key,
+            y_in_row,
+            row_index,
+            version,
+            self._update_count,
+            x1,
+            x2,
+            width,
+            cursor_part,
+            hover_part,
+            base_style,
+            cursor_type,
+            show_cursor,
+            state.cells,
+            state.row_labels,
+            widths,
+        )
+        strip = self._line_strips.get(key)
+        if strip is not None:
+            return strip
+        if cursor_type == "row" and not state.fixed_columns and not state.row_labels:
+            line = self._row_cells(row_key, row_index, y_in_row, base_style, state)
+            segments = line_crop([seg for cell in line for seg in cell], x1, x2, width)
+            strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
+        else:
+            strip = self._textual_line(row_key, y_in_row, x1, x2, base_style, state)
+        if len(self._line_strips) >= self._LINE_CACHE_MAX:
+            self._line_strips.clear()
+        self._line_strips[key] = strip
+        self.lines_rendered += 1
+        return strip
+
+    def _textual_line(
+        self,
+        row_key: RowKey,
+        y_in_row: int,
+        x1: int,
+        x2: int,
+        base_style: Style,
+        state: _TableState,
+    ) -> Strip:
+        cursor, hover, width = state.cursor, state.hover, state.width
+        # the rest as DataTable._render_line (Textual 8.2.8); its row cache is keyed by
+        # _update_count, which update_cell() no longer bumps: drop this row's entry first
+        self._row_render_cache.discard(
+            (
+                row_key,
+                y_in_row,
+                base_style,
+                cursor,
+                hover,
+                state.cursor_type,
+                state.show_cursor,
+                self._show_hover_cursor,
+                self._update_count,
+                self._pseudo_class_state,
+            )
+        )
+        fixed, scrollable = self._render_line_in_row(
+            row_key, y_in_row, base_style, cursor_location=cursor, hover_location=hover
+        )
+        fixed_width = sum(state.widths[: state.fixed_columns])
+        fixed_line: list[Segment] = [seg for cell in fixed for seg in cell] if fixed else []
+        scrollable_line: list[Segment] = [seg for cell in scrollable for seg in cell]
+        segments = fixed_line + line_crop(scrollable_line, x1 + fixed_width, x2, width)
+        return Strip(segments).adjust_cell_length(width, base_style).simplify()
+
+    _LINE_CACHE_MAX = 1024
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # one render pass: reactive and CSS values are read once (_table_state), not per line
+        # and per cell (they were a third of a line's cost)
+        self._in_pass = True
+        self._pass_state = None
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._in_pass = False
+            self._pass_state = None
+
+    def _table_state(self) -> _TableState:
+        state = self._pass_state
+        if state is None:
+            columns = self.ordered_columns
+            state = _TableState(
+                widths=tuple(column.get_render_width(self) for column in columns),
+                width=self.size.width,
+                rich_style=self.rich_style,
+                cursor=self.cursor_coordinate,
+                hover=self.hover_coordinate,
+                cursor_type=self.cursor_type,
+                show_cursor=self.show_cursor,
+                fixed_columns=self.fixed_columns,
+                row_labels=self._labelled_row_exists and self.show_row_labels,
+                cells=(
+                    self._show_hover_cursor,
+                    self.show_cursor,
+                    self._pseudo_class_state,
+                    self.cursor_foreground_priority,
+                    self.cursor_background_priority,
+                    self.cell_padding,
+                    self.fixed_rows,
+                    self.fixed_columns,
+                ),
+            )
+            if self._in_pass:
+                self._pass_state = state
+        return state
+
+    def render_line(self, y: int) -> Strip:
+        """DataTable.render_line (Textual 8.2.8), with the base style read once a pass."""
+        if self.fixed_rows:
+            return super().render_line(y)
+        state = self._table_state()
+        scroll_x, scroll_y = self.scroll_offset
+        fixed_height = self.get_row_height(self._header_row_key) if self.show_header else 0
+        if y >= fixed_height:
+            y += scroll_y
+        return self._render_line(y, scroll_x, scroll_x + state.width, state.rich_style)
+
+    def _row_cells(
+        self,
+        row_key: RowKey,
+        row_index: int,
+        line_no: int,
+        base_style: Style,
+        state: _TableState,
+    ) -> list[list[Segment]]:
+        """DataTable._render_line_in_row for a row cursor, no fixed columns, no row labels:
+        the row's cells and the space after them, as one line of segments."""
+        cursor = state.cursor.row == row_index
+        hover = state.hover.row == row_index
+        row_style = self._get_row_style(row_index, base_style)
+        render_cell = self._render_cell
+        line = [
+            render_cell(row_index, column_index, row_style, width, cursor, hover)[line_no]
+            for column_index, width in enumerate(state.widths)
+        ]
+        remaining = max(0, state.width - sum(state.widths))
+        extend_style, _ = self._get_styles_to_render_cell(
+            row_index == -1,
+            False,
+            False,
+            state.hover.row == (row_index or 0),
+            cursor,
+            state.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        extend_style = row_style + extend_style
+        extend_style += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        line.append([Segment(" " * remaining, extend_style)])
+        return line
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """DataTable._update_dimensions (on idle, after rows were added) measures every cell of
+        every new row, through rich, for the widths of auto-width columns and the heights of
+        auto-height rows: 9,000 cells at 1,000 guests, a few hundred ms before the first paint.
+        Every column here has a fixed width and every row one line: only the virtual size is
+        left to set. (Anything else, a label or an auto size: DataTable's own way.)"""
+        rows = self.rows
+        new = [rows[key] for key in new_rows if key in rows]
+        if any(column.auto_width for column in self.columns.values()) or any(
+            row.label is not None or row.auto_height for row in new
+        ):
+            super()._update_dimensions(row.key for row in new)
+            return
+        widths = sum(column.get_render_width(self) for column in self.columns.values())
+        header_height = self.header_height if self.show_header else 0
+        self.virtual_size = Size(
+            widths + self._row_label_column_width, self._total_row_height + header_height
+        )
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._cell_lines.clear()
+        self._line_strips.clear()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cell_lines.clear()
+        self._line_strips.clear()
