@@ -146,10 +146,12 @@ _CLOSE_REASONS = {
 # seen within about REFRESH_ROUND ticks whatever the number of guests. With libvirt's events
 # (lifecycle incl. define/undefine, device added/removed, tunables, metadata, balloon) a change
 # marks its guest at once, and the vCPU count is checked against the bulk stats every tick, so
-# the round robin is only a safety net: REFRESH_WITH_EVENTS guests a tick.
+# the round robin is only a safety net: REFRESH_WITH_EVENTS guest a tick, or one every few
+# ticks on hosts with fewer than REFRESH_ROUND_WITH_EVENTS guests.
 REFRESH_ROUND = 30
 REFRESH_MIN = 4
 REFRESH_WITH_EVENTS = 1
+REFRESH_ROUND_WITH_EVENTS = 300
 # The four flag listings (autostart, transient, managed save, has snapshots) cost a
 # listAllDomains each (a virDomain object per guest). They are read in full after any event,
 # any change made through this connection and whenever a guest appears; otherwise, with
@@ -581,7 +583,8 @@ class Hypervisor:
                     raise
                 self._bulk = False
             else:
-                return {d.UUIDString(): (d, rec) for d, rec in raw}, time.perf_counter() - t0
+                # (dom, record) pairs as libvirt gives them, keyed by uuid (no re-packing)
+                return {pair[0].UUIDString(): pair for pair in raw}, time.perf_counter() - t0
         out: dict[str, tuple[Any, dict[str, Any]]] = {}
         for dom in conn.listAllDomains(0):
             try:
@@ -657,7 +660,10 @@ class Hypervisor:
         if uuids:
             start = self._rr % len(uuids)
             if self._events:
-                step = REFRESH_WITH_EVENTS
+                # One guest a tick, or fewer on small hosts: a full round takes at least
+                # REFRESH_ROUND_WITH_EVENTS ticks (10 minutes at the default 2 s tick).
+                every = max(1, REFRESH_ROUND_WITH_EVENTS // len(uuids))
+                step = REFRESH_WITH_EVENTS if self._ticks % every == 0 else 0
             else:
                 step = max(REFRESH_MIN, -(-len(uuids) // REFRESH_ROUND))
             dirty.update(uuids[start : start + step])
