@@ -314,3 +314,14 @@ async def test_lost_connection_is_shown_with_a_retry_countdown(tmp_path: object)
 def test_no_color_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     assert make_app().no_color
+
+
+async def test_j_and_k_move_the_cursor_like_the_arrows() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        shown = table(app).shown_uuids
+        await pilot.press("j", "j")
+        assert table(app).selected_uuid == shown[2]
+        await pilot.press("k")
+        assert table(app).selected_uuid == shown[1]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual._segment_tools import line_crop
+from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.geometry import Region, Size
 from textual.strip import Strip
@@ -159,6 +160,11 @@ class GuestTable(DataTable[Text]):
     DEFAULT_CSS = """
     GuestTable { height: 1fr; }
     """
+    # vi keys as in k9s / less, beside the arrows (j and k are bound nowhere else)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
 
     _batching = False  # inside show(): one refresh for all updated cells, not one per cell
     _in_pass = False  # inside render_lines(): _table_state() is read once
