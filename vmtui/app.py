@@ -5,6 +5,7 @@ Every backend call happens in a thread worker; results come back as messages (me
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -280,11 +281,14 @@ class VmtuiApp(App[None]):
         link.host_history = message.host_history
         link.retry_at = None
         link.lost_reason = ""
+        first = not link.ever_polled
         link.ever_polled = True
         if self._no_daemon_screen is not None and link is self.primary:
             self._no_daemon_screen.dismiss(None)
             self._no_daemon_screen = None
         self._show_merged()
+        if first:
+            self.call_after_refresh(self._settle_memory)
         self._reconnect_consoles(message.snapshot)
         if self.console_on_start is not None:
             wanted = self.console_on_start
@@ -298,6 +302,22 @@ class VmtuiApp(App[None]):
         self.update_status()
         self.schedule_poll(0.05 if link.poll_again else self.interval, link)
         link.poll_again = False
+
+    def _settle_memory(self) -> None:
+        """After a host's guests first show: collect once, then move every object alive now
+        (widgets, rows, guest infos: they live as long as the app) out of the collector's
+        sight with ``gc.freeze()``. Python's full collections walk every tracked object while
+        holding the GIL; at 3,000 guests they took 90-140 ms, a visible stall of the UI and of
+        every host's poll. Frozen objects are still freed by reference counting; only cycles
+        among them are not (bounded: what was alive at each host's first poll); the app
+        unfreezes everything when it ends (``on_unmount``)."""
+        if not self.is_running:
+            return
+        gc.collect()
+        gc.freeze()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # what was frozen can be collected again once the app has gone
 
     def _show_merged(self) -> None:
         """Merge every host's last snapshot and show it on every host view."""

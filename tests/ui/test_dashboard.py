@@ -325,3 +325,14 @@ async def test_j_and_k_move_the_cursor_like_the_arrows() -> None:
         assert table(app).selected_uuid == shown[2]
         await pilot.press("k")
         assert table(app).selected_uuid == shown[1]
+
+
+async def test_objects_alive_after_the_first_poll_are_kept_from_the_collector_until_exit() -> None:
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: gc.get_freeze_count() > 0)  # no full-collection stalls
+    assert gc.get_freeze_count() == 0  # a finished app leaves nothing frozen (tests, embedding)
