@@ -12,8 +12,11 @@ from vmtui.app import DEMO_URI
 from vmtui.backend import HostHistory, Hypervisor, Snapshot
 from vmtui.backend.devices import InvalidInput
 from vmtui.backend.migrate import (
+    MigrationCancelled,
     MigrationFailed,
+    MigrationProgress,
     MigrationSpec,
+    _migrate_running,
     derive_migrate_uri,
     migrate,
     progress_from_stats,
@@ -173,3 +176,73 @@ def test_a_poll_of_one_host_never_replaces_the_pending_poll_of_another() -> None
 
 def _empty_history() -> HostHistory:
     return Hypervisor(host_uri("small_host")).host_history()
+
+
+class _AbortableJob:
+    """A guest whose live migration sends data until aborted; once aborted, libvirt's job
+    stats report every figure as zero (seen on the real daemon), then the call fails."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.aborted = threading.Event()
+        self.sent = 0
+
+    def migrate3(self, _tconn: object, _params: object, _flags: int) -> None:
+        self.aborted.wait(10)
+        raise libvirt.libvirtError("operation aborted: migration out job: canceled by client")
+
+    def abortJob(self) -> None:
+        self.aborted.set()
+
+    def jobStats(self) -> dict[str, int]:
+        if self.aborted.is_set():
+            return {"type": libvirt.VIR_DOMAIN_JOB_UNBOUNDED, "data_total": 0}
+        self.sent += 1_048_576
+        return {
+            "type": libvirt.VIR_DOMAIN_JOB_UNBOUNDED,
+            "data_total": 134_217_728,
+            "data_processed": self.sent,
+            "data_remaining": 134_217_728 - self.sent,
+        }
+
+    def state(self) -> list[int]:
+        return [libvirt.VIR_DOMAIN_RUNNING, 0]
+
+    def UUIDString(self) -> str:
+        return "11111111-1111-1111-1111-111111111111"
+
+
+def test_a_cancelled_migration_keeps_showing_its_last_figures_while_it_cancels() -> None:
+    import threading
+
+    class Host:
+        uri = SRC
+
+        def writable_conn(self) -> object:
+            return object()
+
+    dom = _AbortableJob()
+    cancel = threading.Event()
+    seen: list[MigrationProgress] = []
+
+    def progress(p: MigrationProgress) -> None:
+        seen.append(p)
+        if (p.data_processed or 0) >= 2 * 1_048_576:
+            cancel.set()
+
+    with pytest.raises(MigrationCancelled, match="It is still running on qemu:///system"):
+        _migrate_running(
+            Host(),
+            Host(),
+            dom,
+            "web1",
+            MigrationSpec(DST),
+            progress,
+            cancel,
+            0.05,  # type: ignore[arg-type]
+        )
+    last = seen[-1]
+    assert last.phase == "cancelling"
+    assert (last.data_processed or 0) >= 2 * 1_048_576  # not the zeros libvirt reports
+    assert last.fraction is not None and last.fraction < 0.5

@@ -26,7 +26,7 @@ import ipaddress
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -407,9 +407,14 @@ def _migrate_running(
             continue
         if stats.get("type", 0) in (0, libvirt.VIR_DOMAIN_JOB_NONE):
             continue
-        last = progress_from_stats(stats, time.monotonic() - started)
+        now = progress_from_stats(stats, time.monotonic() - started)
         if aborted:
-            last = _replace_phase(last, "cancelling")
+            if not now.data_total and last is not None:
+                # Once aborted, libvirt may report the job with every figure zeroed: keep
+                # showing the last figures known rather than a progress that fell to nothing.
+                now = replace(last, elapsed=now.elapsed)
+            now = replace(now, phase="cancelling")
+        last = now
         if progress_cb is not None:
             progress_cb(last)
     seconds = time.monotonic() - started
@@ -445,12 +450,6 @@ def _migrate_running(
         f"moved).{check}"
     )
     return MigrationResult(name, source_hv.uri, spec.target_uri, False, seconds, downtime, message)
-
-
-def _replace_phase(progress: MigrationProgress, phase: str) -> MigrationProgress:
-    from dataclasses import replace
-
-    return replace(progress, phase=phase)
 
 
 def _completed_stats(target_hv: Hypervisor | None, moved: Any, dom: Any) -> dict[str, Any]:
