@@ -165,7 +165,6 @@ _FLAG_LISTS = (
     ("managedsave", libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE),
     ("snapshot", libvirt.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT),
 )
-_STATE_OF = {int(s): s for s in GuestState}
 _RECORD = operator.itemgetter(1)  # (dom, record) -> record
 # What the poll compares tick to tick, per guest, without a Python loop (every bulk record
 # has the state group; the per-domain fallback builds both keys too).
@@ -423,8 +422,8 @@ class Hypervisor:
         lifecycle = False
         for event_id, cb in (
             (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle),
-            (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, self._on_device),
-            (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device),
+            (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, self._on_changed),
+            (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_changed),
             (libvirt.VIR_DOMAIN_EVENT_ID_TUNABLE, self._on_changed),
             (libvirt.VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, self._on_changed),
             (libvirt.VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, self._on_changed),
@@ -454,12 +453,8 @@ class Hypervisor:
             GuestEvent(self.uri, uuid, dom.name(), LIFECYCLE.get(event, str(event)), str(detail))
         )
 
-    def _on_device(self, _c: Any, dom: Any, dev: str, _o: object) -> None:
-        with self._lock:
-            self._dirty.add(dom.UUIDString())
-
     def _on_changed(self, _c: Any, dom: Any, *_details: object) -> None:
-        """Tunables, metadata or balloon changed: re-read the guest's XML next poll."""
+        """A device, tunables, metadata or balloon changed: re-read the guest's XML next poll."""
         with self._lock:
             self._dirty.add(dom.UUIDString())
 
@@ -518,6 +513,7 @@ class Hypervisor:
             self.connect()
         conn = self._require()
         t0 = self.clock()
+        self._ticks += 1  # paces the flag listings and the round robin
         try:
             records, stats_seconds = self._bulk_stats(conn)
             flags = self._flag_sets(conn, records)
@@ -612,7 +608,6 @@ class Hypervisor:
         def uuids(flag: int) -> set[str]:
             return {d.UUIDString() for d in conn.listAllDomains(flag)}
 
-        self._ticks += 1
         with self._lock:
             stale, self._flags_stale = self._flags_stale, False
         if stale or not self._events or not self._flags or records.keys() - self._infos.keys():
@@ -686,7 +681,7 @@ class Hypervisor:
             for uuid in uuids if todo is None else todo:
                 dom, rec = records[uuid]
                 old = infos.get(uuid)
-                info = self._refreshed(dom, rec, old, uuid in dirty, flags)
+                info = self._refreshed(uuid, dom, rec, old, uuid in dirty, flags)
                 if info is None:
                     infos.pop(uuid, None)  # undefined between the stats call and now
                     dropped = True
@@ -699,11 +694,11 @@ class Hypervisor:
             raise
         if dropped:  # take the full pass next tick
             guests = tuple(infos[u] for u in uuids if u in infos)
-        elif changed or todo is None:
-            guests = tuple(map(infos.__getitem__, uuids))
-            self._last_uuids, self._last_sig, self._flag_delta = uuids, sig, set()
         else:
-            guests = self._guests  # the same guests, in the same order, unchanged
+            if changed or todo is None:
+                guests = tuple(map(infos.__getitem__, uuids))
+            else:
+                guests = self._guests  # the same guests, in the same order, unchanged
             self._last_uuids, self._last_sig, self._flag_delta = uuids, sig, set()
         self._guests = guests
         if changed or self._committed is None:
@@ -718,6 +713,7 @@ class Hypervisor:
 
     def _refreshed(
         self,
+        uuid: str,
         dom: Any,
         rec: dict[str, Any],
         old: GuestInfo | None,
@@ -730,7 +726,6 @@ class Hypervisor:
         code = rec.get("state.state", 0)
         why = rec.get("state.reason", 0)
         vcpus_now = rec.get("vcpu.current")
-        uuid = old.uuid if old is not None else dom.UUIDString()
         autostart = uuid in flags["autostart"]
         persistent = uuid not in flags["transient"]
         managed_save = uuid in flags["managedsave"]
@@ -758,9 +753,9 @@ class Hypervisor:
                 has_managed_save=managed_save,
                 has_snapshots=snapshots,
             )
-        state = _STATE_OF.get(code, GuestState.NOSTATE)
+        state = GuestState.from_libvirt(code)
         try:
-            info = self._read_info(dom, state, reason_text(state, why), flags, why)
+            info = self._read_info(uuid, dom, state, reason_text(state, why), flags, why)
         except libvirt.libvirtError as err:
             if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return None
@@ -771,13 +766,13 @@ class Hypervisor:
 
     def _read_info(
         self,
+        uuid: str,
         dom: Any,
         state: GuestState,
         reason: str,
         flags: dict[str, set[str]],
         reason_code: int = 0,
     ) -> GuestInfo:
-        uuid = dom.UUIDString()
         cfg = domxml.parse_domain(dom.XMLDesc(0))
         return GuestInfo(
             uuid=uuid,
