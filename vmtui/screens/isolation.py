@@ -37,6 +37,7 @@ from vmtui.backend.isolation import (
 from vmtui.backend.models import NicInfo, SharedFolder
 from vmtui.screens.base import HostView
 from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.form import FormScreen
 
 VERDICT_HELP = {
     "host-shared": "a shared folder or host device: the guest touches host files or hardware",
@@ -143,9 +144,8 @@ def path_rows(report: IsolationReport) -> list[tuple[str, tuple[str, ...]]]:
 
 
 # ---------------------------------------------------------------- forms
-class AddNicScreen(ModalScreen[NicSpec | None]):
+class AddNicScreen(FormScreen[NicSpec]):
     CSS_PATH = "isolation.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
     def __init__(self, report: IsolationReport, modes: dict[str, str]) -> None:
         super().__init__()
@@ -184,18 +184,6 @@ class AddNicScreen(ModalScreen[NicSpec | None]):
             return
         self.dismiss(NicSpec(spec.kind, spec.source, spec.model, random_mac()))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
 
 class SwitchNetworkScreen(ModalScreen[str | None]):
     CSS_PATH = "isolation.tcss"
@@ -229,9 +217,8 @@ class SwitchNetworkScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class AddFolderScreen(ModalScreen[SharedFolderSpec | None]):
+class AddFolderScreen(FormScreen[SharedFolderSpec]):
     CSS_PATH = "isolation.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
     def __init__(self, name: str) -> None:
         super().__init__()
@@ -278,18 +265,6 @@ class AddFolderScreen(ModalScreen[SharedFolderSpec | None]):
         driver = str(self.query_one("#driver", Select).value)
         readonly = self.query_one("#readonly", Checkbox).value
         self.dismiss(SharedFolderSpec(path, tag, driver, readonly))
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 def check_folder(spec: SharedFolderSpec) -> tuple[SharedFolderSpec, str]:

@@ -6,7 +6,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
 
 from vmtui import format as fmt
@@ -23,6 +22,7 @@ from vmtui.backend.networks import (
 )
 from vmtui.screens.base import HostView
 from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.form import FormScreen
 
 MODE_STYLES = {
     "isolated": "bold green",
@@ -60,11 +60,11 @@ def net_row(net: NetworkInfo) -> tuple[str, ...]:
     )
 
 
-class CreateNetworkScreen(ModalScreen[NetworkSpec | None]):
+class CreateNetworkScreen(FormScreen[NetworkSpec]):
     """The create form; dismisses with a validated spec (or None)."""
 
     CSS_PATH = "isolation.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    OK_ID = "create"
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form"):
@@ -117,18 +117,6 @@ class CreateNetworkScreen(ModalScreen[NetworkSpec | None]):
             self.query_one("#error", Static).update(err.message)
             return
         self.dismiss(spec)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "create":
-            self.submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class NetworksScreen(HostView):

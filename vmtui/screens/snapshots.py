@@ -8,7 +8,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static, Tree
 from textual.widgets.tree import TreeNode
 
@@ -25,6 +24,7 @@ from vmtui.backend.snapshots import (
 )
 from vmtui.screens.base import HostView
 from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.form import FormScreen
 from vmtui.widgets.status_line import StatusLine
 
 
@@ -63,10 +63,10 @@ def lost_by_revert(tree: SnapshotTree, snap: GuestSnapshot) -> str:
     return text
 
 
-class CreateSnapshotScreen(ModalScreen[tuple[str, str, bool] | None]):
+class CreateSnapshotScreen(FormScreen[tuple[str, str, bool]]):
     """Ask for a name, a description and (running guests) whether to keep memory."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    OK_ID = "yes"
 
     def __init__(self, tree: SnapshotTree) -> None:
         super().__init__()
@@ -95,7 +95,7 @@ class CreateSnapshotScreen(ModalScreen[tuple[str, str, bool] | None]):
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()
 
-    def _submit(self) -> None:
+    def submit(self) -> None:
         raw = self.query_one("#name", Input).value
         try:
             name = validate_snapshot_name(raw, [s.name for s in self.snaps.snapshots])
@@ -104,18 +104,6 @@ class CreateSnapshotScreen(ModalScreen[tuple[str, str, bool] | None]):
             return
         description = self.query_one("#description", Input).value
         self.dismiss((name, description, self.query_one("#memory", Checkbox).value))
-
-    def on_input_submitted(self, _event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "yes":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class SnapshotsScreen(HostView):

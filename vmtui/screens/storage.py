@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import (
     Button,
     DataTable,
@@ -43,6 +43,7 @@ from vmtui.backend.storage import (
     volume_spec,
 )
 from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.form import FormScreen
 from vmtui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def volume_row(vol: VolumeInfo) -> tuple[Text, ...]:
     )
 
 
-class CreateVolumeScreen(ModalScreen[VolumeSpec | None]):
+class CreateVolumeScreen(FormScreen[VolumeSpec]):
     """Name, format and size of a new volume; checked here before anything is sent."""
 
     CSS = """
@@ -82,7 +83,7 @@ class CreateVolumeScreen(ModalScreen[VolumeSpec | None]):
     CreateVolumeScreen Input { margin-bottom: 1; }
     CreateVolumeScreen #vol-error { color: $error; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    OK_ID = "yes"
 
     def __init__(self, pool: str) -> None:
         super().__init__()
@@ -121,18 +122,6 @@ class CreateVolumeScreen(ModalScreen[VolumeSpec | None]):
             self.query_one("#vol-error", Static).update(err.message)
             return
         self.dismiss(spec)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "yes":
-            self.submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class StorageScreen(Screen[None]):
