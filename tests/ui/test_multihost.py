@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 
 from vmtui.app import DEMO_URI, VmtuiApp
-from vmtui.backend import NotConnected, Snapshot
+from vmtui.backend import ConnectionFailed, NotConnected, Snapshot
 from vmtui.widgets.guest_table import GuestTable
 from vmtui.widgets.host_panel import HostPanel
+from vmtui.widgets.status_line import StatusLine
 
 from .helpers import guest_named, state_of, table, wait_for
 
@@ -76,6 +77,26 @@ async def test_a_lost_host_shows_stale_guests_while_the_other_keeps_updating(
         await wait_for(pilot, lambda: app.hosts[DEMO_URI].snapshot is not demo_polls)
         del lost.poll  # the host answers again
         await wait_for(pilot, lambda: state_of(app, "alpha") == "running", timeout=15)
+
+
+async def test_a_long_lost_reason_keeps_the_countdown_on_an_80_column_line(
+    small_host: str,
+) -> None:
+    app = VmtuiApp([small_host, DEMO_URI], interval=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+
+        def fail() -> Snapshot:
+            raise ConnectionFailed(
+                "Lost the connection to qemu:///system: Cannot recv data: Connection reset by peer."
+            )
+
+        app.hosts[small_host].hv.poll = fail  # type: ignore[method-assign]
+        line = app.screen.query_one(StatusLine)
+        await wait_for(pilot, lambda: line.plain.startswith("✖ Lost"))
+        assert len(line.plain) <= line.content_size.width
+        assert "… Retrying " in line.plain and line.plain.endswith("· 1/2 hosts connected")
+        assert "Connection reset by peer" in str(line.tooltip)  # the whole sentence on hover
 
 
 async def test_a_hung_host_never_delays_the_others(small_host: str) -> None:
