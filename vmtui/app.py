@@ -35,7 +35,7 @@ from vmtui.backend import (
 )
 from vmtui.backend.connections import ConnectionStore, config_path
 from vmtui.backend.hoststats import HostSampler
-from vmtui.hostlink import HostLink, count_running, merge_snapshots
+from vmtui.hostlink import HostLink, merge_snapshots
 from vmtui.messages import (
     ActionFinished,
     BackendEvent,
@@ -420,7 +420,7 @@ class VmtuiApp(App[None]):
         if worst is not None:
             return (worst[0], f"{worst[1]} · {ok}/{len(links)} hosts connected", worst[2])
         guests = self.snapshot.guests if self.snapshot else ()
-        running = count_running(self.snapshot) if self.snapshot else 0
+        running = self.snapshot.running if self.snapshot else 0
         mode = " · read-only" if self.readonly else ""
         return (
             "●",

@@ -8,9 +8,7 @@ merged view built by ``merge_snapshots``.
 from __future__ import annotations
 
 import itertools
-import weakref
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, cast
+from collections.abc import Iterable
 
 from textual.timer import Timer
 
@@ -86,7 +84,7 @@ class HostLink:
         if self.snapshot is None or not hv.connected:
             return ("◌", f"Connecting to {fmt.short_uri(hv.uri)}…", "yellow")
         snap = self.snapshot
-        running = count_running(snap)
+        running = snap.running
         info = hv.host_info
         host = f" ({info.hostname})" if info else ""
         mode = " · read-only" if readonly else ""
@@ -96,45 +94,6 @@ class HostLink:
             f"{running} running{mode}",
             "bold green",
         )
-
-
-T = TypeVar("T")
-# Snapshots are immutable: what is derived from one alone is computed once per snapshot.
-# id(snapshot) -> (weak reference to it, value); a dead or reused id is a miss.
-_DERIVED: dict[tuple[str, int], tuple[weakref.ref[Snapshot], Any]] = {}
-
-
-def _derived(what: str, snapshot: Snapshot, compute: Callable[[Snapshot], T]) -> T:
-    key = (what, id(snapshot))
-    hit = _DERIVED.get(key)
-    if hit is not None and hit[0]() is snapshot:
-        return cast(T, hit[1])
-    value = compute(snapshot)
-    _remember(what, snapshot, value)
-    return value
-
-
-def _remember(what: str, snapshot: Snapshot, value: object) -> None:
-    if len(_DERIVED) >= 32:
-        _DERIVED.clear()
-    _DERIVED[(what, id(snapshot))] = (weakref.ref(snapshot), value)
-
-
-def count_running(snapshot: Snapshot) -> int:
-    """How many of the snapshot's guests are active (asked several times per poll: the host
-    panel, the status line)."""
-    return _derived("running", snapshot, lambda s: sum(1 for g in s.guests if g.is_active))
-
-
-def _uuids_and_stats(snapshot: Snapshot) -> tuple[frozenset[str], dict[str, GuestStats]]:
-    """The snapshot's guest UUIDs, and the stats of those guests (in guest order)."""
-
-    def compute(snap: Snapshot) -> tuple[frozenset[str], dict[str, GuestStats]]:
-        stats = snap.stats
-        found = {g.uuid: stats[g.uuid] for g in snap.guests if g.uuid in stats}
-        return frozenset(g.uuid for g in snap.guests), found
-
-    return _derived("uuids+stats", snapshot, compute)
 
 
 def host_of(uri: str) -> str:
@@ -159,13 +118,15 @@ def merge_snapshots(links: Iterable[HostLink]) -> Snapshot | None:
         return None
     if len(snaps) == 1:
         return snaps[0]
-    parts = [_uuids_and_stats(snap) for snap in snaps]
-    if len(frozenset().union(*(uuids for uuids, _ in parts))) == sum(len(s.guests) for s in snaps):
+    if len(frozenset().union(*(s.uuids for s in snaps))) == sum(len(s.guests) for s in snaps):
         # no UUID on two hosts (nor twice on one), the usual case: each host's guests and
-        # stats as they are, joined (per snapshot work is cached: one host polls at a time)
+        # stats as they are, joined
         merged: dict[str, GuestStats] = {}
-        for _, host_stats in parts:
-            merged.update(host_stats)
+        for s in snaps:
+            if s.stats.keys() <= s.uuids:
+                merged.update(s.stats)
+            else:  # stats of a guest the host no longer lists: not shown
+                merged.update((u, st) for u, st in s.stats.items() if u in s.uuids)
         joined = Snapshot(
             uri="",
             time=max(s.time for s in snaps),
@@ -175,8 +136,9 @@ def merge_snapshots(links: Iterable[HostLink]) -> Snapshot | None:
             poll_seconds=max(s.poll_seconds for s in snaps),
             stats_seconds=max(s.stats_seconds for s in snaps),
         )
-        # its running count is the hosts' (each counted once per snapshot), not 3,000 checks
-        _remember("running", joined, sum(count_running(snap) for snap in snaps))
+        # its running count is the hosts' (each counted once per snapshot), not 3,000 checks:
+        # seeded into the cached property
+        joined.__dict__["running"] = sum(s.running for s in snaps)
         return joined
     chosen: dict[str, GuestInfo] = {}
     stats: dict[str, GuestStats] = {}

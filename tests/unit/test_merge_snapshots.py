@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from vmtui.backend import GuestInfo, GuestState, GuestStats, Snapshot
-from vmtui.hostlink import count_running, merge_snapshots
+from vmtui.hostlink import merge_snapshots
 
 
 def g(uuid: str, host: str, state: GuestState = GuestState.RUNNING) -> GuestInfo:
@@ -37,7 +37,7 @@ def test_hosts_are_joined_in_host_order_with_the_stats_of_their_own_guests() -> 
     assert list(merged.stats) == ["a1", "a2", "b1"]
     assert merged.stats["b1"] is b.stats["b1"]
     assert (merged.uri, merged.time, merged.poll_seconds) == ("", 5.0, 0.5)
-    assert count_running(merged) == 2 == sum(1 for x in merged.guests if x.is_active)
+    assert merged.running == 2 == sum(1 for x in merged.guests if x.is_active)
     # the same snapshots again (another host polled, not these): the same answer
     again = merge_snapshots(links(a, b))
     assert again is not None and again.guests == merged.guests and again.stats == merged.stats
@@ -53,7 +53,7 @@ def test_a_guest_on_two_hosts_shows_once_the_running_copy_with_its_stats() -> No
     assert [x.uuid for x in merged.guests] == ["a1", "x", "b1"]
     assert merged.guests[1] is moved
     assert "x" not in merged.stats  # the shut-off copy's stats went with it
-    assert count_running(merged) == 3  # a1, x (running on b), b1: x counted once
+    assert merged.running == 3  # a1, x (running on b), b1: x counted once
     # both shut off: the first host's copy stays
     c = snap("c", [g("x", "c", GuestState.SHUTOFF)], ["x"])
     merged = merge_snapshots(links(a, c))
@@ -69,6 +69,6 @@ def test_one_host_is_its_own_snapshot_and_none_is_none() -> None:
 def test_running_count_is_per_snapshot() -> None:
     one = snap("a", [g("1", "a"), g("2", "a", GuestState.SHUTOFF)], [])
     two = snap("a", [g("1", "a"), g("2", "a", GuestState.PAUSED), g("3", "a")], [])
-    assert count_running(one) == 1
-    assert count_running(two) == 3  # paused counts as active
-    assert count_running(one) == 1
+    assert one.running == 1
+    assert two.running == 3  # paused counts as active
+    assert one.running == 1

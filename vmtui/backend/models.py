@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 class GuestState(enum.IntEnum):
@@ -225,6 +226,17 @@ class Snapshot:
     host: HostStats | None = None
     poll_seconds: float = 0.0  # how long the poll took end to end
     stats_seconds: float = 0.0  # how long the bulk stats call alone took
+
+    # Derived once per snapshot (a snapshot never changes): asked several times per poll by
+    # the host panel, the status line and the merging of several hosts' snapshots.
+    @cached_property
+    def running(self) -> int:
+        """How many guests are active (running or paused)."""
+        return sum(1 for g in self.guests if g.is_active)
+
+    @cached_property
+    def uuids(self) -> frozenset[str]:
+        return frozenset(g.uuid for g in self.guests)
 
 
 @dataclass(frozen=True)
