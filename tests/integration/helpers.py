@@ -30,6 +30,8 @@ from vmtui.screens.dashboard import DashboardScreen
 from vmtui.widgets.guest_table import GuestTable
 from vmtui.widgets.status_line import StatusLine
 
+from .waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 LIBVIRTD_PIDFILE = Path("/run/libvirtd.pid")
 
@@ -207,12 +209,7 @@ def stop_libvirtd(timeout: float = 30.0) -> list[int]:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-        deadline = time.monotonic() + wait
-        while any(pid_alive(p) for p in pids):
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        else:
+        if wait_until(lambda: not any(pid_alive(p) for p in pids), wait, step=0.05):
             return pids
     raise AssertionError(f"libvirtd {pids} did not exit")
 

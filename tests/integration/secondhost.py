@@ -41,6 +41,7 @@ from typing import Any
 import pytest
 
 from .tinyguest import TinyGuest, cache_dir
+from .waiting import wait_until
 
 ADDRESS = "127.0.0.2"
 URI = f"qemu+tcp://{ADDRESS}/system"
@@ -111,12 +112,7 @@ def _alive(pid: int) -> bool:
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return not _alive(pid)
+    return wait_until(lambda: not _alive(pid), timeout, step=0.05)
 
 
 def _kill_ns(ns: str) -> None:
@@ -189,10 +185,7 @@ class SecondHost:
     def start(self, timeout: float = 60.0) -> None:
         """Mount the namespace, start virtlogd + libvirtd, wait until the URI answers."""
         clean_leftover()
-        deadline = time.monotonic() + 5
-        while _port_open() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _port_open():
+        if not wait_until(lambda: not _port_open(), 5):
             raise RuntimeError(
                 f"something already listens on {ADDRESS}:{PORT}; is another libvirtd there?"
             )

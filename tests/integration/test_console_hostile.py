@@ -24,6 +24,7 @@ import libvirt
 import pytest
 
 from .helpers import ROOT
+from .waiting import wait_until
 
 URI = "qemu:///system"
 CSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]")
@@ -139,9 +140,7 @@ def test_hostile_output_never_reaches_the_terminal_raw(
         app.write(b"\x1d")  # ctrl+] detaches
         time.sleep(0.5)
         app.write(b"q")
-        deadline = time.monotonic() + 15
-        while app.proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: app.proc.poll() is not None, 15)
         assert app.proc.returncode == 0, CSI.sub(b"", app.snapshot()[-2000:])
         assert b"Traceback" not in app.snapshot()
     finally:

@@ -7,7 +7,6 @@ The second host is a private libvirtd in its own mount namespace (secondhost.py)
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +37,7 @@ from .helpers import (
 )
 from .secondhost import SecondHost, second_host  # noqa: F401 - the fixture
 from .tinyguest import ConsoleReader
+from .waiting import wait_until
 
 URI = "qemu:///system"
 
@@ -397,14 +397,10 @@ async def test_quitting_mid_migration_aborts_it_and_the_guest_stays_on_its_host(
         )
         await app.action_quit()
     # The abort is asked for as the dialog goes; libvirt then resumes the guest on its host.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and dom.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE:
-        time.sleep(0.2)
+    wait_until(lambda: dom.jobInfo()[0] == libvirt.VIR_DOMAIN_JOB_NONE, 60, step=0.2)
     # The target drops its paused incoming copy once libvirt finishes the cancelled job
     # (measured 1-4 s after the source's job ends, longer under load): wait for it.
-    deadline = time.monotonic() + 60
-    while _state_on(second_host.uri, name) is not None and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_until(lambda: _state_on(second_host.uri, name) is None, 60, step=0.5)
     assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
     assert _state_on(URI, name) == (True, True)
     assert _state_on(second_host.uri, name) is None
