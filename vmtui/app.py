@@ -5,7 +5,11 @@ Every backend call happens in a thread worker; results come back as messages (me
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -17,6 +21,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from vmtui import format as fmt
+from vmtui import hangup
 from vmtui.activity import ActivityLog, virsh
 from vmtui.backend import (
     ConnectionEvent,
@@ -175,6 +180,7 @@ class VmtuiApp(App[None]):
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen())
         self.set_interval(0.5, self.update_status)
+        self._watch_terminal()
         for link in self.hosts.values():
             self.schedule_poll(0, link)
         if self.config_problem:  # --- connections: the saved-connections file is broken
@@ -318,6 +324,37 @@ class VmtuiApp(App[None]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what was frozen can be collected again once the app has gone
+        if self._terminal_fd is not None:
+            with contextlib.suppress(RuntimeError, ValueError):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+
+    # ------------------------------------------------------------ the terminal hanging up
+    _terminal_fd: int | None = None
+    _hung_up = False
+
+    def _watch_terminal(self) -> None:
+        """Quit when the terminal hangs up: on SIGHUP, and by asking it once a second
+        (see vmtui.hangup). Not under a headless driver (tests) or without a terminal."""
+        stdin = sys.__stdin__
+        if self.is_headless or stdin is None or not stdin.isatty():
+            return
+        self._terminal_fd = stdin.fileno()
+        with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_hung_up)
+        self.set_interval(1.0, self._check_terminal)
+
+    def _check_terminal(self) -> None:
+        if self._terminal_fd is not None and hangup.hung_up(self._terminal_fd):
+            self.terminal_hung_up()
+
+    def terminal_hung_up(self) -> None:
+        """Nobody can see or answer the screen any more: quit as q does (open consoles and
+        migrations are wound up), and end the process if that takes too long."""
+        if self._hung_up:
+            return
+        self._hung_up = True
+        hangup.end_after_grace()
+        self.exit(return_code=hangup.EXIT_CODE)
 
     def _show_merged(self) -> None:
         """Merge every host's last snapshot and show it on every host view."""

@@ -179,4 +179,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.config_file = config
     app.config_problem = problem
     app.run()
-    return 0
+    return app.return_code or 0  # 129 when the terminal hung up
