@@ -24,9 +24,14 @@ def small_host() -> str:
     return host_uri("small_host")
 
 
-@pytest.fixture
-def hv(small_host: str) -> Iterator[Hypervisor]:
-    h = Hypervisor(small_host)
+def connected_hypervisor(uri: str) -> Iterator[Hypervisor]:
+    """vmtui's own connection to ``uri``, connected; closed when the generator ends."""
+    h = Hypervisor(uri)
     h.connect()
     yield h
     h.close()
+
+
+@pytest.fixture
+def hv(small_host: str) -> Iterator[Hypervisor]:
+    yield from connected_hypervisor(small_host)

@@ -9,6 +9,17 @@
   defines persistent tiny domains; all of them are destroyed and undefined on
   teardown.
 * ``tiny_domain`` (function): the name of one defined (not started) tiny domain.
+* ``guest_names`` (function): ``name(tag)`` gives a fresh guest name; any guest of that name
+  is removed afterwards (for guests the code under test defines).
+* ``hv`` (function): vmtui's own ``Hypervisor`` on the daemon, connected.
+* ``qemu_dir`` (function): a fresh directory QEMU (user libvirt-qemu) can read.
+* ``make_pool`` / ``pool`` (function): running dir storage pools, each in its own such
+  directory; removed with their volumes afterwards.
+* ``make_isolated_network`` / ``isolated_network`` (function): running libvirt networks with
+  no ``<forward>`` and no ``<ip>`` (nothing leaves them); removed afterwards.
+
+Objects named ``vmtui-test-<pid>-…`` (guests, pools, networks) whose test process is gone
+are removed when the session starts.
 
 Every test in this directory is marked ``integration`` automatically.
 Guests never get a NIC, and libvirt's ``default`` network is never started.
@@ -19,15 +30,21 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .helpers import pid_alive
+from tests.conftest import connected_hypervisor
+from vmtui.backend import Hypervisor
+
+from .helpers import pid_alive, pool_path
 from .tinyguest import TinyGuest, build_tiny_guest, tiny_domain_xml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +53,7 @@ DOMAIN_PREFIX = "vmtui-test-"
 _OWNED = re.compile(rf"^{re.escape(DOMAIN_PREFIX)}(\d+)-")
 
 _HERE = Path(__file__).resolve().parent
+QEMU_DIR_PARENT = Path("/var/tmp")  # not /root, not pytest's 0700 tmp dirs: QEMU reads there
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -76,20 +94,52 @@ def _remove_domain(dom: Any) -> None:
         pass
 
 
-def _cleanup_leftovers(conn: Any) -> None:
-    """Remove ``vmtui-test-<pid>-*`` domains whose creating process is gone.
+def _remove_pool(pool: Any) -> None:
+    """Delete a storage pool's volumes, stop it and undefine it, ignoring all errors."""
+    import libvirt
 
-    Domains of a still-running pytest process (a concurrent session) are left
-    alone; names without a pid are always removed.
-    """
+    with contextlib.suppress(libvirt.libvirtError):
+        for vol in pool.listAllVolumes(0):
+            with contextlib.suppress(libvirt.libvirtError):
+                vol.delete(0)
+    with contextlib.suppress(libvirt.libvirtError):
+        pool.destroy()
+    with contextlib.suppress(libvirt.libvirtError):
+        pool.undefine()
+
+
+def _remove_network(net: Any) -> None:
+    import libvirt
+
+    with contextlib.suppress(libvirt.libvirtError):
+        net.destroy()
+    with contextlib.suppress(libvirt.libvirtError):
+        net.undefine()
+
+
+def _left_behind(name: str) -> bool:
+    """A ``vmtui-test-…`` name not owned by a test process still running (a concurrent
+    session's objects are left alone; names without a pid are always removed)."""
+    if not name.startswith(DOMAIN_PREFIX):
+        return False
+    m = _OWNED.match(name)
+    return not (m and int(m.group(1)) != os.getpid() and pid_alive(int(m.group(1))))
+
+
+def _cleanup_leftovers(conn: Any) -> None:
+    """Remove the guests, storage pools and networks of crashed earlier runs."""
     for dom in conn.listAllDomains(0):
-        name = dom.name()
-        if not name.startswith(DOMAIN_PREFIX):
-            continue
-        m = _OWNED.match(name)
-        if m and int(m.group(1)) != os.getpid() and pid_alive(int(m.group(1))):
-            continue
-        _remove_domain(dom)
+        if _left_behind(dom.name()):
+            _remove_domain(dom)
+    for pool in conn.listAllStoragePools(0):
+        if _left_behind(pool.name()):
+            path = pool_path(pool)
+            _remove_pool(pool)
+            if path.parent == QEMU_DIR_PARENT and path.name.startswith(DOMAIN_PREFIX):
+                shutil.rmtree(path, ignore_errors=True)
+    for net in conn.listAllNetworks(0):
+        if _left_behind(net.name()):
+            _remove_network(net)
 
 
 @pytest.fixture(scope="session")
@@ -166,3 +216,96 @@ def tiny_domain_factory(
 def tiny_domain(tiny_domain_factory: Callable[..., str]) -> str:
     """Name of a defined (not running) persistent tiny domain; removed afterwards."""
     return tiny_domain_factory()
+
+
+@pytest.fixture
+def guest_names(libvirt_conn: Any) -> Iterator[Callable[[str], str]]:
+    """``name(tag)``: a fresh ``vmtui-test-<pid>-…`` name; any guest by that name is removed."""
+    names: list[str] = []
+
+    def make(tag: str) -> str:
+        names.append(unique_domain_name(tag))
+        return names[-1]
+
+    yield make
+    import libvirt
+
+    for name in names:
+        with contextlib.suppress(libvirt.libvirtError):
+            _remove_domain(libvirt_conn.lookupByName(name))
+
+
+@pytest.fixture
+def hv(libvirtd: str) -> Iterator[Hypervisor]:
+    """vmtui's own connection to the real daemon (this directory's, not the test driver's)."""
+    yield from connected_hypervisor(libvirtd)
+
+
+def _new_qemu_dir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix=f"{DOMAIN_PREFIX}{os.getpid()}-", dir=QEMU_DIR_PARENT))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def qemu_dir() -> Iterator[Path]:
+    """A fresh directory QEMU (user libvirt-qemu) can traverse; removed afterwards."""
+    path = _new_qemu_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def make_pool(libvirt_conn: Any) -> Iterator[Callable[..., Any]]:
+    """``make(tag="") -> virStoragePool``: a defined, running dir pool
+    ``vmtui-test-<pid>-pool-…`` in its own directory QEMU can read; each is removed with its
+    volumes and directory afterwards."""
+    made: list[Any] = []
+
+    def make(tag: str = "") -> Any:
+        el = ET.Element("pool", type="dir")
+        ET.SubElement(el, "name").text = unique_domain_name(f"pool-{tag}" if tag else "pool")
+        ET.SubElement(ET.SubElement(el, "target"), "path").text = str(_new_qemu_dir())
+        pool = libvirt_conn.storagePoolDefineXML(ET.tostring(el, encoding="unicode"), 0)
+        made.append(pool)
+        pool.create(0)
+        return pool
+
+    yield make
+    for pool in made:
+        path = pool_path(pool)
+        _remove_pool(pool)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def pool(make_pool: Callable[..., Any]) -> Any:
+    """One running dir pool (see ``make_pool``)."""
+    return make_pool()
+
+
+@pytest.fixture
+def make_isolated_network(libvirt_conn: Any) -> Iterator[Callable[..., str]]:
+    """``make(tag="") -> name``: a defined, running network with no ``<forward>`` and no
+    ``<ip>`` (guests on it reach only each other); each is removed afterwards."""
+    made: list[Any] = []
+
+    def make(tag: str = "") -> str:
+        root = ET.Element("network")
+        ET.SubElement(root, "name").text = unique_domain_name(f"net-{tag}" if tag else "net")
+        net = libvirt_conn.networkDefineXML(ET.tostring(root, encoding="unicode"))
+        made.append(net)
+        net.create()
+        xml = net.XMLDesc(0)
+        assert "<ip" not in xml and "<forward" not in xml, xml
+        return str(net.name())
+
+    yield make
+    for net in made:
+        _remove_network(net)
+
+
+@pytest.fixture
+def isolated_network(make_isolated_network: Callable[..., str]) -> str:
+    """One running isolated network's name (see ``make_isolated_network``)."""
+    return make_isolated_network()

@@ -16,9 +16,11 @@ import signal
 import subprocess
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from textual.message import Message
 from textual.notifications import Notification, Notify
@@ -169,6 +171,11 @@ def assert_exited_cleanly(app: VmtuiApp, watch: AppWatch) -> None:
 
 
 # ---------------------------------------------------------------------------- libvirtd
+
+
+def pool_path(pool: Any) -> Path:
+    """The directory of a dir storage pool (``virStoragePool``)."""
+    return Path(ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or "")
 
 
 def pid_alive(pid: int) -> bool:

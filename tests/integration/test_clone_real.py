@@ -4,14 +4,10 @@ guests boot and answer on their consoles."""
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import subprocess
-import tempfile
 import threading
-import uuid as uuidlib
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,64 +17,8 @@ import pytest
 from vmtui.backend import ActionFailed, Hypervisor
 from vmtui.backend.clone import CloneCancelled, CloneProgress, clone_guest, plan_clone
 
-from .conftest import _remove_domain, unique_domain_name
+from .helpers import pool_path
 from .tinyguest import READY_MARKER, ConsoleReader, start_with_console
-
-
-def _tag() -> str:
-    return f"vmtui-test-{os.getpid()}-{uuidlib.uuid4().hex[:6]}"
-
-
-@pytest.fixture
-def pool(libvirt_conn: Any) -> Iterator[Any]:
-    """A transient directory pool QEMU can read (not under /root), removed afterwards."""
-    path = Path(tempfile.mkdtemp(prefix=f"vmtui-test-{os.getpid()}-", dir="/var/tmp"))
-    path.chmod(0o755)
-    xml = f"<pool type='dir'><name>{_tag()}-pool</name><target><path>{path}</path></target></pool>"
-    obj = libvirt_conn.storagePoolCreateXML(xml, 0)
-    yield obj
-    with contextlib.suppress(libvirt.libvirtError):
-        obj.destroy()
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def other_pool(libvirt_conn: Any) -> Iterator[Any]:
-    path = Path(tempfile.mkdtemp(prefix=f"vmtui-test-{os.getpid()}-", dir="/var/tmp"))
-    path.chmod(0o755)
-    xml = f"<pool type='dir'><name>{_tag()}-other</name><target><path>{path}</path></target></pool>"
-    obj = libvirt_conn.storagePoolCreateXML(xml, 0)
-    yield obj
-    with contextlib.suppress(libvirt.libvirtError):
-        obj.destroy()
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def isolated_network(libvirt_conn: Any) -> Iterator[str]:
-    """A transient isolated network: no <forward>, no <ip> (no traffic leaves it)."""
-    name = f"{_tag()}-net"
-    net = libvirt_conn.networkCreateXML(f"<network><name>{name}</name></network>")
-    yield name
-    with contextlib.suppress(libvirt.libvirtError):
-        net.destroy()
-
-
-@pytest.fixture
-def clone_names(libvirt_conn: Any) -> Iterator[list[str]]:
-    names: list[str] = []
-    yield names
-    for name in names:
-        with contextlib.suppress(libvirt.libvirtError):
-            _remove_domain(libvirt_conn.lookupByName(name))
-
-
-@pytest.fixture
-def hv(libvirtd: str) -> Iterator[Hypervisor]:
-    h = Hypervisor(libvirtd)
-    h.connect()
-    yield h
-    h.close()
 
 
 def _source_guest(
@@ -120,12 +60,11 @@ def test_clone_is_a_full_copy_with_its_own_identity_and_both_boot(
     tiny_domain_factory: Callable[..., str],
     pool: Any,
     isolated_network: str,
-    clone_names: list[str],
+    guest_names: Callable[[str], str],
 ) -> None:
     name, image = _source_guest(pool, isolated_network, tiny_domain_factory, "clonesrc")
     source = libvirt_conn.lookupByName(name)
-    new_name = unique_domain_name("clone")
-    clone_names.append(new_name)
+    new_name = guest_names("clone")
 
     plan = plan_clone(hv, source.UUIDString(), new_name)
     assert [(d.target, d.pool) for d in plan.disks] == [("vda", pool.name())]
@@ -180,12 +119,11 @@ def test_cancelled_clone_leaves_nothing(
     tiny_domain_factory: Callable[..., str],
     pool: Any,
     isolated_network: str,
-    clone_names: list[str],
+    guest_names: Callable[[str], str],
 ) -> None:
     name, _image = _source_guest(pool, isolated_network, tiny_domain_factory, "clonecancel")
     source = libvirt_conn.lookupByName(name)
-    new_name = unique_domain_name("clone")
-    clone_names.append(new_name)
+    new_name = guest_names("clone")
     plan = plan_clone(hv, source.UUIDString(), new_name)
     before = set(pool.listVolumes())
     cancel = threading.Event()
@@ -204,13 +142,12 @@ def test_a_paused_guest_whose_disk_qemu_locks_is_refused_clearly(
     tiny_domain_factory: Callable[..., str],
     pool: Any,
     isolated_network: str,
-    clone_names: list[str],
+    guest_names: Callable[[str], str],
 ) -> None:
     name, _image = _source_guest(pool, isolated_network, tiny_domain_factory, "clonepaused")
     source = libvirt_conn.lookupByName(name)
     source.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
-    new_name = unique_domain_name("clone")
-    clone_names.append(new_name)
+    new_name = guest_names("clone")
     plan = plan_clone(hv, source.UUIDString(), new_name)  # paused is allowed to plan
     before = set(pool.listVolumes())
     with pytest.raises(ActionFailed, match="locked while the guest is paused"):
@@ -225,7 +162,7 @@ async def test_cancel_through_the_screen_removes_the_copies(
     libvirt_conn: Any,
     tiny_domain_factory: Callable[..., str],
     pool: Any,
-    clone_names: list[str],
+    guest_names: Callable[[str], str],
 ) -> None:
     from textual.widgets import Input
 
@@ -253,8 +190,7 @@ async def test_cancel_through_the_screen_removes_the_copies(
     pool.refresh(0)
     name = tiny_domain_factory("clonecancelui", extra_devices_xml=devices)
     before = set(pool.listVolumes())
-    new_name = unique_domain_name("clone")
-    clone_names.append(new_name)
+    new_name = guest_names("clone")
 
     app = VmtuiApp("qemu:///system", interval=0.5)
     async with app.run_test(size=(100, 34)) as pilot:
@@ -293,19 +229,18 @@ def test_clone_into_another_pool(
     libvirt_conn: Any,
     tiny_domain_factory: Callable[..., str],
     pool: Any,
-    other_pool: Any,
+    make_pool: Callable[..., Any],
     isolated_network: str,
-    clone_names: list[str],
+    guest_names: Callable[[str], str],
 ) -> None:
+    other_pool = make_pool("other")
     name, image = _source_guest(pool, isolated_network, tiny_domain_factory, "cloneother")
     source = libvirt_conn.lookupByName(name)
-    new_name = unique_domain_name("clone")
-    clone_names.append(new_name)
+    new_name = guest_names("clone")
     plan = plan_clone(hv, source.UUIDString(), new_name, other_pool.name())
     assert [d.pool for d in plan.disks] == [other_pool.name()]
     clone_guest(hv, plan)
     clone = ET.fromstring(libvirt_conn.lookupByName(new_name).XMLDesc(0))
     path = clone.find("./devices/disk/source").get("file", "")  # type: ignore[union-attr]
-    other_dir = ET.fromstring(other_pool.XMLDesc(0)).findtext("target/path")
-    assert str(Path(path).parent) == other_dir and path != str(image)
+    assert Path(path).parent == pool_path(other_pool) and path != str(image)
     assert _holds_pattern(path, 0x42)

@@ -3,15 +3,9 @@ qcow2 made by qemu-img, cloud-init seed upload, and creates that fail midway lea
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import shutil
 import subprocess
-import tempfile
-import uuid as uuidlib
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,78 +19,10 @@ from vmtui.backend.create import CreateFailed, create_guest, host_choices
 from vmtui.backend.devices import InvalidInput
 from vmtui.backend.spec import CloudInitSpec, DiskSpec, GuestSpec, InstallSpec
 
-from .conftest import _remove_domain, unique_domain_name
-from .helpers import pid_alive
+from .helpers import pool_path
 from .tinyguest import ConsoleReader, TinyGuest
 
 URI = "qemu:///system"
-
-
-@pytest.fixture
-def scratch() -> Iterator[Path]:
-    """A tmp dir QEMU (user libvirt-qemu) can reach: pytest's own tmp dirs are 0700."""
-    path = Path(tempfile.mkdtemp(prefix=f"vmtui-test-{os.getpid()}-", dir="/var/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def pool(libvirt_conn: Any, scratch: Path) -> Iterator[Any]:
-    """A running dir pool ``vmtui-test-<pid>-pool-…`` in a tmp dir; removed with its volumes."""
-    _remove_stale_pools(libvirt_conn)
-    name = f"vmtui-test-{os.getpid()}-pool-{uuidlib.uuid4().hex[:6]}"
-    target = scratch / "pool"
-    target.mkdir()
-    target.chmod(0o755)
-    el = ET.Element("pool", type="dir")
-    ET.SubElement(el, "name").text = name
-    ET.SubElement(ET.SubElement(el, "target"), "path").text = str(target)
-    p = libvirt_conn.storagePoolDefineXML(ET.tostring(el, encoding="unicode"), 0)
-    p.create(0)
-    yield p
-    _remove_pool(p)
-
-
-def _remove_pool(p: Any) -> None:
-    with contextlib.suppress(libvirt.libvirtError):
-        for vol in p.listAllVolumes(0):
-            vol.delete(0)
-    with contextlib.suppress(libvirt.libvirtError):
-        p.destroy()
-    with contextlib.suppress(libvirt.libvirtError):
-        p.undefine()
-
-
-def _remove_stale_pools(conn: Any) -> None:
-    """Pools ``vmtui-test-<pid>-pool-…`` left by a test run that crashed (its pid is gone)."""
-    for p in conn.listAllStoragePools(0):
-        m = re.match(r"^vmtui-test-(\d+)-pool-", p.name())
-        if m and not pid_alive(int(m.group(1))):
-            _remove_pool(p)
-
-
-@pytest.fixture
-def guest_names(libvirt_conn: Any) -> Iterator[Callable[[str], str]]:
-    """``name(tag)``: a fresh ``vmtui-test-<pid>-…`` name; any guest by that name is removed."""
-    names: list[str] = []
-
-    def make(tag: str) -> str:
-        names.append(unique_domain_name(tag))
-        return names[-1]
-
-    yield make
-    for name in names:
-        with contextlib.suppress(libvirt.libvirtError):
-            _remove_domain(libvirt_conn.lookupByName(name))
-
-
-@pytest.fixture
-def hv(libvirtd: str) -> Iterator[Hypervisor]:
-    h = Hypervisor(libvirtd)
-    h.connect()
-    yield h
-    h.close()
 
 
 def volumes(pool: Any) -> list[str]:
@@ -175,7 +101,7 @@ def test_direct_kernel_boot_with_a_new_volume_boots_and_its_console_answers(
 def test_import_a_qcow2_made_by_qemu_img(
     hv: Hypervisor, libvirt_conn: Any, pool: Any, guest_names: Callable[[str], str]
 ) -> None:
-    path = Path(ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or "") / "base.qcow2"
+    path = pool_path(pool) / "base.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "64M"], check=True)
     pool.refresh(0)
     name = guest_names("create-import")
@@ -242,7 +168,7 @@ def test_a_guest_that_cannot_start_is_undefined_and_its_volume_removed(
     hv: Hypervisor,
     libvirt_conn: Any,
     pool: Any,
-    scratch: Path,
+    qemu_dir: Path,
     guest_names: Callable[[str], str],
 ) -> None:
     name = guest_names("create-nostart")
@@ -264,13 +190,13 @@ def test_a_guest_that_cannot_start_is_undefined_and_its_volume_removed(
         create_guest(hv, spec)
     assert volumes(pool) == []
     subprocess.run(
-        ["qemu-img", "create", "-q", "-f", "raw", str(scratch / "boot.img"), "1M"], check=True
+        ["qemu-img", "create", "-q", "-f", "raw", str(qemu_dir / "boot.img"), "1M"], check=True
     )
     spec = GuestSpec(
         **{
             **spec.__dict__,
             "disks": (
-                DiskSpec("path", path=str(scratch / "boot.img"), fmt="raw"),
+                DiskSpec("path", path=str(qemu_dir / "boot.img"), fmt="raw"),
                 DiskSpec("new", pool.name(), size_gib=0.0625),
             ),
         }
@@ -304,7 +230,7 @@ def test_cloud_init_seed_is_uploaded_as_a_volume_and_reads_back(
     pool: Any,
     guest_names: Callable[[str], str],
 ) -> None:
-    path = Path(ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or "") / "cloud.qcow2"
+    path = pool_path(pool) / "cloud.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "64M"], check=True)
     pool.refresh(0)
     name = guest_names("create-cloud")
@@ -444,7 +370,7 @@ async def test_wizard_creates_the_tiny_guest_by_kernel_boot_and_its_console_answ
 def test_uefi_iso_guest_with_spice_and_a_read_only_share_is_defined(
     hv: Hypervisor,
     libvirt_conn: Any,
-    scratch: Path,
+    qemu_dir: Path,
     guest_names: Callable[[str], str],
 ) -> None:
     from vmtui.backend.devices import SharedFolderSpec
@@ -452,7 +378,7 @@ def test_uefi_iso_guest_with_spice_and_a_read_only_share_is_defined(
     choices = host_choices(hv)
     if not choices.uefi:
         pytest.skip("no OVMF firmware known to libvirt on this host")
-    iso = scratch / "install.iso"
+    iso = qemu_dir / "install.iso"
     iso.write_bytes(b"\0" * 2048)
     name = guest_names("create-uefi")
     spec = GuestSpec(
@@ -461,7 +387,7 @@ def test_uefi_iso_guest_with_spice_and_a_read_only_share_is_defined(
         firmware="uefi",
         graphics="spice",
         install=InstallSpec(kind="iso", media_path=str(iso)),
-        shares=(SharedFolderSpec(str(scratch), "data"),),
+        shares=(SharedFolderSpec(str(qemu_dir), "data"),),
         start=False,
     )
     create_guest(hv, spec)
@@ -475,5 +401,5 @@ def test_uefi_iso_guest_with_spice_and_a_read_only_share_is_defined(
     assert cdrom.find("readonly") is not None
     fs = back.find("devices/filesystem")
     assert fs is not None and fs.find("readonly") is not None
-    assert fs.find("source").get("dir") == str(scratch)  # type: ignore[union-attr]
+    assert fs.find("source").get("dir") == str(qemu_dir)  # type: ignore[union-attr]
     assert [b.get("dev") for b in back.iter("boot")] == ["cdrom", "hd"]

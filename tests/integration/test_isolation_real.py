@@ -7,10 +7,8 @@ checked twice: in what the app shows, and in the XML libvirt holds.
 
 from __future__ import annotations
 
-import os
-import uuid as uuidlib
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,40 +28,12 @@ from vmtui.screens.isolation import (
 )
 from vmtui.screens.networks import CreateNetworkScreen, NetworksScreen
 
+from .conftest import unique_domain_name
 from .helpers import AppWatch, assert_exited_cleanly, describe_app, select_guest, shown_row
 from .helpers import wait_for as real_wait_for
 
 SIZE = (80, 24)
 DEADLINE = 60.0
-
-
-def net_name(tag: str = "") -> str:
-    return f"vmtui-test-{os.getpid()}-net{tag}"
-
-
-def make_isolated_net(conn: Any) -> str:
-    """An active isolated network without IP (guests on it reach only each other)."""
-    name = net_name("-" + uuidlib.uuid4().hex[:6])
-    root = ET.Element("network")
-    ET.SubElement(root, "name").text = name
-    net = conn.networkDefineXML(ET.tostring(root, encoding="unicode"))
-    net.create()
-    assert "<ip" not in net.XMLDesc(0) and "<forward" not in net.XMLDesc(0)
-    return name
-
-
-@pytest.fixture
-def isolated_net(libvirt_conn: Any) -> Iterator[str]:
-    name = make_isolated_net(libvirt_conn)
-    yield name
-    remove_network(libvirt_conn, name)
-
-
-@pytest.fixture
-def second_isolated_net(libvirt_conn: Any) -> Iterator[str]:
-    name = make_isolated_net(libvirt_conn)
-    yield name
-    remove_network(libvirt_conn, name)
 
 
 def remove_network(conn: Any, name: str) -> None:
@@ -116,7 +86,7 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
     libvirtd: str,
     libvirt_conn: Any,
     tiny_domain_factory: Callable[..., str],
-    isolated_net: str,
+    isolated_network: str,
 ) -> None:
     name = tiny_domain_factory("iso-nic")
     dom = libvirt_conn.lookupByName(name)
@@ -131,7 +101,7 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
         screen = await open_isolation(pilot, app, uuid)
         await pilot.press("n")
         await real_wait_for(pilot, lambda: isinstance(app.screen, AddNicScreen), what="form")
-        app.screen.query_one("#network", Select).value = isolated_net
+        app.screen.query_one("#network", Select).value = isolated_network
         await pilot.click("#ok")
         body = await confirm(pilot, app)
         assert "applies now" in body and "isolated network without an IP" in body
@@ -142,8 +112,8 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
             what="result",
             describe=lambda: describe_app(app, uuid),
         )
-        live_macs = nics_on(dom_xml(libvirt_conn, name), isolated_net)
-        config_macs = nics_on(dom_xml(libvirt_conn, name, inactive=True), isolated_net)
+        live_macs = nics_on(dom_xml(libvirt_conn, name), isolated_network)
+        config_macs = nics_on(dom_xml(libvirt_conn, name, inactive=True), isolated_network)
         assert len(config_macs) == 1, screen.last_message
         if "has the change now" in screen.last_message:
             assert live_macs == config_macs  # the same card, live and at boot
@@ -161,7 +131,7 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
         paths = screen.query_one(DataTable)
         await real_wait_for(pilot, lambda: paths.row_count >= 1, what="NIC row")
         row = [str(c) for c in paths.get_row_at(paths.get_row_index(f"nic:{mac}"))]
-        assert row[1:3] == [f"network {isolated_net}", "isolated"]
+        assert row[1:3] == [f"network {isolated_network}", "isolated"]
 
         # The network cannot be deleted while the guest uses it; the refusal names the guest.
         await pilot.press("escape")
@@ -174,18 +144,18 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
         assert isinstance(nets, NetworksScreen)
         await real_wait_for(
             pilot,
-            lambda: any(n.name == isolated_net for n in nets.networks),
+            lambda: any(n.name == isolated_network for n in nets.networks),
             DEADLINE,
             what="our network listed",
         )
-        listed = next(n for n in nets.networks if n.name == isolated_net)
+        listed = next(n for n in nets.networks if n.name == isolated_network)
         assert (listed.mode, listed.ip, listed.used_by) == ("isolated", "", (name,))
         table = nets.query_one(DataTable)
-        table.move_cursor(row=table.get_row_index(isolated_net))
+        table.move_cursor(row=table.get_row_index(isolated_network))
         await pilot.press("D")
         detail = nets.query_one("#net-detail", Static)
         await real_wait_for(pilot, lambda: f"used by {name}" in text_of(detail), what="refusal")
-        libvirt_conn.networkLookupByName(isolated_net)  # still there
+        libvirt_conn.networkLookupByName(isolated_network)  # still there
         await pilot.press("escape")
 
         # Remove the NIC again.
@@ -196,7 +166,7 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
         await confirm(pilot, app)
         await real_wait_for(
             pilot,
-            lambda: not nics_on(dom_xml(libvirt_conn, name, inactive=True), isolated_net),
+            lambda: not nics_on(dom_xml(libvirt_conn, name, inactive=True), isolated_network),
             DEADLINE,
             what="NIC gone from the config",
         )
@@ -204,7 +174,7 @@ async def test_nic_on_an_isolated_network_live_and_persistent_and_delete_guard(
         # A live unplug needs the guest's consent (ACPI); the tiny guest may not give it in
         # time (a busy machine), and then the app must say so rather than claim the NIC is
         # gone; when it does, the app says it is done.
-        if nics_on(dom_xml(libvirt_conn, name), isolated_net):
+        if nics_on(dom_xml(libvirt_conn, name), isolated_network):
             assert "has not yet" in screen.last_message, screen.last_message
         else:
             assert screen.last_message.startswith(("Done", "Removed")), screen.last_message
@@ -216,13 +186,14 @@ async def test_moving_a_nic_between_isolated_networks_on_a_running_guest(
     libvirtd: str,
     libvirt_conn: Any,
     tiny_domain_factory: Callable[..., str],
-    isolated_net: str,
-    second_isolated_net: str,
+    isolated_network: str,
+    make_isolated_network: Callable[..., str],
 ) -> None:
+    second_isolated_net = make_isolated_network("second")
     mac = "52:54:00:7e:57:01"
     nic = (
         f"<interface type='network'><mac address='{mac}'/>"
-        f"<source network='{isolated_net}'/><model type='virtio'/></interface>"
+        f"<source network='{isolated_network}'/><model type='virtio'/></interface>"
     )
     name = tiny_domain_factory("iso-mv", extra_devices_xml=nic)
     dom = libvirt_conn.lookupByName(name)
@@ -253,7 +224,7 @@ async def test_moving_a_nic_between_isolated_networks_on_a_running_guest(
         assert "has the change now" in screen.last_message, screen.last_message
         assert nics_on(dom_xml(libvirt_conn, name), second_isolated_net) == [mac]
         assert nics_on(dom_xml(libvirt_conn, name, inactive=True), second_isolated_net) == [mac]
-        assert nics_on(dom_xml(libvirt_conn, name), isolated_net) == []
+        assert nics_on(dom_xml(libvirt_conn, name), isolated_network) == []
         await real_wait_for(
             pilot,
             lambda: any(
@@ -271,7 +242,7 @@ async def test_nic_on_a_defined_guest_changes_the_dashboard_verdict_and_back(
     libvirtd: str,
     libvirt_conn: Any,
     tiny_domain_factory: Callable[..., str],
-    isolated_net: str,
+    isolated_network: str,
 ) -> None:
     name = tiny_domain_factory("iso-def")
     uuid = libvirt_conn.lookupByName(name).UUIDString()
@@ -282,12 +253,12 @@ async def test_nic_on_a_defined_guest_changes_the_dashboard_verdict_and_back(
         screen = await open_isolation(pilot, app, uuid)
         await pilot.press("n")
         await real_wait_for(pilot, lambda: isinstance(app.screen, AddNicScreen), what="form")
-        app.screen.query_one("#network", Select).value = isolated_net
+        app.screen.query_one("#network", Select).value = isolated_network
         await pilot.click("#ok")
         body = await confirm(pilot, app)
         assert "next boot (the guest is shut off)" in body
         await real_wait_for(pilot, lambda: "Saved" in screen.last_message, DEADLINE, what="saved")
-        (mac,) = nics_on(dom_xml(libvirt_conn, name, inactive=True), isolated_net)
+        (mac,) = nics_on(dom_xml(libvirt_conn, name, inactive=True), isolated_network)
         await pilot.press("escape")
         await real_wait_for(pilot, lambda: verdict_cell(app, uuid) == "gst", DEADLINE, what="gst")
         screen = await open_isolation(pilot, app, uuid)
@@ -296,7 +267,7 @@ async def test_nic_on_a_defined_guest_changes_the_dashboard_verdict_and_back(
         await pilot.press("x")
         await confirm(pilot, app)
         await real_wait_for(pilot, lambda: "Saved" in screen.last_message, DEADLINE, what="gone")
-        assert nics_on(dom_xml(libvirt_conn, name, inactive=True), isolated_net) == []
+        assert nics_on(dom_xml(libvirt_conn, name, inactive=True), isolated_network) == []
         await pilot.press("escape")
         await real_wait_for(pilot, lambda: verdict_cell(app, uuid) == "iso", DEADLINE, what="iso")
     assert_exited_cleanly(app, watch)
@@ -443,7 +414,7 @@ async def test_escapes_and_deny_listed_paths_are_refused_with_the_reason(
 async def test_create_and_delete_an_isolated_network_from_the_networks_screen(
     libvirtd: str, libvirt_conn: Any
 ) -> None:
-    name = net_name("-ui")
+    name = unique_domain_name("net-ui")
     app = VmtuiApp(libvirtd, interval=0.5)
     watch = AppWatch()
     try:

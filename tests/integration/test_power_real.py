@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import libvirt
-import pytest
 from textual.widgets import Input
 
 from vmtui.app import VmtuiApp
@@ -33,14 +32,6 @@ DEADLINE = 60.0
 def xml_tags(dom: Any, flags: int = 0) -> list[str]:
     root = ET.fromstring(dom.XMLDesc(flags))
     return [t.text or "" for t in root.iterfind(f"metadata/{{{NS}}}tags/{{{NS}}}tag")]
-
-
-@pytest.fixture
-def hv(libvirtd: str) -> Iterator[Hypervisor]:
-    h = Hypervisor(libvirtd)
-    h.connect()
-    yield h
-    h.close()
 
 
 def test_tags_survive_dumpxml_undefine_define(

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +20,6 @@ from vmtui.backend.snapshots import (
 from .tinyguest import READY_MARKER, ConsoleReader, start_with_console
 
 URI = "qemu:///system"
-
-
-@pytest.fixture
-def image_dir() -> Iterator[Path]:
-    """A directory QEMU (user libvirt-qemu) can traverse: not under /root, not pytest's 0700."""
-    path = Path(tempfile.mkdtemp(prefix=f"vmtui-test-{os.getpid()}-", dir="/var/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def make_image(directory: Path, name: str, fmt: str, size: str = "16M") -> Path:
@@ -59,21 +47,13 @@ def holds_pattern(image: Path, byte: int) -> bool:
     return "Pattern verification failed" not in out.stdout + out.stderr and out.returncode == 0
 
 
-@pytest.fixture
-def hv(libvirtd: str) -> Iterator[Hypervisor]:
-    h = Hypervisor(libvirtd)
-    h.connect()
-    yield h
-    h.close()
-
-
 def test_revert_of_a_shut_off_snapshot_undoes_disk_writes(
     hv: Hypervisor,
     libvirt_conn: Any,
     tiny_domain_factory: Callable[..., str],
-    image_dir: Path,
+    qemu_dir: Path,
 ) -> None:
-    image = make_image(image_dir, "disk.qcow2", "qcow2")
+    image = make_image(qemu_dir, "disk.qcow2", "qcow2")
     name = tiny_domain_factory("snap", extra_devices_xml=disk_xml(image, "qcow2"))
     uuid = libvirt_conn.lookupByName(name).UUIDString()
 
@@ -104,9 +84,9 @@ def test_revert_of_a_running_snapshot_restores_memory(
     hv: Hypervisor,
     libvirt_conn: Any,
     tiny_domain_factory: Callable[..., str],
-    image_dir: Path,
+    qemu_dir: Path,
 ) -> None:
-    image = make_image(image_dir, "disk.qcow2", "qcow2")
+    image = make_image(qemu_dir, "disk.qcow2", "qcow2")
     name = tiny_domain_factory("snapmem", extra_devices_xml=disk_xml(image, "qcow2"))
     dom = libvirt_conn.lookupByName(name)
     reader: ConsoleReader = start_with_console(dom)
@@ -132,9 +112,9 @@ def test_raw_disks_are_refused_with_the_reason(
     hv: Hypervisor,
     libvirt_conn: Any,
     tiny_domain_factory: Callable[..., str],
-    image_dir: Path,
+    qemu_dir: Path,
 ) -> None:
-    image = make_image(image_dir, "disk.img", "raw")
+    image = make_image(qemu_dir, "disk.img", "raw")
     name = tiny_domain_factory("snapraw", extra_devices_xml=disk_xml(image, "raw"))
     dom = libvirt_conn.lookupByName(name)
     with pytest.raises(ActionFailed) as err:

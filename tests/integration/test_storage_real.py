@@ -4,15 +4,12 @@ deleting a volume a defined tiny guest uses refused with its name, an unused one
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import libvirt
 import pytest
 from textual.widgets import DataTable, Input
 
@@ -28,36 +25,9 @@ from vmtui.backend.storage import (
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.storage import CreateVolumeScreen, StorageScreen
 
-from .helpers import AppWatch, assert_exited_cleanly, wait_for
+from .helpers import AppWatch, assert_exited_cleanly, pool_path, wait_for
 
 DEADLINE = 60.0
-
-
-@pytest.fixture
-def test_pool(libvirt_conn: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """An active dir pool ``vmtui-test-<pid>-pool`` in a tmp dir; removed with its volumes."""
-    name = f"vmtui-test-{os.getpid()}-pool"
-    path = tmp_path / "pool"
-    path.mkdir()
-    pool_el = ET.Element("pool", type="dir")
-    ET.SubElement(pool_el, "name").text = name
-    ET.SubElement(ET.SubElement(pool_el, "target"), "path").text = str(path)
-    with contextlib.suppress(libvirt.libvirtError):  # a leftover of a crashed run
-        old = libvirt_conn.storagePoolLookupByName(name)
-        with contextlib.suppress(libvirt.libvirtError):
-            old.destroy()
-        old.undefine()
-    pool = libvirt_conn.storagePoolDefineXML(ET.tostring(pool_el, encoding="unicode"), 0)
-    pool.create(0)
-    yield name, path
-    with contextlib.suppress(libvirt.libvirtError):
-        for vol in pool.listAllVolumes(0):
-            with contextlib.suppress(libvirt.libvirtError):
-                vol.delete(0)
-    with contextlib.suppress(libvirt.libvirtError):
-        pool.destroy()
-    with contextlib.suppress(libvirt.libvirtError):
-        pool.undefine()
 
 
 def _disk_xml(path: str) -> str:
@@ -70,19 +40,19 @@ def _disk_xml(path: str) -> str:
 
 def test_volumes_in_a_real_dir_pool(
     libvirtd: str,
-    test_pool: tuple[str, Path],
+    pool: Any,
     tiny_domain_factory: Callable[..., str],
 ) -> None:
-    pool_name, pool_path = test_pool
+    pool_name, pool_dir = pool.name(), pool_path(pool)
     hv = Hypervisor(libvirtd)
     hv.connect()
     try:
-        pool = next(p for p in list_pools(hv) if p.name == pool_name)
-        assert (pool.state, pool.kind, pool.path) == ("running", "dir", str(pool_path))
-        assert pool.capacity > 0
+        listed = next(p for p in list_pools(hv) if p.name == pool_name)
+        assert (listed.state, listed.kind, listed.path) == ("running", "dir", str(pool_dir))
+        assert listed.capacity > 0
 
         made = create_volume(hv, pool_name, volume_spec("data.qcow2", "qcow2", "64M"))
-        assert made.path == str(pool_path / "data.qcow2")
+        assert made.path == str(pool_dir / "data.qcow2")
         assert (made.format, made.capacity) == ("qcow2", 64 * 1024**2)
         # A real qcow2 image, sparse: its header says so, and it holds far less than 64 MiB.
         with open(made.path, "rb") as image:
@@ -112,9 +82,9 @@ def test_volumes_in_a_real_dir_pool(
 
 
 async def test_the_storage_screen_on_the_real_daemon(
-    libvirtd: str, test_pool: tuple[str, Path], tiny_domain_factory: Callable[..., str]
+    libvirtd: str, pool: Any, tiny_domain_factory: Callable[..., str]
 ) -> None:
-    pool_name, pool_path = test_pool
+    pool_name, pool_dir = pool.name(), pool_path(pool)
     app = VmtuiApp(libvirtd, interval=0.5)
     watch = AppWatch()
     async with app.run_test(size=(80, 24), message_hook=watch) as pilot:
@@ -147,7 +117,7 @@ async def test_the_storage_screen_on_the_real_daemon(
             DEADLINE,
             what="the new volume listed",
         )
-        path = str(pool_path / "screen.qcow2")
+        path = str(pool_dir / "screen.qcow2")
         assert os.path.exists(path)
 
         guest = tiny_domain_factory("scr", extra_devices_xml=_disk_xml(path))

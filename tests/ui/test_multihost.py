@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from vmtui.app import DEMO_URI, VmtuiApp
-from vmtui.backend import ConnectionFailed, NotConnected, Snapshot
+from vmtui.backend import ConnectionFailed, Hypervisor, NotConnected, Snapshot
 from vmtui.widgets.guest_table import GuestTable
 from vmtui.widgets.host_panel import HostPanel
 from vmtui.widgets.status_line import StatusLine
@@ -15,6 +15,17 @@ from .helpers import guest_named, state_of, table, wait_for
 
 def cell(app: VmtuiApp, name: str, column: str) -> str | None:
     return table(app).shown_cell(guest_named(app, name).uuid, column)
+
+
+def fail_polls(app: VmtuiApp, uri: str, error: Exception) -> Hypervisor:
+    """Make every poll of this host fail with ``error`` (``del hv.poll`` undoes it)."""
+    hv = app.hosts[uri].hv
+
+    def fail() -> Snapshot:
+        raise error
+
+    hv.poll = fail  # type: ignore[method-assign]
+    return hv
 
 
 async def test_guests_of_every_host_with_a_host_column(small_host: str) -> None:
@@ -61,12 +72,7 @@ async def test_a_lost_host_shows_stale_guests_while_the_other_keeps_updating(
     app = VmtuiApp([small_host, DEMO_URI], interval=0.2)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
-        lost = app.hosts[small_host].hv
-
-        def fail() -> Snapshot:
-            raise NotConnected("The connection to the small host was lost.")
-
-        lost.poll = fail  # type: ignore[method-assign]
+        lost = fail_polls(app, small_host, NotConnected("The connection to the host was lost."))
         await wait_for(pilot, lambda: state_of(app, "alpha") == "running?")
         symbol, text, _ = app.status()
         assert symbol == "✖" and "1/2 hosts connected" in text
@@ -85,13 +91,8 @@ async def test_a_long_lost_reason_keeps_the_countdown_on_an_80_column_line(
     app = VmtuiApp([small_host, DEMO_URI], interval=0.2)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
-
-        def fail() -> Snapshot:
-            raise ConnectionFailed(
-                "Lost the connection to qemu:///system: Cannot recv data: Connection reset by peer."
-            )
-
-        app.hosts[small_host].hv.poll = fail  # type: ignore[method-assign]
+        reason = "Cannot recv data: Connection reset by peer"  # as libvirt said it in CI
+        fail_polls(app, small_host, ConnectionFailed(f"Lost the connection to X: {reason}."))
         line = app.screen.query_one(StatusLine)
         await wait_for(pilot, lambda: line.plain.startswith("✖ Lost"))
         assert len(line.plain) <= line.content_size.width
