@@ -118,46 +118,41 @@ def merge_snapshots(links: Iterable[HostLink]) -> Snapshot | None:
         return None
     if len(snaps) == 1:
         return snaps[0]
+    stats: dict[str, GuestStats] = {}
+    running: int | None = None
     if len(frozenset().union(*(s.uuids for s in snaps))) == sum(len(s.guests) for s in snaps):
         # no UUID on two hosts (nor twice on one), the usual case: each host's guests and
-        # stats as they are, joined
-        merged: dict[str, GuestStats] = {}
+        # stats as they are, joined; the running count is the hosts' (each counted once per
+        # snapshot), not 3,000 checks
         for s in snaps:
             if s.stats.keys() <= s.uuids:
-                merged.update(s.stats)
+                stats.update(s.stats)
             else:  # stats of a guest the host no longer lists: not shown
-                merged.update((u, st) for u, st in s.stats.items() if u in s.uuids)
-        joined = Snapshot(
-            uri="",
-            time=max(s.time for s in snaps),
-            guests=tuple(itertools.chain.from_iterable(s.guests for s in snaps)),
-            stats=merged,
-            host=snaps[0].host,
-            poll_seconds=max(s.poll_seconds for s in snaps),
-            stats_seconds=max(s.stats_seconds for s in snaps),
-        )
-        # its running count is the hosts' (each counted once per snapshot), not 3,000 checks:
-        # seeded into the cached property
-        joined.__dict__["running"] = sum(s.running for s in snaps)
-        return joined
-    chosen: dict[str, GuestInfo] = {}
-    stats: dict[str, GuestStats] = {}
-    for snap in snaps:
-        for guest in snap.guests:
-            old = chosen.get(guest.uuid)
-            if old is None or (guest.is_active and not old.is_active):
-                chosen[guest.uuid] = guest
-                found = snap.stats.get(guest.uuid)
-                if found is not None:
-                    stats[guest.uuid] = found
-                else:
-                    stats.pop(guest.uuid, None)
-    return Snapshot(
+                stats.update((u, st) for u, st in s.stats.items() if u in s.uuids)
+        guests = tuple(itertools.chain.from_iterable(s.guests for s in snaps))
+        running = sum(s.running for s in snaps)
+    else:
+        chosen: dict[str, GuestInfo] = {}
+        for snap in snaps:
+            for guest in snap.guests:
+                old = chosen.get(guest.uuid)
+                if old is None or (guest.is_active and not old.is_active):
+                    chosen[guest.uuid] = guest
+                    found = snap.stats.get(guest.uuid)
+                    if found is not None:
+                        stats[guest.uuid] = found
+                    else:
+                        stats.pop(guest.uuid, None)
+        guests = tuple(chosen.values())
+    merged = Snapshot(
         uri="",
         time=max(s.time for s in snaps),
-        guests=tuple(chosen.values()),
+        guests=guests,
         stats=stats,
         host=snaps[0].host,
         poll_seconds=max(s.poll_seconds for s in snaps),
         stats_seconds=max(s.stats_seconds for s in snaps),
     )
+    if running is not None:
+        merged.__dict__["running"] = running  # seeds the cached property
+    return merged
