@@ -13,8 +13,7 @@ LOST = (
 
 
 def drawn(symbol: str, message: str, width: int) -> str:
-    head, tail = fit_status(symbol, message, width)
-    return f"{symbol} {head}{tail}"
+    return f"{symbol} {fit_status(symbol, message, width)}"
 
 
 def test_a_sentence_that_fits_is_left_whole() -> None:

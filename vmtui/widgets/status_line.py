@@ -20,12 +20,13 @@ _FIRST_SENTENCE_END = re.compile(r"\.(?= [A-Z·])")
 MIN_DETAIL = 12  # below this many cells for the first sentence, shorten the end instead
 
 
-def fit_status(symbol: str, message: str, width: int) -> tuple[str, str]:
-    """(first part, kept tail) of ``message`` shortened to fit ``width`` cells after the
-    symbol; the first part ends in "…" when it was shortened. Unshortened when it fits."""
+def fit_status(symbol: str, message: str, width: int) -> str:
+    """``message`` shortened to fit ``width`` cells after the symbol (unchanged when it
+    fits): its first sentence ends in "…" and the rest follows whole, or, when the rest
+    leaves too little room, the end is cut with "…"."""
     text = Text(f"{symbol} {message}")
     if width <= 0 or text.cell_len <= width:
-        return message, ""
+        return message
     match = _FIRST_SENTENCE_END.search(message)
     if match is not None:
         head, tail = message[: match.end()], message[match.end() :]
@@ -33,10 +34,10 @@ def fit_status(symbol: str, message: str, width: int) -> tuple[str, str]:
         if room >= MIN_DETAIL:
             short = Text(head)
             short.truncate(room, overflow="ellipsis")
-            return short.plain, tail
+            return short.plain + tail
     short = Text(message)
     short.truncate(max(1, width - Text(f"{symbol} ").cell_len), overflow="ellipsis")
-    return short.plain, ""
+    return short.plain
 
 
 class StatusLine(Widget):
@@ -73,9 +74,8 @@ class StatusLine(Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         if not self._symbol and not self._message:
             return text
-        head, tail = fit_status(self._symbol, self._message, self.content_size.width)
         text.append(self._symbol + " ", style=self._style)
-        text.append(head + tail)
+        text.append(fit_status(self._symbol, self._message, self.content_size.width))
         return text
 
     def render(self) -> Text:
