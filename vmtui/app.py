@@ -138,6 +138,8 @@ class VmtuiApp(App[None]):
         self.consoles: dict[str, ConsoleState] = {}
         self.activity = ActivityLog()
         self.console_on_start = console_on_start
+        self._terminal_fd: int | None = None  # watched for a hang-up (see _watch_terminal)
+        self._hung_up = False
 
     # ------------------------------------------------------------ set-up
     def _make_hypervisor(self, uri: str) -> Hypervisor:
@@ -329,9 +331,6 @@ class VmtuiApp(App[None]):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
     # ------------------------------------------------------------ the terminal hanging up
-    _terminal_fd: int | None = None
-    _hung_up = False
-
     def _watch_terminal(self) -> None:
         """Quit when the terminal hangs up: on SIGHUP, and by asking it once a second
         (see vmtui.hangup). Not under a headless driver (tests) or without a terminal."""
