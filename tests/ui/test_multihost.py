@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from textual.pilot import Pilot
+
 from vmtui.app import DEMO_URI, VmtuiApp
 from vmtui.backend import ConnectionFailed, Hypervisor, NotConnected, Snapshot
 from vmtui.widgets.guest_table import GuestTable
@@ -15,6 +17,11 @@ from .helpers import guest_named, state_of, table, wait_for
 
 def cell(app: VmtuiApp, name: str, column: str) -> str | None:
     return table(app).shown_cell(guest_named(app, name).uuid, column)
+
+
+async def both_hosts_listed(pilot: Pilot[None], app: VmtuiApp) -> None:
+    """Wait until the guests of both hosts are in the table (small host 5, demo host 13)."""
+    await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
 
 
 def fail_polls(app: VmtuiApp, uri: str, error: Exception) -> Hypervisor:
@@ -31,7 +38,7 @@ def fail_polls(app: VmtuiApp, uri: str, error: Exception) -> Hypervisor:
 async def test_guests_of_every_host_with_a_host_column(small_host: str) -> None:
     app = VmtuiApp([small_host, DEMO_URI])
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        await both_hosts_listed(pilot, app)
         assert cell(app, "alpha", "host") == "small_host"
         assert cell(app, "web1", "host") == "demo-host"
         panel = app.screen.query_one(HostPanel)
@@ -45,7 +52,7 @@ async def test_guests_of_every_host_with_a_host_column(small_host: str) -> None:
 async def test_h_narrows_the_table_to_one_host_then_back(small_host: str) -> None:
     app = VmtuiApp([small_host, DEMO_URI])
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        await both_hosts_listed(pilot, app)
         everyone = table(app).row_count
         await pilot.press("h")
         await wait_for(pilot, lambda: table(app).row_count == 5)
@@ -59,7 +66,7 @@ async def test_h_narrows_the_table_to_one_host_then_back(small_host: str) -> Non
 async def test_actions_go_to_the_guests_own_host(small_host: str) -> None:
     app = VmtuiApp([DEMO_URI, small_host])
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        await both_hosts_listed(pilot, app)
         assert app.hypervisor_for(guest_named(app, "gamma").uuid).uri == small_host
         assert state_of(app, "gamma") == "paused"
         app.guest_action("resume", guest_named(app, "gamma").uuid, "gamma")
@@ -71,7 +78,7 @@ async def test_a_lost_host_shows_stale_guests_while_the_other_keeps_updating(
 ) -> None:
     app = VmtuiApp([small_host, DEMO_URI], interval=0.2)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        await both_hosts_listed(pilot, app)
         lost = fail_polls(app, small_host, NotConnected("The connection to the host was lost."))
         await wait_for(pilot, lambda: state_of(app, "alpha") == "running?")
         symbol, text, _ = app.status()
@@ -90,7 +97,7 @@ async def test_a_long_lost_reason_keeps_the_countdown_on_an_80_column_line(
 ) -> None:
     app = VmtuiApp([small_host, DEMO_URI], interval=0.2)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        await both_hosts_listed(pilot, app)
         reason = "Cannot recv data: Connection reset by peer"  # as libvirt said it in CI
         fail_polls(app, small_host, ConnectionFailed(f"Lost the connection to X: {reason}."))
         line = app.screen.query_one(StatusLine)
@@ -104,7 +111,7 @@ async def test_a_hung_host_never_delays_the_others(small_host: str) -> None:
     app = VmtuiApp([small_host, DEMO_URI], interval=0.2)
     release = threading.Event()
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        await both_hosts_listed(pilot, app)
         hung = app.hosts[small_host].hv
         real_poll = hung.poll
 
@@ -137,7 +144,7 @@ async def test_hosts_can_be_added_and_removed_in_a_session(small_host: str) -> N
         await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) == 5)
         assert "host" not in table(app).column_keys
         app.connect_host(DEMO_URI)
-        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) >= 18)
+        await both_hosts_listed(pilot, app)
         assert "host" in app.screen.query_one(GuestTable).column_keys
         app.disconnect_host(small_host)
         await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.guests) == 13)
