@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"vmtui cannot start: {err}. Run `make run` to install what it needs.", file=sys.stderr
         )
         return 1
-    from vmtui import graphics
+    from vmtui.term import graphics
 
     # Ask the terminal about sixel / kitty graphics now: once Textual runs, it reads stdin.
     graphics.detect()

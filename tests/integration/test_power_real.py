@@ -12,7 +12,8 @@ from textual.widgets import Input
 from vmtui.app import VmtuiApp
 from vmtui.backend import Hypervisor
 from vmtui.backend.bulk import pin_vcpus, set_vcpus
-from vmtui.backend.tags import NS, set_tags
+from vmtui.backend.tags import set_tags
+from vmtui.backend.tagxml import NS
 from vmtui.screens.bulk import BulkSummaryScreen
 from vmtui.screens.confirm import ConfirmScreen
 

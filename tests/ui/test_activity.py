@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tests.conftest import host_uri
 from tests.ui.helpers import ready, select, state_of, wait_for
-from vmtui.activity import ActivityLog, virsh
 from vmtui.app import VmtuiApp
+from vmtui.core.activity import ActivityLog, virsh
 
 
 def test_virsh_lines_are_quoted_for_a_shell() -> None:

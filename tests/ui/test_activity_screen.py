@@ -8,8 +8,8 @@ from textual.widgets import RichLog
 
 from tests.conftest import host_uri
 from tests.ui.helpers import ready, select, state_of, text_of, wait_for
-from vmtui.activity import ActivityEntry
 from vmtui.app import DEMO_URI, VmtuiApp
+from vmtui.core.activity import ActivityEntry
 from vmtui.screens.activity import EMPTY, ActivityScreen, entry_text
 
 

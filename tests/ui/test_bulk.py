@@ -9,7 +9,7 @@ from textual.widgets import Input
 from tests.conftest import host_uri
 from tests.ui.helpers import guest_named, ready, select, state_of, table, text_of, wait_for
 from vmtui.app import VmtuiApp
-from vmtui.backend.tags import NS
+from vmtui.backend.tagxml import NS
 from vmtui.screens.bulk import BulkSummaryScreen, PromptScreen
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.dashboard import DashboardScreen

@@ -10,7 +10,7 @@ from textual.widgets import Input, Select
 from tests.conftest import host_uri
 from tests.ui.helpers import click, ready, wait_for
 from vmtui.app import VmtuiApp
-from vmtui.format import short_uri
+from vmtui.core.format import short_uri
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.create import CreateScreen
 from vmtui.screens.dashboard import DashboardScreen

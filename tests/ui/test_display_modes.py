@@ -9,9 +9,9 @@ import pytest
 
 from tests.conftest import host_uri
 from tests.ui.helpers import ready, select, text_of, wait_for
-from vmtui import graphics
 from vmtui.app import VmtuiApp
 from vmtui.screens.display import HALF, PIXEL, DisplayScreen
+from vmtui.term import graphics
 from vmtui.widgets.screen_view import PixelView, ScreenView, SixelCanvas
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import host_uri
-from vmtui import graphics
+from vmtui.term import graphics
 
 ROOT = Path(__file__).resolve().parents[2]
 SIXEL = re.compile(rb"\x1bP[0-9;]*q")

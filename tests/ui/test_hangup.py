@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import host_uri
-from vmtui import hangup
+from vmtui.term import hangup
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -157,7 +157,7 @@ def test_a_pending_poll_answer_is_replaced_only_by_the_same_hosts_next_one() -> 
     # replaced by host B's, host A's loop (re-armed on its answer) would stop for good.
     from typing import Any, cast
 
-    from vmtui.messages import Polled
+    from vmtui.control.messages import Polled
 
     def polled(uri: str) -> Polled:
         return Polled(Snapshot(uri=uri, time=0.0, guests=()), {}, cast(Any, None))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vmtui.commandline import Command, CommandError, complete, parse, parse_cpulist, resolve
-from vmtui.query import Subject
-from vmtui.tagtext import TagEdit
+from vmtui.core.commandline import Command, CommandError, complete, parse, parse_cpulist, resolve
+from vmtui.core.query import Subject
+from vmtui.core.tagtext import TagEdit
 
 GUESTS = [
     Subject("1", "web1", "running", active=True, tags=("web",), host="hv1"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vmtui import format as fmt
+from vmtui.core import format as fmt
 from vmtui.widgets.guest_table import fit_name
 
 

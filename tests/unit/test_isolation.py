@@ -12,19 +12,16 @@ import pytest
 from tests.conftest import host_uri
 from vmtui.backend import GuestInfo, Hypervisor, InvalidInput, NicSpec, RiskyPath, SharedFolderSpec
 from vmtui.backend.isolation import (
-    VERDICTS,
-    NetworkModes,
     attach_folder,
     attach_nic,
     detach_folder,
     detach_nic,
-    network_mode,
     read_isolation,
     set_folder_readonly,
     switch_nic_network,
-    verdict,
 )
 from vmtui.backend.models import HostDevice, SharedFolder
+from vmtui.backend.verdict import VERDICTS, NetworkModes, network_mode, verdict
 
 NAT_GUEST = "a0000000-0000-0000-0000-000000000001"
 ISOLATED_GUEST = "a0000000-0000-0000-0000-000000000004"

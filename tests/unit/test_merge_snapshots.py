@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from vmtui.backend import GuestInfo, GuestState, GuestStats, Snapshot
-from vmtui.hostlink import merge_snapshots
+from vmtui.control.hosts import merge_snapshots
 
 
 def g(uuid: str, host: str, state: GuestState = GuestState.RUNNING) -> GuestInfo:

@@ -21,7 +21,7 @@ from vmtui.backend.migrate import (
     migrate,
     progress_from_stats,
 )
-from vmtui.messages import Polled
+from vmtui.control.messages import Polled
 
 SRC = "qemu:///system"
 DST = "qemu+tcp://127.0.0.2/system"

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from vmtui.backend import HostHistory, Series, Snapshot
-from vmtui.messages import Polled
+from vmtui.control.messages import Polled
 
 
 def _polled(uri: str, t: float) -> Polled:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vmtui.query import QueryError, Subject, parse, parse_size_kib, select
+from vmtui.core.query import QueryError, Subject, parse, parse_size_kib, select
 
 GIB = 1024 * 1024
 

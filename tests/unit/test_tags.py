@@ -8,8 +8,9 @@ import pytest
 
 from vmtui.backend import ActionFailed, Hypervisor
 from vmtui.backend.domxml import parse_domain
-from vmtui.backend.tags import NS, edit_tags, read_tags, set_tags
-from vmtui.tagtext import TagEdit, TagError, normalize, parse_tag_edit, validate_tag
+from vmtui.backend.tags import edit_tags, read_tags, set_tags
+from vmtui.backend.tagxml import NS
+from vmtui.core.tagtext import TagEdit, TagError, normalize, parse_tag_edit, validate_tag
 
 ALPHA = "11111111-1111-1111-1111-111111111111"  # running, persistent
 BETA = "22222222-2222-2222-2222-222222222222"  # shut off

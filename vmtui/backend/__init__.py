@@ -1,6 +1,16 @@
 """The data layer: libvirt and psutil in, frozen dataclasses out. Never imports Textual."""
 
 from vmtui.backend.console import ConsoleSession
+from vmtui.backend.delete import DeletePlan, DeleteResult, DiskPlan
+from vmtui.backend.devices import (
+    InvalidInput,
+    NicSpec,
+    RiskyPath,
+    SharedFolderSpec,
+    filesystem_element,
+    interface_element,
+    resolve_share_path,
+)
 from vmtui.backend.errors import (
     ActionFailed,
     ConnectionFailed,
@@ -12,7 +22,7 @@ from vmtui.backend.errors import (
     ReadOnlyConnection,
     VmtuiError,
 )
-from vmtui.backend.hypervisor import DeletePlan, DeleteResult, DiskPlan, Hypervisor
+from vmtui.backend.hypervisor import Hypervisor
 from vmtui.backend.models import (
     ConnectionEvent,
     ConnState,
@@ -50,34 +60,18 @@ __all__ = [
     "HostInfo",
     "HostStats",
     "Hypervisor",
+    "InvalidInput",
+    "NicSpec",
     "NoConsole",
     "NoDaemon",
     "NotConnected",
     "ReadOnlyConnection",
+    "RiskyPath",
     "Series",
+    "SharedFolderSpec",
     "Snapshot",
     "VmtuiError",
+    "filesystem_element",
+    "interface_element",
+    "resolve_share_path",
 ]
-# Feature modules: append "from vmtui.backend.x import (A as A, ...)" blocks below; the
-# "as" form re-exports a name without editing __all__ (fewer merge conflicts).
-from vmtui.backend.devices import (
-    InvalidInput as InvalidInput,
-)
-from vmtui.backend.devices import (
-    NicSpec as NicSpec,
-)
-from vmtui.backend.devices import (
-    RiskyPath as RiskyPath,
-)
-from vmtui.backend.devices import (
-    SharedFolderSpec as SharedFolderSpec,
-)
-from vmtui.backend.devices import (
-    filesystem_element as filesystem_element,
-)
-from vmtui.backend.devices import (
-    interface_element as interface_element,
-)
-from vmtui.backend.devices import (
-    resolve_share_path as resolve_share_path,
-)

@@ -18,20 +18,18 @@ from typing import Any, Literal
 
 import libvirt
 
-from vmtui import format as fmt
 from vmtui.backend.devices import InvalidInput
 from vmtui.backend.errors import ActionFailed
 from vmtui.backend.hypervisor import Hypervisor
 from vmtui.backend.models import GuestState
+from vmtui.core import format as fmt
+from vmtui.core import units
 
 UNLIMITED_KIB = 9007199254740991  # VIR_DOMAIN_MEMORY_PARAM_UNLIMITED
 MIN_MEMORY_KIB = 16 * 1024
 SHARES_RANGE = (2, 262144)
 PERIOD_RANGE = (1000, 1000000)  # microseconds
 QUOTA_RANGE = (1000, 17592186044415)
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
-_UNIT_KIB = {"k": 1, "m": 1024, "g": 1024**2, "t": 1024**3}
 
 
 # ----------------------------------------------------------------------------- reading
@@ -99,23 +97,7 @@ def _kib(el: ET.Element | None) -> int | None:
     value = _int(el.text)
     if value is None:
         return None
-    unit = (el.get("unit") or "KiB").lower()
-    factor = {
-        "b": 1 / 1024,
-        "bytes": 1 / 1024,
-        "k": 1,
-        "kib": 1,
-        "kb": 1000 / 1024,
-        "m": 1024,
-        "mib": 1024,
-        "mb": 1000**2 / 1024,
-        "g": 1024**2,
-        "gib": 1024**2,
-        "gb": 1000**3 / 1024,
-        "t": 1024**3,
-        "tib": 1024**3,
-    }.get(unit, 1)
-    return int(value * factor)
+    return units.xml_kib(value, el.get("unit"))
 
 
 def parse_allocation(xml: str, host_cpus: int) -> Allocation:
@@ -211,13 +193,12 @@ def _cap(text: str) -> str:
 
 def parse_size_kib(text: str, what: str) -> int:
     """``512M``, ``2G``, ``1.5GiB``, ``524288K``; a bare number is MiB. Raises InvalidInput."""
-    m = _SIZE.match(text)
-    if not m:
+    try:
+        kib = int(units.parse_size(text, "M") / units.KIB)
+    except units.SizeError:
         raise InvalidInput(
             f"{_cap(what)} {text.strip()!r} is not a size; write it like 512M or 2G."
-        )
-    number, unit = float(m.group(1)), (m.group(2) or "m").lower()
-    kib = int(number * _UNIT_KIB[unit])
+        ) from None
     if kib <= 0:
         raise InvalidInput(f"{_cap(what)} must be more than zero.")
     return kib
@@ -292,10 +273,7 @@ def size_text(kib: int | None) -> str:
     """KiB as the form shows it and parse_size_kib reads back exactly: 512M, 2G, 1536K."""
     if kib is None:
         return "unlimited"
-    for unit, factor in (("T", 1024**3), ("G", 1024**2), ("M", 1024)):
-        if kib % factor == 0:
-            return f"{kib // factor}{unit}"
-    return f"{kib}K"
+    return units.exact_size(kib * units.KIB, smallest="K", largest="T")
 
 
 # ----------------------------------------------------------------------------- changes

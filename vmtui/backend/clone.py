@@ -26,8 +26,8 @@ from typing import Any
 import libvirt
 
 from vmtui.backend.devices import InvalidInput
-from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError
-from vmtui.backend.hypervisor import Hypervisor, libvirt_message
+from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError, libvirt_message
+from vmtui.backend.hypervisor import Hypervisor
 from vmtui.backend.models import GuestState
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")

@@ -18,7 +18,7 @@ from typing import Any
 import libvirt
 import pycdlib
 
-from vmtui.backend.errors import ActionFailed
+from vmtui.backend.errors import ActionFailed, libvirt_message
 from vmtui.backend.spec import CloudInitSpec
 
 LABEL = "cidata"
@@ -111,7 +111,9 @@ def upload_volume(conn: Any, pool_name: str, volume: str, data: bytes) -> Any:
     try:
         pool = conn.storagePoolLookupByName(pool_name)
     except libvirt.libvirtError as err:
-        raise ActionFailed(f"There is no storage pool {pool_name}: {_msg(err)}.") from None
+        raise ActionFailed(
+            f"There is no storage pool {pool_name}: {libvirt_message(err)}."
+        ) from None
     vol_el = ET.Element("volume")
     ET.SubElement(vol_el, "name").text = volume
     ET.SubElement(vol_el, "capacity", unit="bytes").text = str(len(data))
@@ -121,7 +123,7 @@ def upload_volume(conn: Any, pool_name: str, volume: str, data: bytes) -> Any:
         vol = pool.createXML(ET.tostring(vol_el, encoding="unicode"), 0)
     except libvirt.libvirtError as err:
         raise ActionFailed(
-            f"Could not create volume {volume} in pool {pool_name}: {_msg(err)}."
+            f"Could not create volume {volume} in pool {pool_name}: {libvirt_message(err)}."
         ) from None
     try:
         stream = conn.newStream(0)
@@ -136,10 +138,10 @@ def upload_volume(conn: Any, pool_name: str, volume: str, data: bytes) -> Any:
     except (libvirt.libvirtError, ActionFailed) as err:
         with contextlib.suppress(libvirt.libvirtError):
             vol.delete(0)
-        why = _msg(err) if isinstance(err, libvirt.libvirtError) else err.message.rstrip(".")
+        why = (
+            libvirt_message(err)
+            if isinstance(err, libvirt.libvirtError)
+            else err.message.rstrip(".")
+        )
         raise ActionFailed(f"Could not upload {volume} into pool {pool_name}: {why}.") from None
     return vol
-
-
-def _msg(err: libvirt.libvirtError) -> str:
-    return (err.get_error_message() or str(err)).rstrip(".")

@@ -19,8 +19,8 @@ import libvirt
 
 from vmtui.backend import cloudinit
 from vmtui.backend.devices import InvalidInput
-from vmtui.backend.errors import ActionFailed, VmtuiError
-from vmtui.backend.hypervisor import Hypervisor, libvirt_message
+from vmtui.backend.errors import ActionFailed, VmtuiError, libvirt_message
+from vmtui.backend.hypervisor import Hypervisor
 from vmtui.backend.spec import GuestSpec, build_domain_xml
 
 Progress = Callable[[str], None]

@@ -6,24 +6,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from vmtui.backend.models import DiskInfo, GraphicsInfo, HostDevice, NicInfo, SharedFolder
-from vmtui.backend.tags import tags_from_domain
-
-_UNIT_TO_KIB = {
-    "b": 1 / 1024,
-    "bytes": 1 / 1024,
-    "k": 1,
-    "kib": 1,
-    "kb": 1000 / 1024,
-    "m": 1024,
-    "mib": 1024,
-    "mb": 1000**2 / 1024,
-    "g": 1024**2,
-    "gib": 1024**2,
-    "gb": 1000**3 / 1024,
-    "t": 1024**3,
-    "tib": 1024**3,
-    "tb": 1000**4 / 1024,
-}
+from vmtui.backend.tagxml import tags_from_domain
+from vmtui.core import units
 
 
 @dataclass(frozen=True)
@@ -51,17 +35,17 @@ class DomainConfig:
     has_console: bool
     hostdevs: tuple[HostDevice, ...] = ()
     has_agent: bool = False
-    tags: tuple[str, ...] = ()  # vmtui's tags (backend/tags.py)
+    tags: tuple[str, ...] = ()  # vmtui's tags (backend/tagxml.py)
 
 
 def _kib(elem: ET.Element | None) -> int:
     if elem is None or not (elem.text or "").strip():
         return 0
-    unit = (elem.get("unit") or "KiB").lower()
     try:
-        return int(int(elem.text.strip()) * _UNIT_TO_KIB.get(unit, 1))  # type: ignore[union-attr]
+        number = int(elem.text.strip())  # type: ignore[union-attr]
     except ValueError:
         return 0
+    return units.xml_kib(number, elem.get("unit"))
 
 
 def _int(text: str | None, default: int = 0) -> int:

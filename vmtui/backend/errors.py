@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import libvirt
+
+
+def libvirt_message(err: libvirt.libvirtError) -> str:
+    """libvirt's reason without its final full stop (callers end the sentence)."""
+    msg = err.get_error_message() or str(err)
+    return msg.rstrip(".")
+
 
 class VmtuiError(Exception):
     """Base class: ``str(error)`` is a complete sentence for the user."""

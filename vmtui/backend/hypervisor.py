@@ -12,16 +12,15 @@ import dataclasses
 import logging
 import operator
 import os
-import stat
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import libvirt
 
+from vmtui.backend import delete as deletion
 from vmtui.backend import domxml
 from vmtui.backend.connections import (
     SSH_LASTING_RETRY,
@@ -29,6 +28,7 @@ from vmtui.backend.connections import (
     ssh_failure_sentence,
 )
 from vmtui.backend.console import ConsoleSession
+from vmtui.backend.delete import DeletePlan, DeleteResult
 from vmtui.backend.errors import (
     ActionFailed,
     ConnectionFailed,
@@ -39,10 +39,10 @@ from vmtui.backend.errors import (
     NotConnected,
     ReadOnlyConnection,
     VmtuiError,
+    libvirt_message,
 )
 from vmtui.backend.events import ensure_event_loop
 from vmtui.backend.hoststats import HostSampler, NodeStatsSampler, PsutilSampler
-from vmtui.backend.isolation import NetworkModes, verdict_of
 from vmtui.backend.models import (
     ConnectionEvent,
     ConnState,
@@ -59,6 +59,7 @@ from vmtui.backend.models import (
 from vmtui.backend.stats import DEFAULT_INTERVAL, Counters, StatsHistory, compute_rates
 from vmtui.backend.stats import counters_from_record as _counters
 from vmtui.backend.terminal import Emulator
+from vmtui.backend.verdict import NetworkModes, verdict_of
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +177,6 @@ def reason_text(state: GuestState, reason: int) -> str:
     return _REASONS.get(state, {}).get(reason, "")
 
 
-def libvirt_message(err: libvirt.libvirtError) -> str:
-    msg = err.get_error_message() or str(err)
-    return msg.rstrip(".")
-
-
 class Backoff:
     """Reconnect delays: short at first, capped (the daemon is usually back within seconds)."""
 
@@ -204,35 +200,6 @@ class Backoff:
     def reset(self) -> None:
         self._next = self.first
         self._hold = 0.0
-
-
-@dataclass(frozen=True)
-class DiskPlan:
-    """A disk a delete could remove, with what the user must know before ticking it."""
-
-    target: str
-    path: str
-    in_pool: bool
-    used_by: tuple[str, ...]  # other guests that use the same path
-
-    @property
-    def removable(self) -> bool:
-        return not self.used_by
-
-
-@dataclass(frozen=True)
-class DeletePlan:
-    guest: GuestInfo
-    disks: tuple[DiskPlan, ...]
-    snapshots: int
-    managed_save: bool
-
-
-@dataclass(frozen=True)
-class DeleteResult:
-    name: str
-    removed: tuple[str, ...]
-    failed: tuple[tuple[str, str], ...]  # (path, reason)
 
 
 def _is_local(uri: str) -> bool:
@@ -348,7 +315,7 @@ class Hypervisor:
     def _connect_error(self, err: libvirt.libvirtError) -> ConnectionFailed:
         msg = libvirt_message(err)
         code = err.get_error_code()
-        ssh_hint = ssh_failure_sentence(self.uri, msg)  # --- connections
+        ssh_hint = ssh_failure_sentence(self.uri, msg)
         if ssh_hint is not None:
             self.last_error = ssh_hint.rstrip(".")
             if ssh_failure_is_lasting(msg):
@@ -835,6 +802,10 @@ class Hypervisor:
         """The guests as of the last poll (no libvirt call)."""
         return tuple(self._infos.values())
 
+    def known_guest(self, uuid: str) -> GuestInfo | None:
+        """One guest as of the last poll, None when it was not there (no libvirt call)."""
+        return self._infos.get(uuid)
+
     # ------------------------------------------------- for feature modules
     # Feature modules (create, networks, storage, snapshots, ...) live in their own files in
     # vmtui/backend and reach the connection only through these three calls.
@@ -1055,146 +1026,11 @@ class Hypervisor:
     # ----------------------------------------------------------------- delete
     def delete_plan(self, uuid: str) -> DeletePlan:
         """What deleting this guest would touch: its disks (and who else uses them)."""
-        conn = self._require()
-        dom = self._lookup(conn, uuid)
-        try:
-            state = GuestState.from_libvirt(dom.state()[0])
-            cfg = domxml.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-            snapshots = dom.snapshotNum(0)
-            managed = bool(dom.hasManagedSaveImage(0))
-            others = self._disk_users(conn, exclude=uuid)
-        except libvirt.libvirtError as err:
-            raise self._wrap(err, "inspect", dom.name()) from None
-        guest = self._infos.get(uuid) or GuestInfo(uuid=uuid, name=cfg.name, state=state)
-        guest = dataclasses.replace(guest, state=state, disks=cfg.disks, name=cfg.name)
-        disks = []
-        for disk in cfg.disks:
-            path = disk.removable_path
-            if path is None:
-                continue
-            disks.append(
-                DiskPlan(
-                    target=disk.target,
-                    path=path,
-                    in_pool=self._volume_for(conn, path) is not None,
-                    used_by=tuple(sorted(others.get(path, ()))),
-                )
-            )
-        return DeletePlan(
-            guest=guest, disks=tuple(disks), snapshots=snapshots, managed_save=managed
-        )
-
-    def _disk_users(self, conn: Any, exclude: str) -> dict[str, set[str]]:
-        users: dict[str, set[str]] = {}
-        for dom in conn.listAllDomains(0):
-            if dom.UUIDString() == exclude:
-                continue
-            try:
-                cfg = domxml.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-            except libvirt.libvirtError:
-                continue
-            for disk in cfg.disks:
-                if disk.source:
-                    users.setdefault(disk.source, set()).add(cfg.name)
-        return users
-
-    @staticmethod
-    def _volume_for(conn: Any, path: str) -> Any:
-        try:
-            return conn.storageVolLookupByPath(path)
-        except libvirt.libvirtError:
-            return None
+        return deletion.delete_plan(self, uuid)
 
     def delete(self, uuid: str, remove_disks: Sequence[str] = ()) -> DeleteResult:
-        """Delete a guest: force it off, undefine it (managed save, snapshot metadata and NVRAM
-        with it) and then remove only the disk paths given. Disks used by another guest are
-        refused before anything is touched."""
-        conn = self._writable()
-        plan = self.delete_plan(uuid)
-        name = plan.guest.name
-        by_path = {d.path: d for d in plan.disks}
-        for path in remove_disks:
-            disk = by_path.get(path)
-            if disk is None:
-                raise ActionFailed(f"{path} is not a disk of guest {name}; nothing was deleted.")
-            if disk.used_by:
-                raise ActionFailed(
-                    f"The disk {path} is also used by {', '.join(disk.used_by)}; nothing was "
-                    "deleted."
-                )
-        dom = self._lookup(conn, uuid)
-        try:
-            persistent = dom.isPersistent()  # a transient guest vanishes when destroyed
-            if dom.isActive():
-                dom.destroy()
-            if persistent:
-                self._undefine(dom)
-        except libvirt.libvirtError as err:
-            raise self._wrap(err, "delete", name) from None
-        finally:
-            with self._lock:
-                self._dirty.add(uuid)
-                self._flags_stale = True
-        removed: list[str] = []
-        failed: list[tuple[str, str]] = []
-        for path in remove_disks:
-            try:
-                self._remove_disk(conn, path, by_path[path].in_pool)
-                removed.append(path)
-            except VmtuiError as err:
-                failed.append((path, err.message))
-        return DeleteResult(name=name, removed=tuple(removed), failed=tuple(failed))
-
-    @staticmethod
-    def _undefine(dom: Any) -> None:
-        full = (
-            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-            | getattr(libvirt, "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA", 0)
-            | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
-        )
-        for flags in (
-            full,
-            full & ~libvirt.VIR_DOMAIN_UNDEFINE_NVRAM,
-            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
-        ):
-            try:
-                dom.undefineFlags(flags)
-                return
-            except libvirt.libvirtError as err:
-                if err.get_error_code() not in (
-                    libvirt.VIR_ERR_INVALID_ARG,
-                    libvirt.VIR_ERR_NO_SUPPORT,
-                ):
-                    raise
-        dom.undefine()
-
-    def _remove_disk(self, conn: Any, path: str, in_pool: bool) -> None:
-        vol = self._volume_for(conn, path) if in_pool else None
-        if vol is not None:
-            try:
-                vol.delete(0)
-                return
-            except libvirt.libvirtError as err:
-                raise ActionFailed(
-                    f"Could not delete volume {path}: {libvirt_message(err)}."
-                ) from None
-        if not self.is_local or self.driver == "test":
-            raise ActionFailed(
-                f"{path} is not in a storage pool of {self.uri}, so vmtui cannot remove it; "
-                "remove it on the host by hand."
-            )
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            raise ActionFailed(f"{path} no longer exists.") from None
-        if not stat.S_ISREG(st.st_mode):
-            raise ActionFailed(f"{path} is not a regular file; vmtui removes only image files.")
-        try:
-            os.unlink(path)
-        except OSError as err:
-            raise ActionFailed(f"Could not remove {path}: {err.strerror}.") from None
+        """Delete a guest, then only the disk paths given (see ``backend/delete.py``)."""
+        return deletion.delete_guest(self, uuid, remove_disks)
 
 
 def _must_run(verb: str) -> Callable[[GuestState, str], str | None]:

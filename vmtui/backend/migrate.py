@@ -33,8 +33,8 @@ from urllib.parse import urlsplit
 import libvirt
 
 from vmtui.backend.devices import InvalidInput
-from vmtui.backend.errors import ActionFailed, VmtuiError
-from vmtui.backend.hypervisor import Hypervisor, libvirt_message
+from vmtui.backend.errors import ActionFailed, VmtuiError, libvirt_message
+from vmtui.backend.hypervisor import Hypervisor
 
 MAX_BANDWIDTH_MIB = 1_000_000  # MiB/s: far above any link; guards against typos
 

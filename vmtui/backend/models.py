@@ -136,11 +136,10 @@ class GuestInfo:
     shared_folders: tuple[SharedFolder, ...] = ()
     has_console: bool = False
     host: str = ""  # the connection URI this guest lives on
-    # --- isolation
     hostdevs: tuple[HostDevice, ...] = ()
     has_agent: bool = False  # a qemu-guest-agent channel
-    isolation: str = ""  # verdict word (backend/isolation.py): isolated, NAT, host-shared ...
-    tags: tuple[str, ...] = ()  # vmtui's tags, from the guest's own <metadata> (tags.py)
+    isolation: str = ""  # verdict word (backend/verdict.py): isolated, NAT, host-shared ...
+    tags: tuple[str, ...] = ()  # vmtui's tags, from the guest's own <metadata> (tagxml.py)
     # libvirt's raw state reason, for the poll's cheap "nothing changed" check
     reason_code: int = field(default=0, compare=False, repr=False)
 

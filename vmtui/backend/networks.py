@@ -17,8 +17,8 @@ import libvirt
 
 from vmtui.backend import domxml
 from vmtui.backend.devices import InvalidInput
-from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError
-from vmtui.backend.isolation import network_mode
+from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError, libvirt_message
+from vmtui.backend.verdict import network_mode
 
 if TYPE_CHECKING:
     from vmtui.backend.hypervisor import Hypervisor
@@ -43,7 +43,7 @@ class NetworkInfo:
     active: bool
     autostart: bool
     persistent: bool
-    mode: str  # isolation.network_mode: NAT, routed, host-only, isolated, bridge ...
+    mode: str  # verdict.network_mode: NAT, routed, host-only, isolated, bridge ...
     bridge: str
     ip: str  # "192.168.100.1/24" or ""
     dhcp: str  # "192.168.100.10-192.168.100.99" or ""
@@ -198,8 +198,7 @@ def _wrap(hv: Hypervisor, err: libvirt.libvirtError, verb: str, name: str) -> Vm
     wrapped = hv.wrap_error(err, verb, name)
     if isinstance(wrapped, NotConnected):
         return wrapped
-    msg = (err.get_error_message() or str(err)).rstrip(".")
-    return ActionFailed(f"Could not {verb} network {name}: {msg}.")
+    return ActionFailed(f"Could not {verb} network {name}: {libvirt_message(err)}.")
 
 
 def list_networks(hv: Hypervisor) -> tuple[NetworkInfo, ...]:

@@ -17,8 +17,8 @@ from typing import Any
 import libvirt
 
 from vmtui.backend.devices import InvalidInput
-from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError
-from vmtui.backend.hypervisor import Hypervisor, libvirt_message
+from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError, libvirt_message
+from vmtui.backend.hypervisor import Hypervisor
 from vmtui.backend.models import GuestState
 
 # Letters, digits and a few separators; no "/" (libvirt keeps snapshot metadata in files

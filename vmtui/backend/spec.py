@@ -22,6 +22,7 @@ from vmtui.backend.devices import (
     filesystem_element,
     interface_element,
 )
+from vmtui.core import units
 
 DOMAIN_TYPES = ("kvm", "qemu")
 CPU_MODES = ("host-model", "host-passthrough", "custom")
@@ -605,16 +606,12 @@ def command_line(spec: GuestSpec, uri: str = "") -> str:
 
 
 # ---------------------------------------------------------------------- typed sizes
-
-_UNITS = {"": None, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
-
-
 def parse_mib(text: str, what: str, default_unit: str = "m") -> float:
     """A size the user typed ("512", "512M", "2G", "1.5 GiB", "0.5T") in MiB; the unit is
     ``default_unit`` when none is given. InvalidInput says what is wrong."""
-    raw = text.strip().lower().replace(" ", "")
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([kmgt]?)(?:i?b)?", raw)
-    if not m:
-        raise InvalidInput(f"{what}: {text.strip() or 'nothing'} is not a size like 512M or 2G.")
-    unit = m.group(2) or default_unit
-    return float(m.group(1)) * float(_UNITS[unit] or 1)
+    try:
+        return units.parse_size(text.replace(" ", ""), default_unit or "m") / units.MIB
+    except units.SizeError:
+        raise InvalidInput(
+            f"{what}: {text.strip() or 'nothing'} is not a size like 512M or 2G."
+        ) from None

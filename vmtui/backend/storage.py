@@ -14,17 +14,16 @@ from typing import Any
 
 import libvirt
 
-from vmtui import format as fmt
 from vmtui.backend import domxml
 from vmtui.backend.devices import InvalidInput
-from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError
-from vmtui.backend.hypervisor import Hypervisor, libvirt_message
+from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError, libvirt_message
+from vmtui.backend.hypervisor import Hypervisor
+from vmtui.core import format as fmt
+from vmtui.core import units
 
 VOLUME_FORMATS = ("qcow2", "raw")
 MIN_VOLUME_BYTES = 1024 * 1024
 _VOLNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}$")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
-_UNIT_BYTES = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 
 _POOL_STATES = {
     0: "inactive",
@@ -79,11 +78,12 @@ class VolumeSpec:
 # ----------------------------------------------------------------------------- input
 def parse_size_bytes(text: str) -> int:
     """``10G``, ``512M``, ``1.5T``; a bare number is GiB. Raises InvalidInput."""
-    m = _SIZE.match(text)
-    if not m:
-        raise InvalidInput(f"Size {text.strip()!r} is not a size; write it like 10G or 512M.")
-    number, unit = float(m.group(1)), (m.group(2) or "g").lower()
-    return int(number * _UNIT_BYTES[unit])
+    try:
+        return int(units.parse_size(text, "G"))
+    except units.SizeError:
+        raise InvalidInput(
+            f"Size {text.strip()!r} is not a size; write it like 10G or 512M."
+        ) from None
 
 
 def volume_spec(name: str, format: str, size: str) -> VolumeSpec:

@@ -7,9 +7,9 @@
       </vmtui:tags>
     </metadata>
 
-Reading is part of parsing the domain XML (``tags_from_domain``, used by domxml); writing goes
-through ``virDomainSetMetadata`` — the persistent definition always (when there is one), the
-running guest too when it runs.
+Reading is part of parsing the domain XML (:mod:`vmtui.backend.tagxml`, used by domxml);
+writing, here, goes through ``virDomainSetMetadata`` — the persistent definition always (when
+there is one), the running guest too when it runs.
 """
 
 from __future__ import annotations
@@ -21,34 +21,11 @@ from typing import TYPE_CHECKING, Any
 import libvirt
 
 from vmtui.backend.errors import ActionFailed
-from vmtui.tagtext import TagEdit, TagError, normalize
+from vmtui.backend.tagxml import KEY, NS, tags_element_xml, tags_from_domain
+from vmtui.core.tagtext import TagEdit, TagError, normalize
 
-NS = "https://vmtui.dev/xmlns/1"
-KEY = "vmtui"
-
-if TYPE_CHECKING:  # hypervisor.py imports domxml, which imports this module
+if TYPE_CHECKING:
     from vmtui.backend.hypervisor import Hypervisor
-
-
-def tags_from_domain(root: ET.Element) -> tuple[str, ...]:
-    """The tags in a parsed ``<domain>`` (libvirt qualifies the children; accept both)."""
-    metadata = root.find("metadata")  # two plain finds: no ElementPath (see domxml._find)
-    elem = metadata.find(f"{{{NS}}}tags") if metadata is not None else None
-    if elem is None:
-        return ()
-    out = []
-    for child in elem:
-        if child.tag in ("tag", f"{{{NS}}}tag") and (child.text or "").strip():
-            out.append(child.text.strip())  # type: ignore[union-attr]
-    return tuple(out)
-
-
-def tags_element_xml(tags: Iterable[str]) -> str:
-    """The ``<tags>`` element handed to setMetadata (ElementTree escapes every tag)."""
-    root = ET.Element("tags")
-    for tag in tags:
-        ET.SubElement(root, "tag").text = tag
-    return ET.tostring(root, encoding="unicode")
 
 
 def virsh_words(name: str, tags: Iterable[str], persistent: bool, active: bool) -> list[str]:

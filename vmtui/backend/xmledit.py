@@ -19,8 +19,8 @@ from typing import Any
 import libvirt
 
 from vmtui.backend.devices import InvalidInput
-from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError
-from vmtui.backend.hypervisor import Hypervisor, libvirt_message
+from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError, libvirt_message
+from vmtui.backend.hypervisor import Hypervisor
 
 KINDS = ("domain", "network", "pool")
 NOUNS = {"domain": "guest", "network": "network", "pool": "storage pool"}

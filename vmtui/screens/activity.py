@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,11 +12,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static
 
-from vmtui import format as fmt
-from vmtui.activity import ActivityEntry
-
-if TYPE_CHECKING:
-    from vmtui.app import VmtuiApp
+from vmtui.control.services import services
+from vmtui.core import format as fmt
+from vmtui.core.activity import ActivityEntry
 
 INDENT = " " * 11
 EMPTY = "Nothing yet: the actions you take and libvirt's events about guests appear here."
@@ -49,7 +46,7 @@ def entry_text(entry: ActivityEntry, host_label: str = "") -> Text:
 
 
 class ActivityScreen(Screen[None]):
-    """The log, live: shows ``app.activity`` and listens for new entries until closed."""
+    """The log, live: shows ``Services.activity`` and listens for new entries until closed."""
 
     BINDINGS = [
         Binding("escape", "close", "Back"),
@@ -61,9 +58,6 @@ class ActivityScreen(Screen[None]):
         self._stop_listening: Callable[[], None] | None = None
         self.shown = 0  # entries written to the log widget
 
-    @property
-    def vmtui(self) -> VmtuiApp:
-        return cast("VmtuiApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="activity-bar", markup=False)
@@ -72,12 +66,12 @@ class ActivityScreen(Screen[None]):
 
     def on_mount(self) -> None:
         log = self.query_one(RichLog)
-        for entry in self.vmtui.activity:
+        for entry in services(self).activity:
             self._write(entry)
         if not self.shown:
             log.write(Text(EMPTY, style="dim"))
         # The app appends on the UI thread, so the listener runs there too: it may draw.
-        self._stop_listening = self.vmtui.activity.listen(self._on_entry)
+        self._stop_listening = services(self).activity.listen(self._on_entry)
         self._update_bar()
         log.focus()
 
@@ -87,7 +81,7 @@ class ActivityScreen(Screen[None]):
             self._stop_listening = None
 
     def _host_label(self, uri: str) -> str:
-        hosts = self.vmtui.hosts
+        hosts = services(self).hosts
         if len(hosts) <= 1:
             return ""
         link = hosts.get(uri)
@@ -105,10 +99,10 @@ class ActivityScreen(Screen[None]):
         self._update_bar()
 
     def _update_bar(self) -> None:
-        failed = sum(1 for e in self.vmtui.activity if e.kind == "action" and not e.ok)
+        failed = sum(1 for e in services(self).activity if e.kind == "action" and not e.ok)
         bar = Text(no_wrap=True, overflow="ellipsis")
         bar.append(" Activity ", style="bold reverse")
-        bar.append(f" {len(self.vmtui.activity)} entries")
+        bar.append(f" {len(services(self).activity)} entries")
         if failed:
             bar.append(f", {failed} failed", style="red")
         bar.append(" · newest at the bottom · esc back", style="dim")

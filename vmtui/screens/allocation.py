@@ -9,7 +9,7 @@ user confirmed the list of changes; each change is one backend call with its vir
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,7 +18,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
-from vmtui import format as fmt
 from vmtui.backend import Hypervisor, VmtuiError
 from vmtui.backend.allocation import (
     Allocation,
@@ -33,11 +32,10 @@ from vmtui.backend.allocation import (
     read_allocation,
 )
 from vmtui.backend.devices import InvalidInput
+from vmtui.control.services import services
+from vmtui.core import format as fmt
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.widgets.status_line import StatusLine
-
-if TYPE_CHECKING:
-    from vmtui.app import VmtuiApp
 
 # (field, label, placeholder)
 FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -122,9 +120,6 @@ class AllocationScreen(Screen[None]):
         self.host = ""
         self.gone = False  # left (unmounted): late answers are dropped
 
-    @property
-    def vmtui(self) -> VmtuiApp:
-        return cast("VmtuiApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(f"Allocation of {self.guest_name}", id="alloc-title", markup=False)
@@ -141,11 +136,11 @@ class AllocationScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.host = self.vmtui.uri_of(self.uuid) or ""  # changes go to this host only
+        self.host = services(self).uri_of(self.uuid) or ""  # changes go to this host only
         self.action_reload()
 
     def _hv(self) -> Hypervisor:
-        app = self.vmtui
+        app = services(self)
         return app.hypervisor_for_uri(self.host) if self.host else app.hypervisor_for(self.uuid)
 
     # ------------------------------------------------------------ reading
@@ -157,7 +152,7 @@ class AllocationScreen(Screen[None]):
         except VmtuiError as err:  # the host was disconnected
             self._read_failed(err.message)
             return
-        self.vmtui.run_backend(
+        services(self).run_backend(
             partial(read_allocation, hv, self.uuid),
             done=self.show_info,
             failed=self._read_failed,
@@ -175,7 +170,7 @@ class AllocationScreen(Screen[None]):
         self.info = info
         self.base = form_for(info.shown)  # _set_when switches it to the chosen side
         self.query_one("#alloc-title", Static).update(f"Allocation of {info.name}")
-        link = self.vmtui.hosts.get(self.host)
+        link = services(self).hosts.get(self.host)
         stats = link.snapshot.host if link is not None and link.snapshot is not None else None
         committed = (
             f" Running guests commit {stats.committed_vcpus} vCPUs and "
@@ -278,7 +273,7 @@ class AllocationScreen(Screen[None]):
         if not self.gone:
             self.query_one("#alloc-error", Static).update(text)
         elif text:  # the user left the screen while changes were being applied
-            self.vmtui.notify(text, markup=False, severity="error", timeout=8)
+            self.app.notify(text, markup=False, severity="error", timeout=8)
 
     @on(Button.Pressed, "#apply")
     def _apply_pressed(self) -> None:
@@ -330,7 +325,7 @@ class AllocationScreen(Screen[None]):
         except VmtuiError as err:  # the host was disconnected
             failed(err.message)
             return
-        self.vmtui.run_backend(
+        services(self).run_backend(
             partial(apply_change, hv, self.uuid, change),
             done=lambda _r: self._apply_next(changes, index + 1),
             failed=failed,

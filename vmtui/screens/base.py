@@ -1,86 +1,42 @@
-"""What the dashboard and the guest screen share: guest actions, their keys and palette commands."""
+"""What the dashboard and the guest screen share: guest actions, their keys and palette commands.
+
+The keys, the footer, `?` and the palette all come from the one catalogue of guest actions
+(``core/actions.py``). Power actions, consoles and deletes go up to the app as messages; the
+guest's own tools (isolation, allocation, snapshots, …) are screens pushed from here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import ClassVar
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
-from textual.screen import Screen
 
-from vmtui.backend import GuestInfo, GuestState, Snapshot
+from vmtui.backend import GuestInfo, GuestState
+from vmtui.control.messages import ConsoleRequested, DeleteRequested, GuestActionRequested
+from vmtui.control.services import services
+from vmtui.core.actions import ACTIONS, CATALOGUE, MUTATING
+from vmtui.screens import bulk
+from vmtui.screens.allocation import AllocationScreen
+from vmtui.screens.clone import CloneScreen
 from vmtui.screens.confirm import ConfirmScreen
-
-if TYPE_CHECKING:
-    from vmtui.app import VmtuiApp
-
-# Actions that change state: hidden (and refused) on a read-only connection.
-# (A console needs a read-write connection too: libvirt refuses it on a read-only one.)
-MUTATING = frozenset(
-    {
-        "start",
-        "shutdown",
-        "reboot",
-        "force_off",
-        "pause",
-        "resume",
-        "autostart",
-        "delete",
-        "console",
-        "tags",  # --- power
-        # --- alloc
-        "allocation",
-        # --- snapclone
-        "edit_xml",
-        "clone",
-        # --- create
-        "new_guest",
-        "migrate",
-    }
-)
-
-
-class HostView(Screen[None]):
-    """A screen that shows data from the host's polls."""
-
-    @property
-    def vmtui(self) -> VmtuiApp:
-        return cast("VmtuiApp", self.app)
-
-    def show_snapshot(self, snapshot: Snapshot | None) -> None:
-        """Called by the app after each poll (``None`` when the host changes)."""
+from vmtui.screens.display import DisplayScreen
+from vmtui.screens.hostview import HostView
+from vmtui.screens.isolation import IsolationScreen
+from vmtui.screens.migrate import MigrateScreen
+from vmtui.screens.snapshots import SnapshotsScreen
+from vmtui.screens.xmledit import XmlEditScreen
 
 
 class GuestActionScreen(HostView):
     """A screen with a current guest and one key per action on it."""
 
-    BINDINGS = [
-        Binding("s", "start", "Start"),
-        Binding("d", "shutdown", "Shut down"),
-        # 80 columns hold only so much footer: the rest is in ? (help) and ctrl+p (palette).
-        Binding("r", "reboot", "Reboot", show=False),
-        Binding("F", "force_off", "Force off"),
-        Binding("p", "pause", "Pause", show=False),
-        Binding("u", "resume", "Resume", show=False),
-        Binding("a", "autostart", "Autostart", show=False),
-        Binding("D", "delete", "Delete", show=False),
-        Binding("c", "console", "Console"),
-        Binding("v", "display", "Screen", show=False),
-        # --- isolation
-        Binding("i", "isolation", "Isolation", show=False),
-        # --- power
-        Binding("t", "tags", "Tags", show=False),
-        # --- alloc
-        Binding("A", "allocation", "Allocation", show=False),
-        # --- snapclone
-        Binding("S", "snapshots", "Snapshots", show=False),
-        Binding("e", "edit_xml", "Edit XML", show=False),
-        Binding("K", "clone", "Clone", show=False),
-        # --- migrate
-        Binding("m", "migrate", "Migrate", show=False),
+    # 80 columns hold only so much footer: the rest is in ? (help) and ctrl+p (palette).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(a.key, a.name, a.description, show=a.show) for a in CATALOGUE if a.key
     ]
 
     def current_guest(self) -> GuestInfo | None:
@@ -88,7 +44,7 @@ class GuestActionScreen(HostView):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Changing actions are hidden from the footer, the help and the palette when read-only.
-        return not (action in MUTATING and self.vmtui.readonly)
+        return not (action in MUTATING and services(self).readonly)
 
     def selected_guest(self) -> GuestInfo | None:
         """The current guest, or None after saying that no guest is selected."""
@@ -101,7 +57,7 @@ class GuestActionScreen(HostView):
         guest = self.selected_guest()
         if guest is None:
             return
-        self.vmtui.guest_action(action, guest.uuid, guest.name)
+        self.post_message(GuestActionRequested(action, guest.uuid, guest.name))
 
     def action_start(self) -> None:
         self._run("start")
@@ -133,7 +89,7 @@ class GuestActionScreen(HostView):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.vmtui.guest_action("force_off", guest.uuid, guest.name)
+                self.post_message(GuestActionRequested("force_off", guest.uuid, guest.name))
 
         self.app.push_screen(
             ConfirmScreen(
@@ -157,11 +113,9 @@ class GuestActionScreen(HostView):
                 timeout=4,
             )
             return
-        self.vmtui.open_console(guest.uuid, guest.name)
+        self.post_message(ConsoleRequested(guest.uuid, guest.name))
 
     def action_display(self) -> None:
-        from vmtui.screens.display import DisplayScreen
-
         guest = self.current_guest()
         if guest is None:
             return
@@ -184,18 +138,14 @@ class GuestActionScreen(HostView):
     def action_delete(self) -> None:
         guest = self.current_guest()
         if guest is not None:
-            self.vmtui.ask_delete(guest.uuid)
+            self.post_message(DeleteRequested(guest.uuid))
 
-    # --- isolation
     def action_isolation(self) -> None:
-        from vmtui.screens.isolation import IsolationScreen
-
         guest = self.selected_guest()
         if guest is None:
             return
         self.app.push_screen(IsolationScreen(guest.uuid, guest.name))
 
-    # --- power
     def targets(self) -> list[GuestInfo]:
         """The guests a bulk-capable action (t, :commands without a name) acts on: the marked
         set where a screen has one, else the current guest."""
@@ -203,31 +153,21 @@ class GuestActionScreen(HostView):
         return [guest] if guest is not None else []
 
     def action_tags(self) -> None:
-        from vmtui.screens.bulk import ask_tags
+        bulk.ask_tags(self.app, self.targets())
 
-        ask_tags(self.vmtui, self.targets())
-
-    # --- alloc
     def action_allocation(self) -> None:
-        from vmtui.screens.allocation import AllocationScreen
-
         guest = self.selected_guest()
         if guest is None:
             return
         self.app.push_screen(AllocationScreen(guest.uuid, guest.name))
 
-    # --- snapclone
     def action_snapshots(self) -> None:
-        from vmtui.screens.snapshots import SnapshotsScreen
-
         guest = self.selected_guest()
         if guest is None:
             return
         self.app.push_screen(SnapshotsScreen(guest.uuid, guest.name))
 
     def action_clone(self) -> None:
-        from vmtui.screens.clone import CloneScreen
-
         guest = self.selected_guest()
         if guest is None:
             return
@@ -241,22 +181,17 @@ class GuestActionScreen(HostView):
         self.app.push_screen(CloneScreen(guest.uuid, guest.name))
 
     def action_edit_xml(self) -> None:
-        from vmtui.screens.xmledit import XmlEditScreen
-
         guest = self.selected_guest()
         if guest is None:
             return
         self.app.push_screen(XmlEditScreen("domain", guest.uuid, guest.name, guest.host))
 
-    # --- migrate
     def action_migrate(self) -> None:
-        from vmtui.screens.migrate import MigrateScreen
-
         guest = self.selected_guest()
         if guest is None:
             return
-        source = self.vmtui.uri_of(guest.uuid) or self.vmtui.uri
-        targets = [uri for uri in self.vmtui.hosts if uri != source]
+        source = services(self).uri_of(guest.uuid) or services(self).uri
+        targets = [uri for uri in services(self).hosts if uri != source]
         if not targets:
             self.notify(
                 "Only one host is connected: connect another (H, or -c URI) to move guests there.",
@@ -266,38 +201,33 @@ class GuestActionScreen(HostView):
         self.app.push_screen(MigrateScreen(guest, source, targets))
 
 
+def _offered(guest: GuestInfo) -> list[str]:
+    """The catalogue's actions that make sense in the guest's state, in palette order."""
+    state = guest.state
+    names = [] if state.is_active else ["start"]
+    if state in (GuestState.RUNNING, GuestState.BLOCKED):
+        names += ["shutdown", "reboot", "pause"]
+    if state is GuestState.PAUSED:
+        names.append("resume")
+    if state.is_active:
+        names.append("force_off")
+    names.append("autostart")
+    if state.is_active and guest.graphics:
+        names.append("display")
+    if state.is_active:
+        names.append("console")
+    return [*names, "delete", "allocation", "migrate"]
+
+
 def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
     """(action, title, help) for what makes sense in the guest's state."""
     out = []
-    state = guest.state
-    if not state.is_active:
-        out.append(("start", "Start", "Boot the guest (or restore its saved state)"))
-    if state in (GuestState.RUNNING, GuestState.BLOCKED):
-        out += [
-            ("shutdown", "Shut down", "Ask the guest's OS to power off (ACPI)"),
-            ("reboot", "Reboot", "Ask the guest's OS to restart"),
-            ("pause", "Pause", "Freeze the guest's vCPUs"),
-        ]
-    if state is GuestState.PAUSED:
-        out.append(("resume", "Resume", "Let the paused guest run again"))
-    if state.is_active:
-        out.append(("force_off", "Force off", "Cut the guest's power (asks first)"))
-    out.append(
-        (
-            "autostart",
-            "Turn autostart " + ("off" if guest.autostart else "on"),
-            "Start the guest when the host boots, or not",
-        )
-    )
-    if state.is_active and guest.graphics:
-        out.append(("display", "Screen", "Show the guest's display in the terminal"))
-    if state.is_active:
-        out.append(("console", "Console", "Attach to the guest's serial console (ctrl+] detaches)"))
-    out.append(("delete", "Delete", "Remove the guest, and the disks you tick (asks first)"))
-    # --- alloc
-    out.append(("allocation", "Allocation of", "vCPUs, memory, CPU pinning and limits"))
-    # --- migrate
-    out.append(("migrate", "Migrate", "Move the guest to another connected host"))
+    for name in _offered(guest):
+        action = ACTIONS[name]
+        title = action.palette_title
+        if name == "autostart":
+            title = "Turn autostart " + ("off" if guest.autostart else "on")
+        out.append((name, title, action.help))
     return out
 
 

@@ -1,7 +1,7 @@
 """Actions on many guests at once (the marked set, or what a ``:`` command names).
 
-Each guest's call runs through ``app.run_backend`` (so the activity log records each one with
-its virsh equivalent), a few at a time; a failure never stops the others. When every guest has
+Each guest's call runs through ``Services.run_backend`` (so the activity log records each one
+with its virsh equivalent), a few at a time; a failure never stops the others. When every guest has
 answered, a summary lists who succeeded and who failed, and why.
 """
 
@@ -11,24 +11,23 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from vmtui.activity import virsh
 from vmtui.backend import GuestInfo
 from vmtui.backend.bulk import create_snapshot, pin_vcpus, set_vcpus, vcpus_words
 from vmtui.backend.tags import edit_tags, virsh_words
+from vmtui.control.services import services
+from vmtui.core.actions import POWER, delete_words
+from vmtui.core.activity import virsh
+from vmtui.core.tagtext import TagEdit, TagError, parse_tag_edit
 from vmtui.screens.confirm import ConfirmScreen
-from vmtui.tagtext import TagEdit, TagError, parse_tag_edit
-
-if TYPE_CHECKING:
-    from vmtui.app import VmtuiApp
 
 IN_FLIGHT = 4  # guests acted on at the same time
 
@@ -50,37 +49,12 @@ class Outcome:
     message: str  # "started", or the sentence saying why not
 
 
-# simple actions: name -> (Hypervisor method, virsh words, past tense, title)
-SIMPLE: dict[str, tuple[str, tuple[str, ...], str, str]] = {
-    "start": ("start", ("start",), "started", "Start"),
-    "shutdown": ("shutdown", ("shutdown",), "asked to shut down", "Shut down"),
-    "reboot": ("reboot", ("reboot",), "asked to reboot", "Reboot"),
-    "force_off": ("force_off", ("destroy",), "forced off", "Force off"),
-    "pause": ("pause", ("suspend",), "paused", "Pause"),
-    "resume": ("resume", ("resume",), "resumed", "Resume"),
-    "autostart_on": ("set_autostart", ("autostart",), "starts at boot", "Autostart on"),
-    "autostart_off": (
-        "set_autostart",
-        ("autostart", "--disable"),
-        "does not start at boot",
-        "Autostart off",
-    ),
-}
-
-
-def on_host(app: VmtuiApp, uuid: str, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+def on_host(app: App[Any], uuid: str, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     """``fn(hypervisor, uuid, *args)``, finding the guest's connection only when it runs (in
     the worker): a host that went away is then one guest's failure, not the whole action's."""
 
     def call() -> Any:
-        return fn(app.hypervisor_for(uuid), uuid, *args)
-
-    return call
-
-
-def _method(name: str) -> Callable[..., Any]:
-    def call(hv: Any, uuid: str, *args: Any) -> Any:
-        return getattr(hv, name)(uuid, *args)
+        return fn(services(app).hypervisor_for(uuid), uuid, *args)
 
     return call
 
@@ -91,28 +65,29 @@ def _delete_keeping_disks(hv: Any, uuid: str) -> None:
         raise RuntimeError(" ".join(reason for _, reason in result.failed))
 
 
-def simple_jobs(app: VmtuiApp, action: str, guests: Sequence[GuestInfo]) -> list[Job]:
-    method, words, done, _ = SIMPLE[action]
-    args = (action == "autostart_on",) if method == "set_autostart" else ()
-    return [
-        Job(g, on_host(app, g.uuid, _method(method), *args), (*words, g.name), done) for g in guests
-    ]
+def simple_jobs(app: App[Any], action: str, guests: Sequence[GuestInfo]) -> list[Job]:
+    """One power action of the catalogue (``core.actions.POWER``) on each guest."""
+    power = POWER[action]
+    call = power.call
+    assert call is not None
+    words = power.virsh
+    return [Job(g, on_host(app, g.uuid, call), (*words, g.name), power.done_many) for g in guests]
 
 
-def delete_jobs(app: VmtuiApp, guests: Sequence[GuestInfo]) -> list[Job]:
+def delete_jobs(app: App[Any], guests: Sequence[GuestInfo]) -> list[Job]:
     """Delete each guest's definition; every disk stays."""
     return [
         Job(
             g,
             on_host(app, g.uuid, _delete_keeping_disks),
-            ("undefine", g.name, "--nvram", "--snapshots-metadata"),
+            delete_words(g.name),
             "deleted (disks kept)",
         )
         for g in guests
     ]
 
 
-def snapshot_jobs(app: VmtuiApp, guests: Sequence[GuestInfo], name: str) -> list[Job]:
+def snapshot_jobs(app: App[Any], guests: Sequence[GuestInfo], name: str) -> list[Job]:
     return [
         Job(
             g,
@@ -124,7 +99,7 @@ def snapshot_jobs(app: VmtuiApp, guests: Sequence[GuestInfo], name: str) -> list
     ]
 
 
-def tag_jobs(app: VmtuiApp, guests: Sequence[GuestInfo], edit: TagEdit) -> list[Job]:
+def tag_jobs(app: App[Any], guests: Sequence[GuestInfo], edit: TagEdit) -> list[Job]:
     jobs = []
     for g in guests:
         try:
@@ -137,7 +112,7 @@ def tag_jobs(app: VmtuiApp, guests: Sequence[GuestInfo], edit: TagEdit) -> list[
     return jobs
 
 
-def vcpus_jobs(app: VmtuiApp, guests: Sequence[GuestInfo], count: int) -> list[Job]:
+def vcpus_jobs(app: App[Any], guests: Sequence[GuestInfo], count: int) -> list[Job]:
     return [
         Job(
             g,
@@ -150,7 +125,7 @@ def vcpus_jobs(app: VmtuiApp, guests: Sequence[GuestInfo], count: int) -> list[J
 
 
 def pin_jobs(
-    app: VmtuiApp, guests: Sequence[GuestInfo], cpus: Sequence[int], text: str
+    app: App[Any], guests: Sequence[GuestInfo], cpus: Sequence[int], text: str
 ) -> list[Job]:
     jobs = []
     for g in guests:
@@ -167,7 +142,7 @@ class BulkRun:
 
     def __init__(
         self,
-        app: VmtuiApp,
+        app: App[Any],
         title: str,
         jobs: Sequence[Job],
         finished: Callable[[BulkRun], None] | None = None,
@@ -195,7 +170,7 @@ class BulkRun:
         i = self._next
         self._next += 1
         job = self.jobs[i]
-        self.app.run_backend(
+        services(self.app).run_backend(
             job.call,
             done=partial(self._succeeded, i),
             failed=partial(self._record, i, False),
@@ -227,7 +202,7 @@ class BulkRun:
         return [o for o in self.results if not o.ok]
 
     def _report(self) -> None:
-        self.app.last_bulk = self
+        services(self.app).record_bulk(self)
         ok, bad = len(self.succeeded), len(self.failed)
         summary = f"{self.title}: {ok} of {len(self.jobs)} succeeded"
         if bad:
@@ -317,7 +292,7 @@ def names_of(guests: Sequence[GuestInfo], limit: int = 12) -> str:
     return ", ".join(names) + more
 
 
-def ask_tags(app: VmtuiApp, guests: Sequence[GuestInfo]) -> None:
+def ask_tags(app: App[Any], guests: Sequence[GuestInfo]) -> None:
     """Ask for a tag edit and apply it to these guests (one: plain words replace its tags;
     several: plain words are added)."""
     if not guests:
@@ -356,7 +331,7 @@ def parse_edit(text: str, single: bool) -> TagEdit:
 
 
 def confirm_then(
-    app: VmtuiApp, title: str, body: str, confirm: str, run: Callable[[], None]
+    app: App[Any], title: str, body: str, confirm: str, run: Callable[[], None]
 ) -> None:
     def answered(yes: bool | None) -> None:
         if yes:
@@ -365,7 +340,7 @@ def confirm_then(
     app.push_screen(ConfirmScreen(title, body, confirm=confirm), answered)
 
 
-def bulk_action(app: VmtuiApp, action: str, guests: Sequence[GuestInfo]) -> None:
+def bulk_action(app: App[Any], action: str, guests: Sequence[GuestInfo]) -> None:
     """start / shutdown / reboot / pause / resume / force_off (asks) / delete (asks) on all."""
     if not guests:
         app.notify("No guest is selected.", severity="warning", timeout=3)
@@ -395,5 +370,5 @@ def bulk_action(app: VmtuiApp, action: str, guests: Sequence[GuestInfo]) -> None
             lambda: BulkRun(app, "Delete", delete_jobs(app, guests)).start(),
         )
         return
-    title = SIMPLE[action][3]
+    title = POWER[action].title
     BulkRun(app, title, simple_jobs(app, action, guests)).start()

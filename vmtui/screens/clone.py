@@ -15,7 +15,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, ProgressBar, Select, Static
 
-from vmtui import format as fmt
 from vmtui.backend import Hypervisor, VmtuiError
 from vmtui.backend.clone import (
     CloneCancelled,
@@ -28,7 +27,9 @@ from vmtui.backend.clone import (
     suggest_name,
     validate_clone_name,
 )
-from vmtui.screens.base import HostView
+from vmtui.control.services import services
+from vmtui.core import format as fmt
+from vmtui.screens.hostview import HostView
 from vmtui.widgets.status_line import StatusLine
 
 SAME_POOL = "__same__"
@@ -65,7 +66,7 @@ class CloneScreen(HostView):
         self.progress_seen: list[CloneProgress] = []
 
     def compose(self) -> ComposeResult:
-        snapshot = self.vmtui.snapshot
+        snapshot = services(self).snapshot
         taken = {g.name for g in snapshot.guests} if snapshot else set()
         with Vertical(id="dialog", classes="dialog help"):
             yield Label(f"Clone guest {self.guest_name}", id="title", markup=False)
@@ -89,12 +90,12 @@ class CloneScreen(HostView):
         yield Footer()
 
     def _hv(self) -> Hypervisor:
-        return self.vmtui.hypervisor_for(self.uuid)
+        return services(self).hypervisor_for(self.uuid)
 
     def on_mount(self) -> None:
         self.query_one("#clone-progress", ProgressBar).display = False
         hv = self._hv()
-        self.vmtui.run_backend(
+        services(self).run_backend(
             lambda: pool_names(hv),
             done=self._pools,
             failed=self._show_error,
@@ -122,7 +123,7 @@ class CloneScreen(HostView):
         if self.cloning:
             return
         name, pool = self._inputs()
-        snapshot = self.vmtui.snapshot
+        snapshot = services(self).snapshot
         taken = {g.name for g in snapshot.guests} if snapshot else set()
         try:
             validate_clone_name(name, taken)
@@ -131,7 +132,7 @@ class CloneScreen(HostView):
             return
         self._show_error("")
         hv = self._hv()
-        self.vmtui.run_backend(
+        services(self).run_backend(
             lambda: plan_clone(hv, self.uuid, name, pool),
             done=self._planned,
             failed=self._plan_failed,
@@ -232,13 +233,13 @@ class CloneScreen(HostView):
         line = shlex.join(clone_words(plan, hv.uri))
         if message.uuid:
             outcome = f"Cloned {plan.source_name} to {plan.new_name}."
-            self.vmtui.activity.action(hv.uri, line, True, outcome)
+            services(self).activity.action(hv.uri, line, True, outcome)
             self.notify(outcome, markup=False, timeout=4)
-            self.vmtui.request_poll(hv.uri)
+            services(self).request_poll(hv.uri)
             if self.app.screen is self:
                 self.app.pop_screen()
             return
-        self.vmtui.activity.action(hv.uri, line, False, message.error)
+        services(self).activity.action(hv.uri, line, False, message.error)
         self.query_one("#clone-status", Static).update("")
         self.query_one("#clone-progress", ProgressBar).display = False
         self._show_error(message.error)

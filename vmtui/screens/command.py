@@ -1,6 +1,6 @@
 """The ``:`` command line: an Input at the bottom with completion (→ accepts), run on enter.
 
-Parsing and target resolution are pure (vmtui/commandline.py); this module only asks and
+Parsing and target resolution are pure (core/commandline.py); this module only asks and
 then hands the guests to the bulk actions (screens/bulk.py). A command that cannot be
 understood keeps the line open with the sentence saying why under it.
 """
@@ -9,35 +9,38 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, Static
 
-from vmtui import commandline, query
 from vmtui.backend import GuestInfo
-from vmtui.commandline import Command, CommandError
+from vmtui.control.services import services
+from vmtui.control.subjects import subject_of
+from vmtui.core import commandline, query
+from vmtui.core.actions import POWER
+from vmtui.core.commandline import Command, CommandError
 from vmtui.screens import bulk
-
-if TYPE_CHECKING:
-    from vmtui.app import VmtuiApp
+from vmtui.screens.base import GuestActionScreen
+from vmtui.screens.dashboard import DashboardScreen
 
 
 class CommandSuggester(Suggester):
     """Completes the last word: commands, guest names, tags, hosts, states."""
 
-    def __init__(self, app: VmtuiApp) -> None:
+    def __init__(self, app: App[Any]) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
         self._app = app
 
     async def get_suggestion(self, value: str) -> str | None:
-        guests = self._app.snapshot.guests if self._app.snapshot else ()
+        snapshot = services(self._app).snapshot
+        guests = snapshot.guests if snapshot else ()
         tags = sorted({t for g in guests for t in g.tags}, key=str.lower)
-        hosts = list(self._app.host_labels().values())
+        hosts = list(services(self._app).host_labels().values())
         return commandline.complete(value, [g.name for g in guests], tags, hosts)
 
 
@@ -117,22 +120,20 @@ class CommandLineScreen(ModalScreen[str | None]):
         box.cursor_position = len(box.value)
 
 
-def subjects(app: VmtuiApp) -> list[tuple[query.Subject, GuestInfo]]:
-    snap = app.snapshot
+def subjects(app: App[Any]) -> list[tuple[query.Subject, GuestInfo]]:
+    snap = services(app).snapshot
     if snap is None:
         return []
-    labels = app.host_labels()
+    labels = services(app).host_labels()
     ordered = sorted(snap.guests, key=lambda g: (g.name.lower(), g.name, g.uuid))
     return [
-        (query.subject_of(g, snap.stats.get(g.uuid), labels.get(g.host, "")), g) for g in ordered
+        (subject_of(g, snap.stats.get(g.uuid), labels.get(g.host, "")), g) for g in ordered
     ]
 
 
-def targets(app: VmtuiApp, command: Command, screen: Screen[object]) -> list[GuestInfo]:
+def targets(app: App[Any], command: Command, screen: Screen[object]) -> list[GuestInfo]:
     """The guests a command acts on: those it names, else the screen's marked/current ones."""
     if not command.has_targets:
-        from vmtui.screens.base import GuestActionScreen
-
         if isinstance(screen, GuestActionScreen):
             return screen.targets()
         return []
@@ -141,13 +142,13 @@ def targets(app: VmtuiApp, command: Command, screen: Screen[object]) -> list[Gue
     return [g for s, g in pairs if s.uuid in chosen]
 
 
-def check(app: VmtuiApp, text: str, screen: Screen[object]) -> str | None:
+def check(app: App[Any], text: str, screen: Screen[object]) -> str | None:
     """Why this line cannot run (a sentence), or None when it can."""
     try:
         command = commandline.parse(text)
         if command.action in ("quit", "unmark", "help"):
             return None
-        if command.mutating and app.readonly:
+        if command.mutating and services(app).readonly:
             return "The connection is read-only; restart vmtui without --readonly to change guests."
         if not targets(app, command, screen):
             return "No guest is marked or selected; name one, e.g. :start web1."
@@ -156,10 +157,8 @@ def check(app: VmtuiApp, text: str, screen: Screen[object]) -> str | None:
     return None
 
 
-def execute(app: VmtuiApp, text: str, screen: Screen[object]) -> None:
+def execute(app: App[Any], text: str, screen: Screen[object]) -> None:
     """Run a command line that ``check`` accepted."""
-    from vmtui.screens.dashboard import DashboardScreen
-
     try:
         command = commandline.parse(text)
         if command.action == "quit":
@@ -186,7 +185,7 @@ def execute(app: VmtuiApp, text: str, screen: Screen[object]) -> None:
         for g in guests:
             screen.table.set_marked(g.uuid, True)
         app.notify(f"{len(screen.table.marked)} guest(s) marked.", timeout=2)
-    elif action in bulk.SIMPLE or action == "delete":
+    elif action in POWER or action == "delete":
         bulk.bulk_action(app, action, guests)
     elif action == "snapshot":
         title = f"Snapshot {command.snapshot}"
@@ -203,7 +202,7 @@ def execute(app: VmtuiApp, text: str, screen: Screen[object]) -> None:
         bulk.BulkRun(app, title, jobs).start()
 
 
-def open_command_line(app: VmtuiApp) -> None:
+def open_command_line(app: App[Any]) -> None:
     """Show the : line over the current screen; run what it returns against that screen."""
     screen = app.screen
 

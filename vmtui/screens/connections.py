@@ -1,7 +1,7 @@
 """`H`: saved connections and the hosts of this session; add, edit, remove, connect, disconnect.
 
-The config file is read and written in workers (``app.run_backend``); connecting goes through
-``app.connect_host`` (its own poll loop, never on the UI thread). The form shows the URI it
+The config file is read and written in workers (``Services.run_backend``); connecting goes through
+``Services.connect_host`` (its own poll loop, never on the UI thread). The form shows the URI it
 builds and the first reason it cannot be used, as the user types.
 """
 
@@ -17,7 +17,6 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Select, Static
 
-from vmtui import format as fmt
 from vmtui.backend import Snapshot
 from vmtui.backend.connections import (
     DRIVERS,
@@ -28,8 +27,10 @@ from vmtui.backend.connections import (
     parse_uri,
     ssh_config_hosts,
 )
-from vmtui.screens.base import HostView
+from vmtui.control.services import services
+from vmtui.core import format as fmt
 from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.hostview import HostView
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class ConnectionsScreen(HostView):
 
     @property
     def store(self) -> ConnectionStore:
-        return self.vmtui.connection_store()
+        return services(self).connection_store()
 
     def compose(self) -> ComposeResult:
         yield Label("Connections", id="conn-title")
@@ -93,7 +94,7 @@ class ConnectionsScreen(HostView):
         self.query_one("#conn-file", Static).update(f"Saved in {self.store.path}")
         self.query_one(DataTable).focus()
         self.reload()
-        self.vmtui.run_backend(ssh_config_hosts, done=self._ssh_hosts, failed=lambda _e: None)
+        services(self).run_backend(ssh_config_hosts, done=self._ssh_hosts, failed=lambda _e: None)
         self.set_interval(0.5, self.refresh_rows)
 
     def _ssh_hosts(self, hosts: list[SshHost]) -> None:
@@ -102,7 +103,7 @@ class ConnectionsScreen(HostView):
     # ------------------------------------------------------------------ data
     def reload(self) -> None:
         """Read the file again (in a worker)."""
-        self.vmtui.run_backend(
+        services(self).run_backend(
             self.store.load,
             done=self._loaded,
             failed=self._load_failed,
@@ -133,7 +134,7 @@ class ConnectionsScreen(HostView):
 
     def state_of(self, uri: str, spec: ConnectionSpec | None = None) -> tuple[str, str]:
         """(short state, sentence) of a URI in this session."""
-        link = self.vmtui.hosts.get(uri)
+        link = services(self).hosts.get(uri)
         if link is None:
             if spec is not None:
                 problems = spec.problems()
@@ -150,7 +151,7 @@ class ConnectionsScreen(HostView):
     def build_rows(self) -> list[Row]:
         rows = [Row(f"saved:{s.name}", s.name, s.uri(), s) for s in self.saved]
         saved_uris = {row.uri for row in rows}
-        for uri, link in self.vmtui.hosts.items():
+        for uri, link in services(self).hosts.items():
             if uri not in saved_uris:
                 rows.append(Row(f"host:{uri}", link.label, uri, None))
         return rows
@@ -234,7 +235,7 @@ class ConnectionsScreen(HostView):
     def save(self, spec: ConnectionSpec, replace: str | None = None) -> None:
         store = self.store
         verb = "saved" if replace is None else "updated"
-        self.vmtui.run_backend(
+        services(self).run_backend(
             lambda: store.add(spec, replace=replace),
             done=self._loaded,
             failed=self._save_failed,
@@ -260,7 +261,7 @@ class ConnectionsScreen(HostView):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.vmtui.run_backend(
+                services(self).run_backend(
                     lambda: store.remove(name),
                     done=self._loaded,
                     failed=self._save_failed,
@@ -285,7 +286,7 @@ class ConnectionsScreen(HostView):
         elif row.spec is not None:
             self.connect(row.spec)
         else:
-            self.vmtui.connect_host(row.uri)
+            services(self).connect_host(row.uri)
 
     def connect(self, spec: ConnectionSpec) -> None:
         problems = spec.problems()
@@ -293,10 +294,10 @@ class ConnectionsScreen(HostView):
             self.notify(problems[0], severity="error", markup=False, timeout=8)
             return
         uri = spec.uri()
-        if uri in self.vmtui.hosts and self.vmtui.hosts[uri].retry_at is None:
+        if uri in services(self).hosts and services(self).hosts[uri].retry_at is None:
             self.notify(f"{spec.name} is connected already.", markup=False, timeout=3)
             return
-        self.vmtui.connect_host(uri)
+        services(self).connect_host(uri)
         self.notify(f"Connecting to {spec.name}…", markup=False, timeout=3)
         self.refresh_rows()
 
@@ -304,10 +305,10 @@ class ConnectionsScreen(HostView):
         row = self.current_row()
         if row is None:
             return
-        if row.uri not in self.vmtui.hosts:
+        if row.uri not in services(self).hosts:
             self.notify(f"{row.name} is not connected.", markup=False, timeout=3)
             return
-        self.vmtui.disconnect_host(row.uri)
+        services(self).disconnect_host(row.uri)
         self.notify(f"Disconnected {row.name}.", markup=False, timeout=3)
         self.refresh_rows()
 

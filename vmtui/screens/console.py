@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,31 +10,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from vmtui.backend import ConsoleSession, Emulator, Snapshot
-from vmtui.screens.base import HostView
+from vmtui.backend import Snapshot
+from vmtui.control.consoles import ConsoleState
+from vmtui.screens.hostview import HostView
 from vmtui.widgets.terminal import TerminalView
-
-
-@dataclass
-class ConsoleState:
-    """An open console: its screen survives detaching, reconnects and guest reboots."""
-
-    uuid: str
-    name: str
-    emulator: Emulator
-    session: ConsoleSession | None = None
-    status: str = "connecting…"
-    opening: bool = False
-    busy: bool = False  # another client holds it; we wait for the user to take it over
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def connected(self) -> bool:
-        return self.session is not None and not self.session.closed
-
-    def send(self, data: bytes) -> None:
-        if self.session is not None:
-            self.session.send(data)
 
 
 class ConsoleScreen(HostView):

@@ -2,7 +2,7 @@
 folders, graphics, review. Keyboard first: Tab moves between fields, ctrl+n / page down goes
 on, ctrl+b / page up goes back, escape leaves. Errors are shown in the wizard as sentences and
 nothing typed is lost. The review shows the domain XML and the equivalent virt-install line;
-creating runs in a worker (``app.run_backend``) and undoes itself if a step fails.
+creating runs in a worker (``Services.run_backend``) and undoes itself if a step fails.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -40,11 +40,9 @@ from vmtui.backend.spec import (
     command_line,
     parse_mib,
 )
-from vmtui.format import short_uri
+from vmtui.control.services import services
+from vmtui.core.format import short_uri
 from vmtui.screens.confirm import ConfirmScreen
-
-if TYPE_CHECKING:
-    from vmtui.app import VmtuiApp
 
 STEPS = (
     ("basics", "Basics"),
@@ -92,16 +90,13 @@ class CreateScreen(Screen[None]):
         self.result: CreateResult | None = None
         self.error_text = ""  # the sentence shown in the wizard's error line
 
-    @property
-    def vmtui(self) -> VmtuiApp:
-        return cast("VmtuiApp", self.app)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Label("", id="create-title", markup=False)
         with ContentSwitcher(initial="basics", id="steps"):
             with VerticalScroll(id="basics"):
-                hosts = list(self.vmtui.hosts)
+                hosts = list(services(self).hosts)
                 if len(hosts) > 1:
                     yield _row("Host", _select([(h, h) for h in hosts], self.uri, "host"))
                 yield _row("Name", Input(placeholder="required, unique on the host", id="name"))
@@ -213,8 +208,8 @@ class CreateScreen(Screen[None]):
         uri = self.uri
         self.choices = None
         self._say_progress(f"Reading what {uri} offers…")
-        self.vmtui.run_backend(
-            lambda: host_choices(self.vmtui.hypervisor_for_uri(uri)),
+        services(self).run_backend(
+            lambda: host_choices(services(self).hypervisor_for_uri(uri)),
             done=self._got_choices,
             failed=self._error,
             what="read the host's pools and networks",
@@ -570,11 +565,11 @@ class CreateScreen(Screen[None]):
                 self.app.call_from_thread(self._say_progress, text)
 
         def call() -> CreateResult:
-            hv = self.vmtui.hypervisor_for_uri(uri)
+            hv = services(self).hypervisor_for_uri(uri)
             return create_guest(hv, spec, progress, allow_risky=True)
 
         started = " and started it" if spec.start else ""
-        self.vmtui.run_backend(
+        services(self).run_backend(
             call,
             done=self._created,
             failed=self._create_failed,
@@ -587,7 +582,7 @@ class CreateScreen(Screen[None]):
     def _created(self, result: CreateResult) -> None:
         self.creating = False
         self.result = result
-        self.vmtui.request_poll(self.uri)
+        services(self).request_poll(self.uri)
         self.dismiss(None)
 
     def _create_failed(self, error: str) -> None:

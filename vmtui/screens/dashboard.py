@@ -9,9 +9,15 @@ from textual.binding import Binding
 from textual.events import Resize
 from textual.widgets import Footer, Input
 
-from vmtui import query
 from vmtui.backend import GuestInfo, Snapshot
+from vmtui.control.services import services
+from vmtui.control.subjects import subject_of
+from vmtui.core import query
+from vmtui.core.actions import POWER
 from vmtui.screens.base import GuestActionScreen
+from vmtui.screens.bulk import bulk_action
+from vmtui.screens.create import CreateScreen
+from vmtui.screens.guest import GuestScreen
 from vmtui.widgets.guest_table import GuestTable
 from vmtui.widgets.host_panel import HostPanel, HostRow
 from vmtui.widgets.status_line import StatusLine
@@ -24,9 +30,13 @@ class DashboardScreen(GuestActionScreen):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("h", "next_host", "Host", show=False),
         Binding("space", "toggle_mark", "Mark", show=False),
-        # --- create
-        Binding("n", "new_guest", "New guest", show=False),
+            Binding("n", "new_guest", "New guest", show=False),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "new_guest":  # a host action, not a guest's: hidden when read-only too
+            return not services(self).readonly
+        return super().check_action(action, parameters)
 
     def __init__(self) -> None:
         super().__init__()
@@ -49,8 +59,8 @@ class DashboardScreen(GuestActionScreen):
 
     def on_mount(self) -> None:
         self.query_one(GuestTable).focus()
-        if self.vmtui.snapshot is not None:
-            self.show_snapshot(self.vmtui.snapshot)
+        if services(self).snapshot is not None:
+            self.show_snapshot(services(self).snapshot)
 
     @property
     def table(self) -> GuestTable:
@@ -62,16 +72,15 @@ class DashboardScreen(GuestActionScreen):
             # a marked guest that no longer exists is no longer marked
             self.table.marked &= {g.uuid for g in snapshot.guests}
             self.table.update_name_header()
-        app = self.vmtui
+        app = services(self)
         links = list(app.hosts.values())
         if self.only_host is not None and self.only_host not in app.hosts:
             self.only_host = None
         panel = self.query_one(HostPanel)
         if len(links) > 1:
-            now = app._clock()
             rows = []
             for link in links:
-                symbol, _text, style = link.status(now, app.interval, app.readonly)
+                symbol, _text, style = app.host_status(link.uri)
                 stats = link.snapshot.host if link.snapshot else None
                 rows.append(HostRow(link.label, symbol, style, stats, link.host_history))
             narrowed = app.hosts[self.only_host].label if self.only_host else None
@@ -79,7 +88,7 @@ class DashboardScreen(GuestActionScreen):
         else:
             only = links[0] if links else None
             panel.update_host(
-                only.hv.host_info if only and snapshot else None,
+                only.host_info if only and snapshot else None,
                 only.snapshot.host if only and only.snapshot else None,
                 only.host_history if only and snapshot else None,
             )
@@ -90,7 +99,7 @@ class DashboardScreen(GuestActionScreen):
         if snapshot is None:
             self.table.show([], {})
             return
-        app = self.vmtui
+        app = services(self)
         pred = self.filter_predicate
         labels = app.host_labels()
         if self.only_host is None and pred is None:
@@ -102,7 +111,7 @@ class DashboardScreen(GuestActionScreen):
                 if self.only_host in (None, g.host)
                 and (
                     pred is None
-                    or pred(query.subject_of(g, snapshot.stats.get(g.uuid), labels.get(g.host, "")))
+                    or pred(subject_of(g, snapshot.stats.get(g.uuid), labels.get(g.host, "")))
                 )
             ]
         stale = frozenset(uri for uri, link in app.hosts.items() if link.stale)
@@ -110,7 +119,7 @@ class DashboardScreen(GuestActionScreen):
 
     def action_next_host(self) -> None:
         """Narrow the table to one host, the next one each time; after the last, all."""
-        uris = list(self.vmtui.hosts)
+        uris = list(services(self).hosts)
         if len(uris) < 2:
             self.notify("Only one host is connected.", timeout=2)
             return
@@ -119,7 +128,7 @@ class DashboardScreen(GuestActionScreen):
         else:
             i = uris.index(self.only_host) if self.only_host in uris else -1
             self.only_host = uris[i + 1] if i + 1 < len(uris) else None
-        label = self.vmtui.hosts[self.only_host].label if self.only_host else "all hosts"
+        label = services(self).hosts[self.only_host].label if self.only_host else "all hosts"
         self.notify(f"Showing {label}.", markup=False, timeout=2)
         self.show_snapshot(self._snapshot)
 
@@ -136,8 +145,6 @@ class DashboardScreen(GuestActionScreen):
         self.action_open()
 
     def action_open(self) -> None:
-        from vmtui.screens.guest import GuestScreen
-
         guest = self.current_guest()
         if guest is not None:
             self.app.push_screen(GuestScreen(guest.uuid))
@@ -218,13 +225,11 @@ class DashboardScreen(GuestActionScreen):
             )
 
     def _run(self, action: str) -> None:
-        from vmtui.screens.bulk import SIMPLE, bulk_action
-
         marked = self.marked_guests()
-        if not marked or (action not in SIMPLE and action != "delete"):
+        if not marked or (action not in POWER and action != "delete"):
             super()._run(action)
             return
-        bulk_action(self.vmtui, action, marked)
+        bulk_action(self.app, action, marked)
 
     def action_autostart(self) -> None:
         marked = self.marked_guests()
@@ -246,13 +251,10 @@ class DashboardScreen(GuestActionScreen):
         else:
             self._run("delete")
 
-    # --- create
     def action_new_guest(self) -> None:
         """Open the new-guest wizard on the host in view (the narrowed one, the selected
         guest's, or the first)."""
-        from vmtui.screens.create import CreateScreen
-
-        app = self.vmtui
+        app = services(self)
         guest = self.current_guest()
         uri = self.only_host or (guest.host if guest and guest.host else "") or app.uri
         if not uri:

@@ -3,7 +3,7 @@
 Refreshes a few times a second while shown. Keys typed here go to the guest's keyboard
 (``virDomainSendKey``); ctrl+] returns, ctrl+k offers Ctrl+Alt+Del, Ctrl+Alt+F1..F12 and an
 external viewer, ctrl+g switches between half-block cells and real pixels (sixel or kitty
-graphics, when the terminal said at start-up that it shows them: ``vmtui.graphics``).
+graphics, when the terminal said at start-up that it shows them: ``vmtui.term.graphics``).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from vmtui import format as fmt
-from vmtui import graphics
 from vmtui.backend import VmtuiError
 from vmtui.backend.keys import CTRL_ALT_DEL, ctrl_alt_f, key_combo
-from vmtui.messages import DisplayImage
-from vmtui.screens.base import HostView
+from vmtui.control.messages import DisplayImage
+from vmtui.control.services import services
+from vmtui.core import format as fmt
+from vmtui.screens.hostview import HostView
+from vmtui.term import graphics
 from vmtui.widgets.screen_view import PixelView, ScreenView, encode_sixel, half_block_rows
 
 REFRESH_SECONDS = 0.4
@@ -188,7 +189,7 @@ class DisplayScreen(HostView):
         """Fetch the picture and draw it for the current mode here too (half-block cells, or
         sixel data): off the UI thread, which only swaps the result in."""
         try:
-            image, _mime = self.vmtui.hypervisor_for(self.uuid).screenshot(self.uuid)
+            image, _mime = services(self).hypervisor_for(self.uuid).screenshot(self.uuid)
         except VmtuiError as err:
             self.post_message(DisplayImage(self.uuid, b"", err.message))
             return
@@ -250,7 +251,7 @@ class DisplayScreen(HostView):
     @work(thread=True, exit_on_error=False, group="display-keys", description="send keys")
     def _send_worker(self, keys: tuple[int, ...], what: str) -> None:
         try:
-            self.vmtui.hypervisor_for(self.uuid).send_keys(self.uuid, keys)
+            services(self).hypervisor_for(self.uuid).send_keys(self.uuid, keys)
         except VmtuiError as err:
             self.app.call_from_thread(self.notify, err.message, severity="error", markup=False)
 
@@ -287,7 +288,7 @@ class DisplayScreen(HostView):
         elif choice and choice.startswith("f"):
             self.send(ctrl_alt_f(int(choice[1:])), f"Ctrl+Alt+F{choice[1:]}")
         elif choice == "viewer":
-            uri = self.vmtui.hypervisor_for(self.uuid).uri
+            uri = services(self).hypervisor_for(self.uuid).uri
             cmd, why = viewer_command(uri, self.guest_name)
             if cmd is None:
                 self.notify(why, severity="warning", markup=False, timeout=8)

@@ -10,8 +10,9 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Label, Sparkline, Static, TabbedContent, TabPane
 
-from vmtui import format as fmt
 from vmtui.backend import GuestHistory, GuestInfo, GuestStats, Series, Snapshot
+from vmtui.control.services import services
+from vmtui.core import format as fmt
 from vmtui.screens.base import GuestActionScreen
 from vmtui.widgets.guest_table import STATE_STYLES
 from vmtui.widgets.status_line import StatusLine
@@ -179,12 +180,12 @@ class GuestScreen(GuestActionScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.vmtui.watch_guest(self.uuid, True)
-        if self.vmtui.snapshot is not None:
-            self.show_snapshot(self.vmtui.snapshot)
+        services(self).watch_guest(self.uuid, True)
+        if services(self).snapshot is not None:
+            self.show_snapshot(services(self).snapshot)
 
     def on_unmount(self) -> None:
-        self.vmtui.watch_guest(self.uuid, False)
+        services(self).watch_guest(self.uuid, False)
 
     def current_guest(self) -> GuestInfo | None:
         return self._guest
@@ -196,7 +197,7 @@ class GuestScreen(GuestActionScreen):
         if guest is None:
             # --- migrate: a guest that is moving is briefly on neither host (the source's poll
             # came first); and only the top screen may dismiss itself (a dialog may be on top).
-            if self.uuid in self.vmtui.migrating or not self.is_current:
+            if self.uuid in services(self).migrating or not self.is_current:
                 return
             name = self._guest.name if self._guest else "This guest"
             where = self._guest.host if self._guest and self._guest.host else snapshot.uri
@@ -213,7 +214,7 @@ class GuestScreen(GuestActionScreen):
         if key != self._shown_overview:
             self._shown_overview = key
             self.query_one("#overview-body", Static).update(overview(guest, stats))
-        history = self.vmtui.histories.get(self.uuid)
+        history = services(self).histories.get(self.uuid)
         if history is not None:
             self._show_graphs(history)
 

@@ -17,10 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Select, Static
 
-from vmtui import format as fmt
 from vmtui.backend import NicSpec, RiskyPath, SharedFolderSpec, Snapshot, VmtuiError
 from vmtui.backend.isolation import (
-    MODE_HELP,
     ChangeResult,
     Exposure,
     IsolationReport,
@@ -28,16 +26,18 @@ from vmtui.backend.isolation import (
     attach_nic,
     detach_folder,
     detach_nic,
-    graphics_exposed,
     random_mac,
     read_isolation,
     set_folder_readonly,
     switch_nic_network,
 )
 from vmtui.backend.models import NicInfo, SharedFolder
-from vmtui.screens.base import HostView
+from vmtui.backend.verdict import MODE_HELP, graphics_exposed
+from vmtui.control.services import services
+from vmtui.core import format as fmt
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.form import FormScreen
+from vmtui.screens.hostview import HostView
 
 VERDICT_HELP = {
     "host-shared": "a shared folder or host device: the guest touches host files or hardware",
@@ -315,11 +315,11 @@ class IsolationScreen(HostView):
         self.action_refresh()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in self.MUTATING and self.vmtui.readonly)
+        return not (action in self.MUTATING and services(self).readonly)
 
     @property
     def uri(self) -> str:
-        return self.vmtui.uri_of(self.uuid) or self.vmtui.hypervisor_for(self.uuid).uri
+        return services(self).uri_of(self.uuid) or services(self).hypervisor_for(self.uuid).uri
 
     def show_snapshot(self, snapshot: Snapshot | None) -> None:
         """Re-read the paths when a poll shows the guest's devices or state changed (by
@@ -336,7 +336,7 @@ class IsolationScreen(HostView):
 
     # ------------------------------------------------------------ data
     def action_refresh(self) -> None:
-        hv = self.vmtui.hypervisor_for(self.uuid)
+        hv = services(self).hypervisor_for(self.uuid)
 
         def read() -> tuple[IsolationReport, dict[str, str]]:
             from vmtui.backend.networks import list_networks
@@ -344,7 +344,7 @@ class IsolationScreen(HostView):
             report = read_isolation(hv, self.uuid)
             return report, {n.name: n.mode for n in list_networks(hv)}
 
-        self.vmtui.run_backend(
+        services(self).run_backend(
             read, done=self.show_report, failed=self._failed, what="read the isolation"
         )
 
@@ -441,7 +441,7 @@ class IsolationScreen(HostView):
                 if self.is_attached:
                     self.action_refresh()
 
-            self.vmtui.run_backend(
+            services(self).run_backend(
                 call,
                 done=finished,
                 failed=failed,
@@ -465,7 +465,7 @@ class IsolationScreen(HostView):
         def chosen(spec: NicSpec | None) -> None:
             if spec is None:
                 return
-            hv = self.vmtui.hypervisor_for(self.uuid)
+            hv = services(self).hypervisor_for(self.uuid)
             mode = (
                 self.net_modes.get(spec.source, spec.kind) if spec.kind == "network" else "bridge"
             )
@@ -497,7 +497,7 @@ class IsolationScreen(HostView):
         def chosen(spec: SharedFolderSpec | None) -> None:
             if spec is None:
                 return
-            self.vmtui.run_backend(
+            services(self).run_backend(
                 lambda: check_folder(spec),
                 done=lambda found: self._confirm_folder(report, *found),
                 failed=self._failed,
@@ -507,7 +507,7 @@ class IsolationScreen(HostView):
         self.app.push_screen(AddFolderScreen(report.name), chosen)
 
     def _confirm_folder(self, report: IsolationReport, spec: SharedFolderSpec, risk: str) -> None:
-        hv = self.vmtui.hypervisor_for(self.uuid)
+        hv = services(self).hypervisor_for(self.uuid)
         access = (
             "read-only"
             if spec.readonly
@@ -555,7 +555,7 @@ class IsolationScreen(HostView):
         key = self.selected_key()
         if report is None or key is None:
             return
-        hv = self.vmtui.hypervisor_for(self.uuid)
+        hv = services(self).hypervisor_for(self.uuid)
         if key.startswith("nic:"):
             mac = key[4:]
             self._apply(
@@ -589,7 +589,7 @@ class IsolationScreen(HostView):
             return
         mac = key[4:]
         options = [(f"{n} ({self.net_modes.get(n, '?')})", n) for n in report.networks]
-        hv = self.vmtui.hypervisor_for(self.uuid)
+        hv = services(self).hypervisor_for(self.uuid)
 
         def chosen(network: str | None) -> None:
             if network is None:
@@ -618,7 +618,7 @@ class IsolationScreen(HostView):
         if folder is None:
             return
         readonly = not folder.readonly
-        hv = self.vmtui.hypervisor_for(self.uuid)
+        hv = services(self).hypervisor_for(self.uuid)
         what = (
             "read-only" if readonly else "read-write (the guest can change and delete host files)"
         )

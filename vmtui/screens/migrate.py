@@ -1,6 +1,6 @@
 """Move a guest to another connected host (key m): choose, watch the progress, cancel.
 
-The screen never talks to libvirt: the migration runs through ``app.run_backend`` (a thread
+The screen never talks to libvirt: the migration runs through ``Services.run_backend`` (a thread
 worker, logged in the activity log as its ``virsh migrate`` line); progress readings come
 back as :class:`MigrationProgressed` messages posted from that worker.
 """
@@ -8,7 +8,6 @@ back as :class:`MigrationProgressed` messages posted from that worker.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,7 +26,6 @@ from textual.widgets import (
     Static,
 )
 
-from vmtui import format as fmt
 from vmtui.backend import GuestInfo, VmtuiError
 from vmtui.backend.migrate import (
     MigrationProgress,
@@ -36,9 +34,8 @@ from vmtui.backend.migrate import (
     derive_migrate_uri,
     migrate,
 )
-
-if TYPE_CHECKING:
-    from vmtui.app import VmtuiApp
+from vmtui.control.services import services
+from vmtui.core import format as fmt
 
 
 class MigrationProgressed(Message):
@@ -97,9 +94,6 @@ class MigrateScreen(ModalScreen[None]):
         self.outcome = ""  # the final sentence (success or failure)
         self.succeeded: bool | None = None
 
-    @property
-    def vmtui(self) -> VmtuiApp:
-        return cast("VmtuiApp", self.app)
 
     @property
     def offline(self) -> bool:
@@ -202,14 +196,14 @@ class MigrateScreen(ModalScreen[None]):
             return
         try:
             spec = self.spec()
-            target_hv = self.vmtui.hypervisor_for_uri(spec.target_uri)
+            target_hv = services(self).hypervisor_for_uri(spec.target_uri)
         except VmtuiError as err:
             self._say(err.message, error=True)
             return
-        source_hv = self.vmtui.hypervisor_for(self.guest.uuid)
+        source_hv = services(self).hypervisor_for(self.guest.uuid)
         uuid, cancel = self.guest.uuid, self.cancel_event
         self.running = True
-        self.vmtui.migrating = self.vmtui.migrating | {uuid}
+        services(self).set_migrating(uuid, True)
         self.query_one("#form").display = False
         self.query_one("#start").display = False
         self.query_one("#progress").display = True
@@ -222,7 +216,7 @@ class MigrateScreen(ModalScreen[None]):
         def progress(p: MigrationProgress) -> None:  # runs in the worker thread
             self.post_message(MigrationProgressed(p))
 
-        self.vmtui.run_backend(
+        services(self).run_backend(
             lambda: migrate(source_hv, target_hv, uuid, spec, progress, cancel),
             done=self._done,
             failed=self._failed,
@@ -245,13 +239,13 @@ class MigrateScreen(ModalScreen[None]):
     def _finish(self, moved: bool) -> None:
         self.running = False
         self.finished = True
-        app, uuid = self.vmtui, self.guest.uuid
+        app, uuid = services(self), self.guest.uuid
 
         def settled() -> None:
-            app.migrating = app.migrating - {uuid}
+            app.set_migrating(uuid, False)
 
         if moved:  # until both hosts were polled again (an early poll follows every call)
-            app.set_timer(max(3.0, 3 * app.interval), settled)
+            self.app.set_timer(max(3.0, 3 * app.interval), settled)
         else:
             settled()
         self.query_one("#abort").display = False

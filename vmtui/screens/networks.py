@@ -8,7 +8,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
 
-from vmtui import format as fmt
 from vmtui.backend import InvalidInput
 from vmtui.backend.networks import (
     CREATE_MODES,
@@ -20,9 +19,12 @@ from vmtui.backend.networks import (
     set_network_active,
     set_network_autostart,
 )
-from vmtui.screens.base import HostView
+from vmtui.control.services import services
+from vmtui.core import format as fmt
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.form import FormScreen
+from vmtui.screens.hostview import HostView
+from vmtui.screens.xmledit import XmlEditScreen
 
 MODE_STYLES = {
     "isolated": "bold green",
@@ -154,12 +156,12 @@ class NetworksScreen(HostView):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         mutating = {"create", "toggle_active", "toggle_autostart", "delete", "edit_xml"}
-        return not (action in mutating and self.vmtui.readonly)
+        return not (action in mutating and services(self).readonly)
 
     # ------------------------------------------------------------ data
     def action_refresh(self) -> None:
-        hv = self.vmtui.hypervisor_for_uri(self.uri)
-        self.vmtui.run_backend(
+        hv = services(self).hypervisor_for_uri(self.uri)
+        services(self).run_backend(
             lambda: list_networks(hv), done=self.show_networks, what="list networks"
         )
 
@@ -207,8 +209,8 @@ class NetworksScreen(HostView):
 
     # ------------------------------------------------------------ actions
     def _call(self, call: object, command: tuple[str, ...], success: str, what: str) -> None:
-        hv = self.vmtui.hypervisor_for_uri(self.uri)
-        self.vmtui.run_backend(
+        hv = services(self).hypervisor_for_uri(self.uri)
+        services(self).run_backend(
             lambda: call(hv),  # type: ignore[operator]
             done=lambda _r: self.action_refresh() if self.is_attached else None,
             failed=self._failed,
@@ -226,8 +228,6 @@ class NetworksScreen(HostView):
 
     def action_edit_xml(self) -> None:
         """e: the selected network's XML in the editor (diff, then define with validation)."""
-        from vmtui.screens.xmledit import XmlEditScreen
-
         net = self.selected()
         if net is None:
             self.notify("No network is selected.", severity="warning", timeout=3)

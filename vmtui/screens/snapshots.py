@@ -22,9 +22,10 @@ from vmtui.backend.snapshots import (
     revert_snapshot,
     validate_snapshot_name,
 )
-from vmtui.screens.base import HostView
+from vmtui.control.services import services
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.form import FormScreen
+from vmtui.screens.hostview import HostView
 from vmtui.widgets.status_line import StatusLine
 
 
@@ -149,8 +150,8 @@ class SnapshotsScreen(HostView):
 
     def reload(self) -> None:
         self._loading = True
-        hv = self.vmtui.hypervisor_for(self.uuid)
-        self.vmtui.run_backend(
+        hv = services(self).hypervisor_for(self.uuid)
+        services(self).run_backend(
             lambda: list_snapshots(hv, self.uuid),
             done=self._show,
             failed=self._failed,
@@ -218,7 +219,7 @@ class SnapshotsScreen(HostView):
     # ------------------------------------------------------------- actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         changes = action in ("create", "revert", "delete", "delete_tree")
-        return not (changes and self.vmtui.readonly)
+        return not (changes and services(self).readonly)
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -235,9 +236,9 @@ class SnapshotsScreen(HostView):
             if answer is None:
                 return
             name, description, memory = answer
-            hv = self.vmtui.hypervisor_for(self.uuid)
+            hv = services(self).hypervisor_for(self.uuid)
             self.notify(f"Taking snapshot {name} of {data.guest}…", markup=False, timeout=3)
-            self.vmtui.run_backend(
+            services(self).run_backend(
                 lambda: create_snapshot(hv, self.uuid, name, description, memory),
                 done=lambda _s: self.reload(),
                 what=f"take a snapshot of {data.guest}",
@@ -257,8 +258,8 @@ class SnapshotsScreen(HostView):
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
-            hv = self.vmtui.hypervisor_for(self.uuid)
-            self.vmtui.run_backend(
+            hv = services(self).hypervisor_for(self.uuid)
+            services(self).run_backend(
                 lambda: revert_snapshot(hv, self.uuid, snap.name),
                 done=lambda _state: self.reload(),
                 failed=self._action_failed,
@@ -303,8 +304,8 @@ class SnapshotsScreen(HostView):
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
-            hv = self.vmtui.hypervisor_for(self.uuid)
-            self.vmtui.run_backend(
+            hv = services(self).hypervisor_for(self.uuid)
+            services(self).run_backend(
                 lambda: delete_snapshot(hv, self.uuid, snap.name, children),
                 done=lambda _r: self.reload(),
                 failed=self._action_failed,

@@ -1,13 +1,12 @@
 """Storage pools and volumes of one host (V): refresh a pool, create and delete volumes.
 
-Every read and change runs through ``app.run_backend``; changes carry their virsh words.
+Every read and change runs through ``Services.run_backend``; changes carry their virsh words.
 A volume a guest uses cannot be deleted: the screen says which guest, and so does the backend.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on
@@ -27,7 +26,6 @@ from textual.widgets import (
     Static,
 )
 
-from vmtui import format as fmt
 from vmtui.backend import Hypervisor
 from vmtui.backend.devices import InvalidInput
 from vmtui.backend.storage import (
@@ -42,12 +40,12 @@ from vmtui.backend.storage import (
     refresh_pool,
     volume_spec,
 )
+from vmtui.control.services import services
+from vmtui.core import format as fmt
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.form import FormScreen
+from vmtui.screens.xmledit import XmlEditScreen
 from vmtui.widgets.status_line import StatusLine
-
-if TYPE_CHECKING:
-    from vmtui.app import VmtuiApp
 
 MUTATING_KEYS = frozenset({"create", "delete", "refresh", "edit_xml"})
 
@@ -153,12 +151,9 @@ class StorageScreen(Screen[None]):
         self.pool: str | None = None  # the pool whose volumes are shown
         self.gone = False  # left (unmounted): late answers are dropped
 
-    @property
-    def vmtui(self) -> VmtuiApp:
-        return cast("VmtuiApp", self.app)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in MUTATING_KEYS and self.vmtui.readonly)
+        return not (action in MUTATING_KEYS and services(self).readonly)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="st-title", markup=False)
@@ -179,13 +174,13 @@ class StorageScreen(Screen[None]):
         self.load_pools()
 
     def _show_title(self) -> None:
-        link = self.vmtui.hosts.get(self.uri)
+        link = services(self).hosts.get(self.uri)
         label = link.label if link else fmt.short_uri(self.uri)
         self.query_one("#st-title", Static).update(f"Storage on {label}")
 
     # ------------------------------------------------------------ reading
     def _hv(self) -> Hypervisor:
-        return self.vmtui.hypervisor_for_uri(self.uri)
+        return services(self).hypervisor_for_uri(self.uri)
 
     def load_pools(self) -> None:
         if self.gone:
@@ -196,7 +191,7 @@ class StorageScreen(Screen[None]):
             self.query_one("#st-detail", Static).update(str(err))
             return
         uri = self.uri
-        self.vmtui.run_backend(
+        services(self).run_backend(
             partial(list_pools, hv),
             done=lambda pools: self.show_pools(uri, pools),
             failed=self._failed,
@@ -236,7 +231,7 @@ class StorageScreen(Screen[None]):
             title += f": the pool is {info.state}"
         self.query_one("#vol-title", Static).update(title)
         uri = self.uri
-        self.vmtui.run_backend(
+        services(self).run_backend(
             partial(list_volumes, self._hv(), pool),
             done=lambda vols: self.show_volumes(uri, pool, vols),
             failed=self._failed,
@@ -286,8 +281,6 @@ class StorageScreen(Screen[None]):
     # ------------------------------------------------------------ changing
     def action_edit_xml(self) -> None:
         """e: the selected pool's XML in the editor (diff, then define with validation)."""
-        from vmtui.screens.xmledit import XmlEditScreen
-
         info = next((p for p in self.pools if p.name == self.pool), None)
         if info is None:
             self.notify("No storage pool is selected.", severity="warning", timeout=3)
@@ -299,7 +292,7 @@ class StorageScreen(Screen[None]):
         if pool is None:
             return
         hv = self._hv()
-        self.vmtui.run_backend(
+        services(self).run_backend(
             partial(refresh_pool, hv, pool),
             done=lambda _r: self.load_pools(),
             what=f"refresh pool {pool}",
@@ -318,7 +311,7 @@ class StorageScreen(Screen[None]):
             if spec is None:
                 return
             hv = self._hv()
-            self.vmtui.run_backend(
+            services(self).run_backend(
                 partial(create_volume, hv, pool, spec),
                 done=lambda _v: self.load_pools(),
                 what=f"create volume {spec.name}",
@@ -349,7 +342,7 @@ class StorageScreen(Screen[None]):
             if not yes:
                 return
             hv = self._hv()
-            self.vmtui.run_backend(
+            services(self).run_backend(
                 partial(delete_volume, hv, vol.pool, vol.name),
                 done=lambda _r: self.load_pools(),
                 what=f"delete volume {vol.name}",
@@ -369,7 +362,7 @@ class StorageScreen(Screen[None]):
         )
 
     def action_next_host(self) -> None:
-        uris = list(self.vmtui.hosts)
+        uris = list(services(self).hosts)
         if len(uris) < 2:
             self.notify("Only one host is connected.", timeout=2)
             return

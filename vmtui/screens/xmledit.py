@@ -24,8 +24,9 @@ from vmtui.backend.xmledit import (
     save_xml,
     unified_diff,
 )
-from vmtui.screens.base import HostView
+from vmtui.control.services import services
 from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.hostview import HostView
 from vmtui.widgets.status_line import StatusLine
 
 
@@ -119,8 +120,8 @@ class XmlEditScreen(HostView):
 
     def _hypervisor(self) -> Hypervisor:
         if self.kind == "domain" and not self.host:
-            return self.vmtui.hypervisor_for(self.uuid)
-        return self.vmtui.hypervisor_for_uri(self.host)
+            return services(self).hypervisor_for(self.uuid)
+        return services(self).hypervisor_for_uri(self.host)
 
     def on_mount(self) -> None:
         try:
@@ -128,7 +129,7 @@ class XmlEditScreen(HostView):
         except VmtuiError as err:
             self._show_error(err.message)
             return
-        self.vmtui.run_backend(
+        services(self).run_backend(
             lambda: read_xml(hv, self.kind, self.uuid),
             done=self._loaded,
             failed=self._show_error,
@@ -177,7 +178,7 @@ class XmlEditScreen(HostView):
     def _save(self, doc: XmlDocument, edited: str) -> None:
         hv = self._hypervisor()
         self._show_error("")
-        self.vmtui.run_backend(
+        services(self).run_backend(
             lambda: save_xml(hv, doc, edited),
             done=self._saved,
             failed=self._show_error,  # the text stays in the editor

@@ -27,8 +27,8 @@ from textual.widgets.data_table import (
     RowKey,
 )
 
-from vmtui import format as fmt
 from vmtui.backend import GuestInfo, GuestState, GuestStats
+from vmtui.core import format as fmt
 
 STATE_STYLES = {
     GuestState.RUNNING: "bold green",

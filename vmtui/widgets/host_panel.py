@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
-from vmtui import format as fmt
 from vmtui.backend import HostHistory, HostInfo, HostStats
+from vmtui.core import format as fmt
 
 
 def host_lines(

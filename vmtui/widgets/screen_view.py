@@ -125,7 +125,7 @@ def encode_sixel(
 ) -> tuple[str, int, int]:
     """The picture scaled to fit ``cols`` x ``rows`` cells (aspect kept) as sixel data, and the
     cells it covers. The slow part of pixel drawing (0.2-0.6 s a frame here): for a worker
-    thread, so the UI never waits for it. Needs ``vmtui.graphics`` to have found sixel."""
+    thread, so the UI never waits for it. Needs ``vmtui.term.graphics`` to have found sixel."""
     from textual_image._sixel import image_to_sixels
     from textual_image._terminal import get_cell_size
 
@@ -184,7 +184,7 @@ class SixelCanvas(Widget, can_focus=False):
 class PixelView(Widget):
     """The same picture in real pixels: sixel or kitty graphics, through textual-image.
 
-    Only composed when the terminal said it shows them (``vmtui.graphics``), since
+    Only composed when the terminal said it shows them (``vmtui.term.graphics``), since
     textual-image's widgets read the terminal's cell size when first imported."""
 
     DEFAULT_CSS = """

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-_UNITS = ("B", "K", "M", "G", "T", "P")
+from vmtui.core.units import SYMBOLS
+
 _BARS = " ▁▂▃▄▅▆▇█"
 DASH = "–"  # noqa: RUF001 - an en dash reads as "no figure"
 
@@ -16,13 +17,13 @@ def size(n: float | None, *, base_unit: str = "B") -> str:
     value = float(n)
     if value == 0:
         return "0"
-    idx = _UNITS.index(base_unit)
-    while abs(value) >= 1024 and idx < len(_UNITS) - 1:
+    idx = SYMBOLS.index(base_unit)
+    while abs(value) >= 1024 and idx < len(SYMBOLS) - 1:
         value /= 1024
         idx += 1
     if idx == 0 or value >= 10:
-        return f"{value:.0f}{_UNITS[idx]}"
-    return f"{value:.1f}{_UNITS[idx]}"
+        return f"{value:.0f}{SYMBOLS[idx]}"
+    return f"{value:.1f}{SYMBOLS[idx]}"
 
 
 def kib(n: float | None) -> str:

@@ -8,19 +8,20 @@ merged view built by ``merge_snapshots``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from textual.timer import Timer
 
-from vmtui import format as fmt
 from vmtui.backend import (
     GuestHistory,
     GuestInfo,
     GuestStats,
     HostHistory,
+    HostInfo,
     Hypervisor,
     Snapshot,
 )
+from vmtui.core import format as fmt
 
 
 class HostLink:
@@ -44,6 +45,11 @@ class HostLink:
     @property
     def uri(self) -> str:
         return self.hv.uri
+
+    @property
+    def host_info(self) -> HostInfo | None:
+        """What the host said of itself (hostname, CPUs, memory) once connected."""
+        return self.hv.host_info
 
     @property
     def label(self) -> str:
@@ -94,6 +100,36 @@ class HostLink:
             f"{running} running{mode}",
             "bold green",
         )
+
+
+def fleet_status(
+    links: Sequence[HostLink],
+    merged: Snapshot | None,
+    now: float,
+    interval: float,
+    readonly: bool,
+) -> tuple[str, str, str]:
+    """(symbol, sentence, style) for the whole session: one host's own status, or the worst
+    host's with how many are connected, or a summary of every host's guests."""
+    if not links:
+        return ("◌", "No host connected; press H to add or connect one.", "yellow")
+    states = [link.status(now, interval, readonly) for link in links]
+    if len(links) == 1:
+        return states[0]
+    worst = next((st for st in states if st[0] == "✖"), None) or next(
+        (st for st in states if st[0] != "●"), None
+    )
+    ok = sum(1 for st in states if st[0] == "●")
+    if worst is not None:
+        return (worst[0], f"{worst[1]} · {ok}/{len(links)} hosts connected", worst[2])
+    guests = merged.guests if merged else ()
+    running = merged.running if merged else 0
+    mode = " · read-only" if readonly else ""
+    return (
+        "●",
+        f"Connected to {len(links)} hosts · {len(guests)} guests, {running} running{mode}",
+        "bold green",
+    )
 
 
 def host_of(uri: str) -> str:

@@ -1,4 +1,8 @@
-"""App-wide messages. Worker threads and libvirt's event thread only ever post these."""
+"""App-wide messages.
+
+Worker threads and libvirt's event thread only ever post these; screens post the
+``…Requested`` ones to command the app (they bubble up to it), instead of calling it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from textual.message import Message
 from vmtui.backend import (
     ConnectionEvent,
     ConsoleSession,
-    DeletePlan,
     GuestEvent,
     GuestHistory,
     HostHistory,
@@ -55,31 +58,6 @@ class BackendEvent(Message):
     def __init__(self, event: ConnectionEvent | GuestEvent) -> None:
         super().__init__()
         self.event = event
-
-
-class ActionFinished(Message):
-    """A guest action ended: ``error`` is a sentence for the user, empty on success."""
-
-    def __init__(
-        self, description: str, error: str = "", command: str = "", host: str = ""
-    ) -> None:
-        super().__init__()
-        self.description = description
-        self.error = error
-        self.command = command  # the equivalent virsh command line, for the activity log
-        self.host = host
-
-    @property
-    def ok(self) -> bool:
-        return not self.error
-
-
-class DeletePlanned(Message):
-    """What deleting a guest would touch is known: time to ask the user."""
-
-    def __init__(self, plan: DeletePlan) -> None:
-        super().__init__()
-        self.plan = plan
 
 
 class ConsoleChanged(Message):
@@ -151,3 +129,30 @@ class CallFinished(Message):
         self.result = result
         self.error = error
         self.failed = failed
+
+
+class GuestActionRequested(Message):
+    """A screen asks for a power action (``core.actions.POWER``) on one guest."""
+
+    def __init__(self, action: str, uuid: str, name: str) -> None:
+        super().__init__()
+        self.action = action
+        self.uuid = uuid
+        self.name = name
+
+
+class ConsoleRequested(Message):
+    """A screen asks for a guest's serial console (attached if it is not yet)."""
+
+    def __init__(self, uuid: str, name: str) -> None:
+        super().__init__()
+        self.uuid = uuid
+        self.name = name
+
+
+class DeleteRequested(Message):
+    """A screen asks to delete a guest: the app reads what would go, then asks the user."""
+
+    def __init__(self, uuid: str) -> None:
+        super().__init__()
+        self.uuid = uuid

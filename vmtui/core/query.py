@@ -29,10 +29,8 @@ import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # only for annotations: importing the backend would load libvirt
-    from vmtui.backend.models import GuestInfo, GuestStats
+from vmtui.core import units
 
 
 class QueryError(ValueError):
@@ -95,22 +93,6 @@ YES |= {"no": False, "n": False, "false": False, "off": False, "0": False}
 FIELDS = ("name", "state", "tag", "host", "autostart")
 NUMERIC = ("cpu", "mem", "vcpus")
 
-_UNITS = {
-    "": 1024,  # a bare number is MiB
-    "b": 1 / 1024,
-    "k": 1,
-    "kb": 1,
-    "kib": 1,
-    "m": 1024,
-    "mb": 1024,
-    "mib": 1024,
-    "g": 1024**2,
-    "gb": 1024**2,
-    "gib": 1024**2,
-    "t": 1024**3,
-    "tb": 1024**3,
-    "tib": 1024**3,
-}
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     "<=": operator.le,
@@ -120,7 +102,6 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
 }
 _NUMERIC_TERM = re.compile(r"^(cpu|mem|memory|vcpus?)\s*(>=|<=|==|>|<|=)\s*(.*)$", re.IGNORECASE)
-_NUMBER = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-z]*)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -185,13 +166,12 @@ def _bad(token: Token, why: str) -> QueryError:
 
 def parse_size_kib(text: str) -> float:
     """``2G`` -> KiB (binary units; a bare number is MiB). ValueError with a reason."""
-    m = _NUMBER.match(text.strip())
-    if not m:
-        raise ValueError(f"'{text}' is not a size; write e.g. 512M or 2G.")
-    unit = m.group(2).lower()
-    if unit not in _UNITS:
-        raise ValueError(f"'{m.group(2)}' is not a unit; use K, M, G or T.")
-    return float(m.group(1)) * _UNITS[unit]
+    try:
+        return units.parse_size(text, "M") / units.KIB
+    except units.SizeError as err:
+        if err.unit is None:
+            raise ValueError(f"'{text}' is not a size; write e.g. 512M or 2G.") from None
+        raise ValueError(f"'{err.unit}' is not a unit; use K, M, G or T.") from None
 
 
 def _numeric(token: Token, m: re.Match[str]) -> Predicate:
@@ -322,22 +302,3 @@ def select(query: str, subjects: Sequence[Subject]) -> list[Subject]:
     """The subjects a query matches, in the given order."""
     pred = parse(query)
     return [s for s in subjects if pred(s)]
-
-
-def subject_of(guest: GuestInfo, stats: GuestStats | None, host_label: str = "") -> Subject:
-    """A guest (and its last stats) as a query sees it."""
-    active = guest.state.is_active
-    mem = stats.mem_current_kib if stats and stats.mem_current_kib else guest.memory_kib
-    return Subject(
-        uuid=guest.uuid,
-        name=guest.name,
-        state=guest.state.label,
-        active=active,
-        tags=guest.tags,
-        host=host_label,
-        uri=guest.host,
-        cpu=stats.cpu_percent if stats and active else None,
-        mem_kib=mem,
-        vcpus=guest.vcpus,
-        autostart=guest.autostart,
-    )

@@ -25,9 +25,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from vmtui import query
-from vmtui.query import QueryError, Subject
-from vmtui.tagtext import TagEdit, TagError, validate_tag
+from vmtui.core import query
+from vmtui.core.query import QueryError, Subject
+from vmtui.core.tagtext import TagEdit, TagError, validate_tag
 
 
 class CommandError(ValueError):

@@ -1,0 +1,142 @@
+"""Open serial consoles: each one's emulator and session live across detaching, guest reboots
+and reconnects. The UI thread never talks to a console stream: opening and closing run in
+workers, and the outcome comes back as a message the app routes here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.app import App
+
+from vmtui.backend import ConsoleBusy, ConsoleSession, Emulator, Hypervisor, Snapshot
+from vmtui.control.messages import ConsoleChanged, ConsoleClosed, ConsoleFailed, ConsoleOpened
+from vmtui.control.runner import sentence
+
+
+@dataclass
+class ConsoleState:
+    """An open console: its screen survives detaching, reconnects and guest reboots."""
+
+    uuid: str
+    name: str
+    emulator: Emulator
+    session: ConsoleSession | None = None
+    status: str = "connecting…"
+    opening: bool = False
+    busy: bool = False  # another client holds it; we wait for the user to take it over
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def connected(self) -> bool:
+        return self.session is not None and not self.session.closed
+
+    def send(self, data: bytes) -> None:
+        if self.session is not None:
+            self.session.send(data)
+
+
+class Consoles:
+    """Every open console of the session, by guest UUID."""
+
+    def __init__(self, app: App[Any], hypervisor_for: Callable[[str], Hypervisor]) -> None:
+        self._app = app
+        self._hypervisor_for = hypervisor_for
+        self.states: dict[str, ConsoleState] = {}
+
+    def ensure(self, uuid: str, name: str, force: bool = False) -> ConsoleState:
+        """The guest's console, attached or attaching (its screen is kept when it exists)."""
+        console = self.states.get(uuid)
+        if console is None:
+            emulator = Emulator(80, 24, history=5000)
+            console = ConsoleState(uuid=uuid, name=name, emulator=emulator)
+            emulator.set_responder(console.send)  # query replies go back to the guest
+            self.states[uuid] = console
+        if not console.connected and not console.opening:
+            self.attach(console, force)
+        return console
+
+    def attach(self, console: ConsoleState, force: bool) -> None:
+        console.opening = True
+        console.busy = False
+        console.status = "connecting…"
+        hv = self._hypervisor_for(console.uuid)
+        uuid, emulator, post = console.uuid, console.emulator, self._app.post_message
+
+        def work() -> None:
+            try:
+                session = hv.open_console(
+                    uuid,
+                    emulator,
+                    on_change=lambda: post(ConsoleChanged(uuid)),
+                    on_closed=lambda reason: post(ConsoleClosed(uuid, reason)),
+                    force=force,
+                )
+            except Exception as err:
+                error = sentence(err, "Could not open the console: {err}")
+                post(ConsoleFailed(uuid, error, busy=isinstance(err, ConsoleBusy)))
+                return
+            post(ConsoleOpened(uuid, session))
+
+        self._app.run_worker(
+            work, thread=True, exit_on_error=False, group="console", description="open console"
+        )
+
+    def opened(self, message: ConsoleOpened) -> ConsoleState | None:
+        console = self.states.get(message.uuid)
+        if console is None:  # closed while opening
+            self._close_session(message.session)
+            return None
+        console.session = message.session
+        console.opening = False
+        console.status = "connected"
+        return console
+
+    def failed(self, message: ConsoleFailed) -> ConsoleState | None:
+        console = self.states.get(message.uuid)
+        if console is None:
+            return None
+        console.opening = False
+        console.status = message.error
+        return console
+
+    @staticmethod
+    def held(console: ConsoleState) -> None:
+        """Another client holds the console: wait until the user says to take it over."""
+        console.busy = True
+        console.status = "held by another client"
+
+    def closed(self, message: ConsoleClosed) -> ConsoleState | None:
+        console = self.states.get(message.uuid)
+        if console is None:
+            return None
+        console.session = None
+        console.status = f"disconnected: {message.reason}; reconnects when the guest runs"
+        return console
+
+    def reconnect(self, snapshot: Snapshot) -> None:
+        """Re-attach (never with FORCE) the consoles of guests that run again."""
+        if not self.states:
+            return  # (no set of every running guest each poll for nothing)
+        running = {g.uuid for g in snapshot.guests if g.is_active}
+        for console in self.states.values():
+            if console.uuid in running and not (
+                console.connected or console.opening or console.busy
+            ):
+                self.attach(console, force=False)
+
+    def close(self, uuid: str) -> None:
+        console = self.states.pop(uuid, None)
+        if console is not None and console.session is not None:
+            self._close_session(console.session)
+
+    def _close_session(self, session: ConsoleSession) -> None:
+        self._app.run_worker(
+            session.close,
+            thread=True,
+            exit_on_error=False,
+            group="console",
+            description="close console",
+        )

@@ -1,0 +1,154 @@
+"""The poll loops: one per host, each a one-shot timer re-armed only when its last poll
+finished, so polls of one host never overlap and a slow or hung host never delays another.
+
+The poll runs in a thread worker and posts ``Polled`` or ``PollFailed``; the app routes them
+back here (``polled`` / ``failed`` update the host's link) and then redraws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from textual.app import App
+
+from vmtui.backend import Hypervisor, NoDaemon, VmtuiError
+from vmtui.control.hosts import HostLink
+from vmtui.control.messages import Polled, PollFailed
+
+
+class Poller:
+    """Arms, runs and re-arms each host's poll."""
+
+    def __init__(
+        self,
+        app: App[Any],
+        hosts: Mapping[str, HostLink],
+        interval: float,
+        clock: Callable[[], float],
+        watched: Callable[[], frozenset[str]],
+    ) -> None:
+        self._app = app
+        self._hosts = hosts
+        self.interval = interval
+        self._clock = clock
+        self._watched = watched
+        self.polls = 0  # polls answered, all hosts together
+
+    def schedule(self, delay: float, link: HostLink | None = None) -> None:
+        """Arm the next poll of ``link`` (of every host when None) in ``delay`` seconds."""
+        links = [link] if link is not None else list(self._hosts.values())
+        for one in links:
+            if one.closed:
+                continue
+            if one.timer is not None:
+                one.timer.stop()
+            one.timer = self._app.set_timer(max(0.001, delay), lambda one=one: self._start(one))
+
+    def request(self, uri: str | None = None) -> None:
+        """Poll soon (after an action or an event); never overlaps a running poll."""
+        one = self._hosts.get(uri) if uri is not None else None
+        links = [one] if one is not None else list(self._hosts.values())
+        for link in links:
+            if link.polling:
+                link.poll_again = True
+            else:
+                self.schedule(0.05, link)
+
+    def stop(self, link: HostLink) -> None:
+        link.closed = True
+        if link.timer is not None:
+            link.timer.stop()
+
+    def _start(self, link: HostLink) -> None:
+        if link.closed:
+            return
+        if link.polling:
+            link.poll_again = True
+            return
+        link.polling = True
+        link.poll_started = self._clock()
+        known = {g.uuid for g in link.snapshot.guests} if link.snapshot else set()
+        watched = self._watched()
+        hv = link.hv
+        self._app.run_worker(
+            lambda: self._poll(hv, watched & known if known else watched),
+            thread=True,
+            exit_on_error=False,
+            group="poll",
+            description="poll host",
+        )
+
+    def _poll(self, hv: Hypervisor, watched: frozenset[str]) -> None:
+        """In the worker: one poll, and the histories of the guests being watched."""
+        uri = hv.uri
+        try:
+            snapshot = hv.poll()
+        except NoDaemon as err:
+            failed = PollFailed(err.message, hv.backoff.next(), no_daemon=True, uri=uri)
+            self._app.post_message(failed)
+            return
+        except VmtuiError as err:
+            self._app.post_message(PollFailed(err.message, hv.backoff.next(), uri=uri))
+            return
+        except Exception as err:  # never a traceback on screen: say it, keep polling
+            message = f"Unexpected error while polling: {err}"
+            self._app.post_message(PollFailed(message, hv.backoff.cap, uri=uri))
+            return
+        histories = {uuid: hv.guest_history(uuid) for uuid in watched}
+        self._app.post_message(Polled(snapshot, histories, hv.host_history()))
+
+    def polled(self, message: Polled) -> HostLink | None:
+        """A poll answered: record it on its host. None when the host has gone meanwhile."""
+        link = self._hosts.get(message.snapshot.uri)
+        if link is None:
+            return None  # a late answer from a host that was removed
+        link.polling = False
+        link.poll_started = None
+        link.hung = False
+        self.polls += 1
+        link.snapshot = message.snapshot
+        link.histories = message.histories
+        link.host_history = message.host_history
+        link.retry_at = None
+        link.lost_reason = ""
+        link.ever_polled = True
+        return link
+
+    def failed(self, message: PollFailed) -> HostLink | None:
+        """A poll failed: the host is stale until ``retry_at``."""
+        link = self._hosts.get(message.uri)
+        if link is None:
+            return None
+        link.polling = False
+        link.poll_started = None
+        link.hung = False
+        link.lost_reason = message.error
+        link.retry_at = self._clock() + message.retry_in
+        link.ever_polled = True
+        return link
+
+    def rearm(self, link: HostLink, delay: float | None = None) -> None:
+        """After an answer: the next poll in ``delay`` (the interval by default), or at once
+        when something asked for a poll while this one ran."""
+        wait = self.interval if delay is None else delay
+        self.schedule(0.05 if link.poll_again else wait, link)
+        link.poll_again = False
+
+    def lost(self, link: HostLink, reason: str) -> None:
+        """libvirt said the connection is gone: retry after the backoff's next delay."""
+        link.lost_reason = reason
+        delay = link.hv.backoff.next()
+        link.retry_at = self._clock() + delay
+        if not link.polling:
+            self.schedule(delay, link)
+
+    def mark_hung(self) -> bool:
+        """Note hosts whose running poll is overdue (or no longer); True when any changed."""
+        now = self._clock()
+        changed = False
+        for link in self._hosts.values():
+            hung = link.overdue(now, self.interval)
+            if hung != link.hung:
+                link.hung, changed = hung, True
+        return changed

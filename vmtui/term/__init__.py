@@ -1,0 +1,1 @@
+"""Facts about the user's terminal (graphics protocols, hang-up), learnt outside Textual."""
