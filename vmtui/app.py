@@ -123,6 +123,7 @@ class VmtuiApp(App[None]):
         self.activity = ActivityLog()
         self.poller = Poller(self, self.hosts, interval, clock, lambda: self.watched)
         self.runner = Runner(self, self.activity, self.request_poll)
+        self.run_backend = self.runner.run  # a blocking backend call in a worker
         self._consoles = Consoles(self, self.hypervisor_for)
         self.console_on_start = console_on_start
         self._no_daemon_screen: NoDaemonScreen | None = None
@@ -413,29 +414,7 @@ class VmtuiApp(App[None]):
         hangup.end_after_grace()
         self.exit(return_code=hangup.EXIT_CODE)
 
-    # ------------------------------------------------------------ backend calls and actions
-    def run_backend(
-        self,
-        call: Callable[[], T],
-        *,
-        done: Callable[[T], None] | None = None,
-        failed: Callable[[str], None] | None = None,
-        what: str = "finish that",
-        success: str | Callable[[T], str] | None = None,
-        command: Sequence[str] | str = (),
-        host: str = "",
-    ) -> None:
-        """A blocking backend call in a worker (see ``control.runner.Runner.run``)."""
-        self.runner.run(
-            call,
-            done=done,
-            failed=failed,
-            what=what,
-            success=success,
-            command=command,
-            host=host,
-        )
-
+    # ------------------------------------------------------------ actions
     def on_call_finished(self, message: CallFinished) -> None:
         self.runner.finished(message)
 

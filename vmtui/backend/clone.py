@@ -26,7 +26,7 @@ from typing import Any
 import libvirt
 
 from vmtui.backend.devices import InvalidInput
-from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError, libvirt_message
+from vmtui.backend.errors import ActionFailed, VmtuiError, libvirt_message
 from vmtui.backend.hypervisor import Hypervisor
 from vmtui.backend.models import GuestState
 
@@ -131,13 +131,6 @@ def validate_clone_name(name: str, taken: set[str]) -> str:
     return text
 
 
-def _failed(hv: Hypervisor, err: libvirt.libvirtError, sentence: str) -> VmtuiError:
-    wrapped = hv.wrap_error(err, "change", "")
-    if isinstance(wrapped, NotConnected):
-        return wrapped
-    return ActionFailed(f"{sentence}: {libvirt_message(err).strip().rstrip('.')}.")
-
-
 def _copy_name(volume: str, old: str, new: str, target: str, taken: set[str]) -> str:
     if old and old in volume:
         candidate = volume.replace(old, new, 1)
@@ -184,7 +177,7 @@ def plan_clone(hv: Hypervisor, uuid: str, new_name: str, target_pool: str = "") 
         xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
         taken = {d.name() for d in conn.listAllDomains(0)}
     except libvirt.libvirtError as err:
-        raise _failed(hv, err, f"Could not read guest {name}") from None
+        raise hv.wrap_failure(err, f"Could not read guest {name}") from None
     if state not in (GuestState.SHUTOFF, GuestState.PAUSED):
         raise ActionFailed(
             f"Guest {name} is {state.label}: shut it down or pause it first, so its disks "
@@ -200,7 +193,7 @@ def plan_clone(hv: Hypervisor, uuid: str, new_name: str, target_pool: str = "") 
                 obj = conn.storagePoolLookupByName(pname)
                 active = obj.isActive()
             except libvirt.libvirtError as err:
-                raise _failed(hv, err, f"Could not use storage pool {pname}") from None
+                raise hv.wrap_failure(err, f"Could not use storage pool {pname}") from None
             if not active:
                 raise ActionFailed(f"Storage pool {pname} is not active; start it first.")
             pool_objs[pname] = obj
@@ -242,13 +235,13 @@ def plan_clone(hv: Hypervisor, uuid: str, new_name: str, target_pool: str = "") 
                     "vmtui copies disks through libvirt's storage API. Add its directory as "
                     "a storage pool, then clone again."
                 ) from None
-            raise _failed(hv, err, f"Could not read disk {target} of guest {name}") from None
+            raise hv.wrap_failure(err, f"Could not read disk {target} of guest {name}") from None
         dest = target_pool or src_pool
         if dest not in planned:
             try:
                 planned[dest] = set(pool(dest).listVolumes())
             except libvirt.libvirtError as err:
-                raise _failed(hv, err, f"Could not list the volumes of pool {dest}") from None
+                raise hv.wrap_failure(err, f"Could not list the volumes of pool {dest}") from None
         volname = _copy_name(vol.name(), name, new_name, target, planned[dest])
         planned[dest].add(volname)
         driver = disk.find("driver")
@@ -376,7 +369,7 @@ def _copy_disk(
         dest = conn.storagePoolLookupByName(copy.pool)
         src = conn.storageVolLookupByPath(copy.source)
     except libvirt.libvirtError as err:
-        raise _failed(hv, err, f"Could not start copying disk {copy.target}") from None
+        raise hv.wrap_failure(err, f"Could not start copying disk {copy.target}") from None
     result: dict[str, Any] = {}
 
     def run() -> None:
@@ -406,7 +399,7 @@ def _copy_disk(
                 "the guest is paused, so it cannot be copied now. Shut the guest down and "
                 "clone again."
             )
-        raise _failed(hv, copy_error, f"Could not copy disk {copy.target}")
+        raise hv.wrap_failure(copy_error, f"Could not copy disk {copy.target}")
     made.append(result["vol"])
     progress(CloneProgress(index, total, copy.target, copy.allocation, copy.allocation))
 
@@ -445,7 +438,7 @@ def clone_guest(
         source_xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
         taken = {d.name() for d in conn.listAllDomains(0)}
     except libvirt.libvirtError as err:
-        raise _failed(hv, err, f"Could not read guest {plan.source_name}") from None
+        raise hv.wrap_failure(err, f"Could not read guest {plan.source_name}") from None
     if state not in (GuestState.SHUTOFF, GuestState.PAUSED):
         raise ActionFailed(
             f"Guest {plan.source_name} is {state.label} now: shut it down or pause it first."
@@ -466,7 +459,7 @@ def clone_guest(
         try:
             conn.defineXMLFlags(xml, flag)
         except libvirt.libvirtError as err:
-            raise _failed(hv, err, f"Could not define the clone {plan.new_name}") from None
+            raise hv.wrap_failure(err, f"Could not define the clone {plan.new_name}") from None
     except BaseException as err:
         left = _remove(made)
         if left and isinstance(err, VmtuiError):
@@ -489,4 +482,4 @@ def pool_names(hv: Hypervisor) -> tuple[str, ...]:
         pools = conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE)
         return tuple(sorted(p.name() for p in pools))
     except libvirt.libvirtError as err:
-        raise _failed(hv, err, f"Could not list the storage pools of {hv.uri}") from None
+        raise hv.wrap_failure(err, f"Could not list the storage pools of {hv.uri}") from None

@@ -826,6 +826,16 @@ class Hypervisor:
         connection lost when the error says so."""
         return self._wrap(err, verb, name)
 
+    def wrap_failure(
+        self, err: libvirt.libvirtError, sentence: str, verb: str = "change", name: str = ""
+    ) -> VmtuiError:
+        """A libvirt error as ``"<sentence>: <libvirt's reason>."`` (ActionFailed); when it
+        says the connection is gone, wrap_error's NotConnected (for ``verb`` and ``name``)."""
+        wrapped = self._wrap(err, verb, name)
+        if isinstance(wrapped, NotConnected):
+            return wrapped
+        return ActionFailed(f"{sentence}: {libvirt_message(err).strip().rstrip('.')}.")
+
     def touch(self, uuid: str) -> None:
         """Re-read this guest's configuration and flags on the next poll (after changing it)."""
         with self._lock:

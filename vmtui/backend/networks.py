@@ -17,7 +17,7 @@ import libvirt
 
 from vmtui.backend import domxml
 from vmtui.backend.devices import InvalidInput
-from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError, libvirt_message
+from vmtui.backend.errors import ActionFailed, VmtuiError
 from vmtui.backend.verdict import network_mode
 
 if TYPE_CHECKING:
@@ -195,10 +195,7 @@ def network_users(conn: Any) -> dict[str, set[str]]:
 
 
 def _wrap(hv: Hypervisor, err: libvirt.libvirtError, verb: str, name: str) -> VmtuiError:
-    wrapped = hv.wrap_error(err, verb, name)
-    if isinstance(wrapped, NotConnected):
-        return wrapped
-    return ActionFailed(f"Could not {verb} network {name}: {libvirt_message(err)}.")
+    return hv.wrap_failure(err, f"Could not {verb} network {name}", verb, name)
 
 
 def list_networks(hv: Hypervisor) -> tuple[NetworkInfo, ...]:

@@ -17,7 +17,7 @@ from typing import Any
 import libvirt
 
 from vmtui.backend.devices import InvalidInput
-from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError, libvirt_message
+from vmtui.backend.errors import ActionFailed
 from vmtui.backend.hypervisor import Hypervisor
 from vmtui.backend.models import GuestState
 
@@ -119,18 +119,6 @@ def validate_snapshot_name(name: str, existing: tuple[str, ...] | list[str] = ()
     return text
 
 
-def _wrap(hv: Hypervisor, err: libvirt.libvirtError, verb: str, name: str) -> VmtuiError:
-    return hv.wrap_error(err, verb, name)
-
-
-def _failed(hv: Hypervisor, err: libvirt.libvirtError, sentence: str) -> VmtuiError:
-    """``sentence`` + libvirt's reason, unless the connection died (then that is said)."""
-    wrapped = hv.wrap_error(err, "change", "")
-    if isinstance(wrapped, NotConnected):
-        return wrapped
-    return ActionFailed(f"{sentence}: {libvirt_message(err)}.")
-
-
 def _snapshot_info(snap: Any, current: str | None) -> GuestSnapshot:
     root = ET.fromstring(snap.getXMLDesc(0))
     memory = root.find("memory")
@@ -192,7 +180,7 @@ def list_snapshots(hv: Hypervisor, uuid: str) -> SnapshotTree:
             current = None
         snaps = [_snapshot_info(s, current) for s in dom.listAllSnapshots(0)]
     except libvirt.libvirtError as err:
-        raise _wrap(hv, err, "read the snapshots of", name) from None
+        raise hv.wrap_error(err, "read the snapshots of", name) from None
     return SnapshotTree(name, uuid, state, _ordered(snaps), snapshot_blocker(xml))
 
 
@@ -228,7 +216,7 @@ def create_snapshot(
         state = GuestState.from_libvirt(dom.state()[0])
         xml = dom.XMLDesc(0)
     except libvirt.libvirtError as err:
-        raise _wrap(hv, err, "snapshot", guest) from None
+        raise hv.wrap_error(err, "snapshot", guest) from None
     name = validate_snapshot_name(name, existing)
     blocker = snapshot_blocker(xml)
     if blocker:
@@ -249,7 +237,7 @@ def create_snapshot(
         snap = dom.snapshotCreateXML(snapshot_xml(name, description, memory), 0)
         info = _snapshot_info(snap, snap.getName())
     except libvirt.libvirtError as err:
-        raise _wrap(hv, err, f"take snapshot {name} of", guest) from None
+        raise hv.wrap_error(err, f"take snapshot {name} of", guest) from None
     finally:
         hv.touch(uuid)
     return info
@@ -269,7 +257,7 @@ def revert_snapshot(hv: Hypervisor, uuid: str, name: str) -> GuestState:
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
             raise ActionFailed(f"Guest {guest} has no snapshot called {name} any more.") from None
-        raise _failed(hv, err, f"Could not revert guest {guest} to snapshot {name}") from None
+        raise hv.wrap_failure(err, f"Could not revert guest {guest} to snapshot {name}") from None
     finally:
         hv.touch(uuid)
 
@@ -289,6 +277,6 @@ def delete_snapshot(hv: Hypervisor, uuid: str, name: str, children: bool = False
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
             raise ActionFailed(f"Guest {guest} has no snapshot called {name} any more.") from None
-        raise _wrap(hv, err, f"delete snapshot {name} of", guest) from None
+        raise hv.wrap_error(err, f"delete snapshot {name} of", guest) from None
     finally:
         hv.touch(uuid)

@@ -89,7 +89,7 @@ class DiskSpec:
 
     @property
     def size_bytes(self) -> int:
-        return int(self.size_gib * 1024**3)
+        return int(self.size_gib * units.GIB)
 
 
 @dataclass(frozen=True)

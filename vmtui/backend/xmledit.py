@@ -19,7 +19,7 @@ from typing import Any
 import libvirt
 
 from vmtui.backend.devices import InvalidInput
-from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError, libvirt_message
+from vmtui.backend.errors import ActionFailed, libvirt_message
 from vmtui.backend.hypervisor import Hypervisor
 
 KINDS = ("domain", "network", "pool")
@@ -60,14 +60,6 @@ def edit_words(kind: str, name: str) -> tuple[str, str]:
     return (VIRSH_EDIT[kind], name)
 
 
-def _failed(hv: Hypervisor, err: libvirt.libvirtError, sentence: str) -> VmtuiError:
-    wrapped = hv.wrap_error(err, "change", "")
-    if isinstance(wrapped, NotConnected):
-        return wrapped
-    reason = libvirt_message(err).strip().rstrip(".")
-    return ActionFailed(f"{sentence}: {reason}.")
-
-
 def _lookup(hv: Hypervisor, conn: Any, kind: str, uuid: str) -> Any:
     if kind not in KINDS:
         raise InvalidInput(f"vmtui cannot edit the XML of a {kind!r}.")
@@ -80,7 +72,7 @@ def _lookup(hv: Hypervisor, conn: Any, kind: str, uuid: str) -> Any:
     except libvirt.libvirtError as err:
         if err.get_error_code() == _NOT_FOUND[kind]:
             raise ActionFailed(f"That {NOUNS[kind]} no longer exists on {hv.uri}.") from None
-        raise _failed(hv, err, f"Could not find the {NOUNS[kind]}") from None
+        raise hv.wrap_failure(err, f"Could not find the {NOUNS[kind]}") from None
 
 
 def _xml_of(kind: str, obj: Any) -> str:
@@ -102,7 +94,7 @@ def read_xml(hv: Hypervisor, kind: str, uuid: str) -> XmlDocument:
         xml = _xml_of(kind, obj)
         active = bool(obj.isActive())
     except libvirt.libvirtError as err:
-        raise _failed(hv, err, f"Could not read the XML of {NOUNS[kind]} {uuid}") from None
+        raise hv.wrap_failure(err, f"Could not read the XML of {NOUNS[kind]} {uuid}") from None
     return XmlDocument(kind, uuid, name, xml, active)
 
 
@@ -190,7 +182,7 @@ def save_xml(hv: Hypervisor, doc: XmlDocument, edited: str) -> XmlDocument:
     try:
         now = _xml_of(doc.kind, obj)
     except libvirt.libvirtError as err:
-        raise _failed(hv, err, f"Could not read the XML of {doc.noun} {doc.name}") from None
+        raise hv.wrap_failure(err, f"Could not read the XML of {doc.noun} {doc.name}") from None
     if now != doc.xml:
         raise ActionFailed(
             f"The {doc.noun} {doc.name} was changed elsewhere since you opened its XML; "
@@ -199,7 +191,7 @@ def save_xml(hv: Hypervisor, doc: XmlDocument, edited: str) -> XmlDocument:
     try:
         _define(conn, doc.kind, edited)
     except libvirt.libvirtError as err:
-        raise _failed(hv, err, f"libvirt refused the XML of {doc.noun} {doc.name}") from None
+        raise hv.wrap_failure(err, f"libvirt refused the XML of {doc.noun} {doc.name}") from None
     finally:
         if doc.kind == "domain":
             hv.touch(doc.uuid)

@@ -1,4 +1,4 @@
-"""App-wide messages.
+"""App-wide messages (dataclasses: Textual's ``Message.__post_init__`` initialises them).
 
 Worker threads and libvirt's event thread only ever post these; screens post the
 ``…Requested`` ones to command the app (they bubble up to it), instead of calling it.
@@ -7,6 +7,7 @@ Worker threads and libvirt's event thread only ever post these; screens post the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
@@ -21,19 +22,13 @@ from vmtui.backend import (
 )
 
 
+@dataclass(eq=False)  # a message is itself, never equal to another
 class Polled(Message):
     """A poll finished: the host's guests, this tick's stats and the histories being watched."""
 
-    def __init__(
-        self,
-        snapshot: Snapshot,
-        histories: dict[str, GuestHistory],
-        host_history: HostHistory,
-    ) -> None:
-        super().__init__()
-        self.snapshot = snapshot
-        self.histories = histories
-        self.host_history = host_history
+    snapshot: Snapshot
+    histories: dict[str, GuestHistory]
+    host_history: HostHistory
 
     def can_replace(self, message: Message) -> bool:
         # Only a newer poll of the SAME host replaces a pending one: dropping another host's
@@ -41,118 +36,98 @@ class Polled(Message):
         return isinstance(message, Polled) and message.snapshot.uri == self.snapshot.uri
 
 
+@dataclass(eq=False)
 class PollFailed(Message):
     """A poll (or the reconnect it tried) failed; ``retry_in`` seconds until the next try."""
 
-    def __init__(self, error: str, retry_in: float, no_daemon: bool = False, uri: str = "") -> None:
-        super().__init__()
-        self.uri = uri
-        self.error = error
-        self.retry_in = retry_in
-        self.no_daemon = no_daemon
+    error: str
+    retry_in: float
+    no_daemon: bool = False
+    uri: str = ""
 
 
+@dataclass(eq=False)
 class BackendEvent(Message):
     """A lifecycle or connection event from libvirt's event thread."""
 
-    def __init__(self, event: ConnectionEvent | GuestEvent) -> None:
-        super().__init__()
-        self.event = event
+    event: ConnectionEvent | GuestEvent
 
 
+@dataclass(eq=False)
+class CallFinished(Message):
+    """A backend call (``control.runner.Runner.run``) ended; the runner hands the outcome on."""
+
+    done: Callable[[Any], None] | None
+    result: Any = None
+    error: str = ""  # a sentence for the user; empty on success
+    failed: Callable[[str], None] | None = None
+    success: str = ""
+    command: str = ""  # the equivalent virsh command line, for the activity log
+    host: str = ""
+
+
+@dataclass(eq=False)
 class ConsoleChanged(Message):
     """New console output was parsed into the emulator (collapses when they pile up)."""
 
-    def __init__(self, uuid: str) -> None:
-        super().__init__()
-        self.uuid = uuid
+    uuid: str
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, ConsoleChanged) and message.uuid == self.uuid
 
 
+@dataclass(eq=False)
 class ConsoleOpened(Message):
-    def __init__(self, uuid: str, session: ConsoleSession) -> None:
-        super().__init__()
-        self.uuid = uuid
-        self.session = session
+    uuid: str
+    session: ConsoleSession
 
 
+@dataclass(eq=False)
 class ConsoleFailed(Message):
     """Opening a console failed; ``busy`` when another client holds it."""
 
-    def __init__(self, uuid: str, error: str, busy: bool = False) -> None:
-        super().__init__()
-        self.uuid = uuid
-        self.error = error
-        self.busy = busy
+    uuid: str
+    error: str
+    busy: bool = False
 
 
+@dataclass(eq=False)
 class ConsoleClosed(Message):
-    def __init__(self, uuid: str, reason: str) -> None:
-        super().__init__()
-        self.uuid = uuid
-        self.reason = reason
+    uuid: str
+    reason: str
 
 
+@dataclass(eq=False)
 class DisplayImage(Message):
     """A screenshot of a guest's display arrived (or failed: ``error``)."""
 
-    def __init__(self, uuid: str, image: bytes, error: str = "") -> None:
-        super().__init__()
-        self.uuid = uuid
-        self.image = image
-        self.error = error
+    uuid: str
+    image: bytes
+    error: str = ""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, DisplayImage) and message.uuid == self.uuid
 
 
-class CallFinished(Message):
-    """A generic backend call (App.run_backend) ended; the app hands the outcome on."""
-
-    def __init__(
-        self,
-        done: Callable[[Any], None] | None,
-        result: Any = None,
-        error: str = "",
-        failed: Callable[[str], None] | None = None,
-        success: str = "",
-        command: str = "",
-        host: str = "",
-    ) -> None:
-        super().__init__()
-        self.command = command  # the equivalent virsh command line, for the activity log
-        self.host = host
-        self.success = success
-        self.done = done
-        self.result = result
-        self.error = error
-        self.failed = failed
-
-
+@dataclass(eq=False)
 class GuestActionRequested(Message):
     """A screen asks for a power action (``core.actions.POWER``) on one guest."""
 
-    def __init__(self, action: str, uuid: str, name: str) -> None:
-        super().__init__()
-        self.action = action
-        self.uuid = uuid
-        self.name = name
+    action: str
+    uuid: str
+    name: str
 
 
+@dataclass(eq=False)
 class ConsoleRequested(Message):
     """A screen asks for a guest's serial console (attached if it is not yet)."""
 
-    def __init__(self, uuid: str, name: str) -> None:
-        super().__init__()
-        self.uuid = uuid
-        self.name = name
+    uuid: str
+    name: str
 
 
+@dataclass(eq=False)
 class DeleteRequested(Message):
     """A screen asks to delete a guest: the app reads what would go, then asks the user."""
 
-    def __init__(self, uuid: str) -> None:
-        super().__init__()
-        self.uuid = uuid
+    uuid: str

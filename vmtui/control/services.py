@@ -8,8 +8,8 @@ protocol; mypy checks it does (``vmtui/app.py``: ``_implements_services``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar, cast
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
 
 from textual.app import App
 from textual.dom import DOMNode
@@ -17,9 +17,8 @@ from textual.dom import DOMNode
 from vmtui.backend import GuestHistory, Hypervisor, Snapshot
 from vmtui.backend.connections import ConnectionStore
 from vmtui.control.hosts import HostLink
+from vmtui.control.runner import Runner
 from vmtui.core.activity import ActivityLog
-
-T = TypeVar("T")
 
 
 class Services(Protocol):
@@ -75,18 +74,9 @@ class Services(Protocol):
     def host_status(self, uri: str) -> tuple[str, str, str]:
         """(symbol, sentence, style) for one host right now."""
 
-    def run_backend(
-        self,
-        call: Callable[[], T],
-        *,
-        done: Callable[[T], None] | None = None,
-        failed: Callable[[str], None] | None = None,
-        what: str = "finish that",
-        success: str | Callable[[T], str] | None = None,
-        command: Sequence[str] | str = (),
-        host: str = "",
-    ) -> None:
-        """Run a blocking backend call in a worker; report on the UI thread (runner.py)."""
+    @property
+    def runner(self) -> Runner:
+        """Runs blocking backend calls in workers (``runner.run``), reports on the UI thread."""
 
     def request_poll(self, uri: str | None = None) -> None:
         """Poll a host (every host when None) soon; never overlaps a running poll."""

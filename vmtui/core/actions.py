@@ -61,38 +61,6 @@ class GuestAction:
         return self.palette or self.description
 
 
-def _start(hv: PowerControl, uuid: str) -> None:
-    hv.start(uuid)
-
-
-def _shutdown(hv: PowerControl, uuid: str) -> None:
-    hv.shutdown(uuid)
-
-
-def _reboot(hv: PowerControl, uuid: str) -> None:
-    hv.reboot(uuid)
-
-
-def _force_off(hv: PowerControl, uuid: str) -> None:
-    hv.force_off(uuid)
-
-
-def _pause(hv: PowerControl, uuid: str) -> None:
-    hv.pause(uuid)
-
-
-def _resume(hv: PowerControl, uuid: str) -> None:
-    hv.resume(uuid)
-
-
-def _autostart_on(hv: PowerControl, uuid: str) -> None:
-    hv.set_autostart(uuid, True)
-
-
-def _autostart_off(hv: PowerControl, uuid: str) -> None:
-    hv.set_autostart(uuid, False)
-
-
 def power(
     name: str,
     description: str,
@@ -130,7 +98,7 @@ CATALOGUE: tuple[GuestAction, ...] = (
     power(
         "start",
         "Start",
-        _start,
+        lambda hv, uuid: hv.start(uuid),
         ("start",),
         "start",
         "started",
@@ -141,7 +109,7 @@ CATALOGUE: tuple[GuestAction, ...] = (
     power(
         "shutdown",
         "Shut down",
-        _shutdown,
+        lambda hv, uuid: hv.shutdown(uuid),
         ("shutdown",),
         "shut down",
         "asked to shut down",
@@ -152,7 +120,7 @@ CATALOGUE: tuple[GuestAction, ...] = (
     power(
         "reboot",
         "Reboot",
-        _reboot,
+        lambda hv, uuid: hv.reboot(uuid),
         ("reboot",),
         "reboot",
         "asked to reboot",
@@ -162,7 +130,7 @@ CATALOGUE: tuple[GuestAction, ...] = (
     power(
         "force_off",
         "Force off",
-        _force_off,
+        lambda hv, uuid: hv.force_off(uuid),
         ("destroy",),
         "force off",
         "forced off",
@@ -174,7 +142,7 @@ CATALOGUE: tuple[GuestAction, ...] = (
     power(
         "pause",
         "Pause",
-        _pause,
+        lambda hv, uuid: hv.pause(uuid),
         ("suspend",),
         "pause",
         "paused",
@@ -184,7 +152,7 @@ CATALOGUE: tuple[GuestAction, ...] = (
     power(
         "resume",
         "Resume",
-        _resume,
+        lambda hv, uuid: hv.resume(uuid),
         ("resume",),
         "resume",
         "resumed",
@@ -233,7 +201,7 @@ CATALOGUE: tuple[GuestAction, ...] = (
     power(
         "autostart_on",
         "Autostart on",
-        _autostart_on,
+        lambda hv, uuid: hv.set_autostart(uuid, True),
         ("autostart",),
         "enable autostart of",
         "will start when the host boots",
@@ -242,7 +210,7 @@ CATALOGUE: tuple[GuestAction, ...] = (
     power(
         "autostart_off",
         "Autostart off",
-        _autostart_off,
+        lambda hv, uuid: hv.set_autostart(uuid, False),
         ("autostart", "--disable"),
         "disable autostart of",
         "will not start at boot",

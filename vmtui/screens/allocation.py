@@ -152,7 +152,7 @@ class AllocationScreen(Screen[None]):
         except VmtuiError as err:  # the host was disconnected
             self._read_failed(err.message)
             return
-        services(self).run_backend(
+        services(self).runner.run(
             partial(read_allocation, hv, self.uuid),
             done=self.show_info,
             failed=self._read_failed,
@@ -325,7 +325,7 @@ class AllocationScreen(Screen[None]):
         except VmtuiError as err:  # the host was disconnected
             failed(err.message)
             return
-        services(self).run_backend(
+        services(self).runner.run(
             partial(apply_change, hv, self.uuid, change),
             done=lambda _r: self._apply_next(changes, index + 1),
             failed=failed,

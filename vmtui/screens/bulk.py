@@ -1,6 +1,6 @@
 """Actions on many guests at once (the marked set, or what a ``:`` command names).
 
-Each guest's call runs through ``Services.run_backend`` (so the activity log records each one
+Each guest's call runs through ``Services.runner`` (so the activity log records each one
 with its virsh equivalent), a few at a time; a failure never stops the others. When every guest has
 answered, a summary lists who succeeded and who failed, and why.
 """
@@ -138,7 +138,7 @@ def pin_jobs(
 
 
 class BulkRun:
-    """Runs jobs ``IN_FLIGHT`` at a time through run_backend; reports once all answered."""
+    """Runs jobs ``IN_FLIGHT`` at a time through the runner; reports once all answered."""
 
     def __init__(
         self,
@@ -170,7 +170,7 @@ class BulkRun:
         i = self._next
         self._next += 1
         job = self.jobs[i]
-        services(self.app).run_backend(
+        services(self.app).runner.run(
             job.call,
             done=partial(self._succeeded, i),
             failed=partial(self._record, i, False),

@@ -95,7 +95,7 @@ class CloneScreen(HostView):
     def on_mount(self) -> None:
         self.query_one("#clone-progress", ProgressBar).display = False
         hv = self._hv()
-        services(self).run_backend(
+        services(self).runner.run(
             lambda: pool_names(hv),
             done=self._pools,
             failed=self._show_error,
@@ -132,7 +132,7 @@ class CloneScreen(HostView):
             return
         self._show_error("")
         hv = self._hv()
-        services(self).run_backend(
+        services(self).runner.run(
             lambda: plan_clone(hv, self.uuid, name, pool),
             done=self._planned,
             failed=self._plan_failed,

@@ -1,6 +1,6 @@
 """`H`: saved connections and the hosts of this session; add, edit, remove, connect, disconnect.
 
-The config file is read and written in workers (``Services.run_backend``); connecting goes through
+The config file is read and written in workers (``Services.runner``); connecting goes through
 ``Services.connect_host`` (its own poll loop, never on the UI thread). The form shows the URI it
 builds and the first reason it cannot be used, as the user types.
 """
@@ -94,7 +94,7 @@ class ConnectionsScreen(HostView):
         self.query_one("#conn-file", Static).update(f"Saved in {self.store.path}")
         self.query_one(DataTable).focus()
         self.reload()
-        services(self).run_backend(ssh_config_hosts, done=self._ssh_hosts, failed=lambda _e: None)
+        services(self).runner.run(ssh_config_hosts, done=self._ssh_hosts, failed=lambda _e: None)
         self.set_interval(0.5, self.refresh_rows)
 
     def _ssh_hosts(self, hosts: list[SshHost]) -> None:
@@ -103,7 +103,7 @@ class ConnectionsScreen(HostView):
     # ------------------------------------------------------------------ data
     def reload(self) -> None:
         """Read the file again (in a worker)."""
-        services(self).run_backend(
+        services(self).runner.run(
             self.store.load,
             done=self._loaded,
             failed=self._load_failed,
@@ -235,7 +235,7 @@ class ConnectionsScreen(HostView):
     def save(self, spec: ConnectionSpec, replace: str | None = None) -> None:
         store = self.store
         verb = "saved" if replace is None else "updated"
-        services(self).run_backend(
+        services(self).runner.run(
             lambda: store.add(spec, replace=replace),
             done=self._loaded,
             failed=self._save_failed,
@@ -261,7 +261,7 @@ class ConnectionsScreen(HostView):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                services(self).run_backend(
+                services(self).runner.run(
                     lambda: store.remove(name),
                     done=self._loaded,
                     failed=self._save_failed,

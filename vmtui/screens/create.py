@@ -2,7 +2,7 @@
 folders, graphics, review. Keyboard first: Tab moves between fields, ctrl+n / page down goes
 on, ctrl+b / page up goes back, escape leaves. Errors are shown in the wizard as sentences and
 nothing typed is lost. The review shows the domain XML and the equivalent virt-install line;
-creating runs in a worker (``Services.run_backend``) and undoes itself if a step fails.
+creating runs in a worker (``Services.runner``) and undoes itself if a step fails.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ class CreateScreen(Screen[None]):
         uri = self.uri
         self.choices = None
         self._say_progress(f"Reading what {uri} offers…")
-        services(self).run_backend(
+        services(self).runner.run(
             lambda: host_choices(services(self).hypervisor_for_uri(uri)),
             done=self._got_choices,
             failed=self._error,
@@ -569,7 +569,7 @@ class CreateScreen(Screen[None]):
             return create_guest(hv, spec, progress, allow_risky=True)
 
         started = " and started it" if spec.start else ""
-        services(self).run_backend(
+        services(self).runner.run(
             call,
             done=self._created,
             failed=self._create_failed,

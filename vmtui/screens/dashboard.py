@@ -198,7 +198,7 @@ class DashboardScreen(GuestActionScreen):
                 event.input.remove_class("shown")
             self.table.focus()
 
-    # ---------------------------------------------------------- marks, bulk actions (power)
+    # ---------------------------------------------------------- marks, bulk actions
     def marked_guests(self) -> list[GuestInfo]:
         """The marked guests that still exist, in name order (shown or filtered out)."""
         if self._snapshot is None:

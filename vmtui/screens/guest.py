@@ -36,7 +36,7 @@ def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
         hw.add_row("Title", Text(guest.title))
     if guest.description:
         hw.add_row("Description", Text(guest.description))
-    if guest.tags:  # --- power
+    if guest.tags:
         hw.add_row("Tags", Text(" ".join(guest.tags)))
     hw.add_row("UUID", Text(guest.uuid))
     vcpus = f"{guest.vcpus}" + (
@@ -195,7 +195,7 @@ class GuestScreen(GuestActionScreen):
             return
         guest = next((g for g in snapshot.guests if g.uuid == self.uuid), None)
         if guest is None:
-            # --- migrate: a guest that is moving is briefly on neither host (the source's poll
+            # A guest that is moving is briefly on neither host (the source's poll
             # came first); and only the top screen may dismiss itself (a dialog may be on top).
             if self.uuid in services(self).migrating or not self.is_current:
                 return

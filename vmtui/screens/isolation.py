@@ -344,7 +344,7 @@ class IsolationScreen(HostView):
             report = read_isolation(hv, self.uuid)
             return report, {n.name: n.mode for n in list_networks(hv)}
 
-        services(self).run_backend(
+        services(self).runner.run(
             read, done=self.show_report, failed=self._failed, what="read the isolation"
         )
 
@@ -441,7 +441,7 @@ class IsolationScreen(HostView):
                 if self.is_attached:
                     self.action_refresh()
 
-            services(self).run_backend(
+            services(self).runner.run(
                 call,
                 done=finished,
                 failed=failed,
@@ -497,7 +497,7 @@ class IsolationScreen(HostView):
         def chosen(spec: SharedFolderSpec | None) -> None:
             if spec is None:
                 return
-            services(self).run_backend(
+            services(self).runner.run(
                 lambda: check_folder(spec),
                 done=lambda found: self._confirm_folder(report, *found),
                 failed=self._failed,

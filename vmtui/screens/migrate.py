@@ -1,6 +1,6 @@
 """Move a guest to another connected host (key m): choose, watch the progress, cancel.
 
-The screen never talks to libvirt: the migration runs through ``Services.run_backend`` (a thread
+The screen never talks to libvirt: the migration runs through ``Services.runner`` (a thread
 worker, logged in the activity log as its ``virsh migrate`` line); progress readings come
 back as :class:`MigrationProgressed` messages posted from that worker.
 """
@@ -216,7 +216,7 @@ class MigrateScreen(ModalScreen[None]):
         def progress(p: MigrationProgress) -> None:  # runs in the worker thread
             self.post_message(MigrationProgressed(p))
 
-        services(self).run_backend(
+        services(self).runner.run(
             lambda: migrate(source_hv, target_hv, uuid, spec, progress, cancel),
             done=self._done,
             failed=self._failed,

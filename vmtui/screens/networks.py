@@ -161,7 +161,7 @@ class NetworksScreen(HostView):
     # ------------------------------------------------------------ data
     def action_refresh(self) -> None:
         hv = services(self).hypervisor_for_uri(self.uri)
-        services(self).run_backend(
+        services(self).runner.run(
             lambda: list_networks(hv), done=self.show_networks, what="list networks"
         )
 
@@ -210,7 +210,7 @@ class NetworksScreen(HostView):
     # ------------------------------------------------------------ actions
     def _call(self, call: object, command: tuple[str, ...], success: str, what: str) -> None:
         hv = services(self).hypervisor_for_uri(self.uri)
-        services(self).run_backend(
+        services(self).runner.run(
             lambda: call(hv),  # type: ignore[operator]
             done=lambda _r: self.action_refresh() if self.is_attached else None,
             failed=self._failed,

@@ -151,7 +151,7 @@ class SnapshotsScreen(HostView):
     def reload(self) -> None:
         self._loading = True
         hv = services(self).hypervisor_for(self.uuid)
-        services(self).run_backend(
+        services(self).runner.run(
             lambda: list_snapshots(hv, self.uuid),
             done=self._show,
             failed=self._failed,
@@ -238,7 +238,7 @@ class SnapshotsScreen(HostView):
             name, description, memory = answer
             hv = services(self).hypervisor_for(self.uuid)
             self.notify(f"Taking snapshot {name} of {data.guest}…", markup=False, timeout=3)
-            services(self).run_backend(
+            services(self).runner.run(
                 lambda: create_snapshot(hv, self.uuid, name, description, memory),
                 done=lambda _s: self.reload(),
                 what=f"take a snapshot of {data.guest}",
@@ -259,7 +259,7 @@ class SnapshotsScreen(HostView):
             if not yes:
                 return
             hv = services(self).hypervisor_for(self.uuid)
-            services(self).run_backend(
+            services(self).runner.run(
                 lambda: revert_snapshot(hv, self.uuid, snap.name),
                 done=lambda _state: self.reload(),
                 failed=self._action_failed,
@@ -305,7 +305,7 @@ class SnapshotsScreen(HostView):
             if not yes:
                 return
             hv = services(self).hypervisor_for(self.uuid)
-            services(self).run_backend(
+            services(self).runner.run(
                 lambda: delete_snapshot(hv, self.uuid, snap.name, children),
                 done=lambda _r: self.reload(),
                 failed=self._action_failed,

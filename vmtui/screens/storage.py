@@ -1,6 +1,6 @@
 """Storage pools and volumes of one host (V): refresh a pool, create and delete volumes.
 
-Every read and change runs through ``Services.run_backend``; changes carry their virsh words.
+Every read and change runs through ``Services.runner``; changes carry their virsh words.
 A volume a guest uses cannot be deleted: the screen says which guest, and so does the backend.
 """
 
@@ -191,7 +191,7 @@ class StorageScreen(Screen[None]):
             self.query_one("#st-detail", Static).update(str(err))
             return
         uri = self.uri
-        services(self).run_backend(
+        services(self).runner.run(
             partial(list_pools, hv),
             done=lambda pools: self.show_pools(uri, pools),
             failed=self._failed,
@@ -231,7 +231,7 @@ class StorageScreen(Screen[None]):
             title += f": the pool is {info.state}"
         self.query_one("#vol-title", Static).update(title)
         uri = self.uri
-        services(self).run_backend(
+        services(self).runner.run(
             partial(list_volumes, self._hv(), pool),
             done=lambda vols: self.show_volumes(uri, pool, vols),
             failed=self._failed,
@@ -292,7 +292,7 @@ class StorageScreen(Screen[None]):
         if pool is None:
             return
         hv = self._hv()
-        services(self).run_backend(
+        services(self).runner.run(
             partial(refresh_pool, hv, pool),
             done=lambda _r: self.load_pools(),
             what=f"refresh pool {pool}",
@@ -311,7 +311,7 @@ class StorageScreen(Screen[None]):
             if spec is None:
                 return
             hv = self._hv()
-            services(self).run_backend(
+            services(self).runner.run(
                 partial(create_volume, hv, pool, spec),
                 done=lambda _v: self.load_pools(),
                 what=f"create volume {spec.name}",
@@ -342,7 +342,7 @@ class StorageScreen(Screen[None]):
             if not yes:
                 return
             hv = self._hv()
-            services(self).run_backend(
+            services(self).runner.run(
                 partial(delete_volume, hv, vol.pool, vol.name),
                 done=lambda _r: self.load_pools(),
                 what=f"delete volume {vol.name}",

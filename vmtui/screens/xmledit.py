@@ -129,7 +129,7 @@ class XmlEditScreen(HostView):
         except VmtuiError as err:
             self._show_error(err.message)
             return
-        services(self).run_backend(
+        services(self).runner.run(
             lambda: read_xml(hv, self.kind, self.uuid),
             done=self._loaded,
             failed=self._show_error,
@@ -178,7 +178,7 @@ class XmlEditScreen(HostView):
     def _save(self, doc: XmlDocument, edited: str) -> None:
         hv = self._hypervisor()
         self._show_error("")
-        services(self).run_backend(
+        services(self).runner.run(
             lambda: save_xml(hv, doc, edited),
             done=self._saved,
             failed=self._show_error,  # the text stays in the editor

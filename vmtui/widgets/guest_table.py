@@ -444,7 +444,7 @@ class GuestTable(DataTable[Text]):
             return self._texts(self._guests[uuid], self._stats.get(uuid))
         return self._shown.get(uuid)
 
-    # ---------------------------------------------------------------- marks (power)
+    # ---------------------------------------------------------------- marks
     def _name_header(self) -> str:
         # how many are marked, filtered out or not: "Name ▸3"
         return f"Name {MARK}{len(self.marked)}" if self.marked else "Name"
