@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a file from anywhere: import this checkout's vmtui
     sys.path.insert(0, str(ROOT))
 
-from vmtui.app import DEMO_URI, VmtuiApp  # noqa: E402
+from vmtui.app import VmtuiApp  # noqa: E402
+from vmtui.demo import DEMO_URI  # noqa: E402
 from vmtui.screens.confirm import ConfirmScreen  # noqa: E402
 from vmtui.screens.dashboard import DashboardScreen  # noqa: E402
 from vmtui.screens.guest import GuestScreen  # noqa: E402

@@ -31,15 +31,13 @@ from vmtui.backend import (
     DeleteResult,
     GuestEvent,
     GuestHistory,
-    HostHistory,
     Hypervisor,
-    NotConnected,
     Snapshot,
 )
 from vmtui.backend.connections import ConnectionStore, config_path
 from vmtui.backend.hoststats import HostSampler
 from vmtui.control.consoles import Consoles, ConsoleState
-from vmtui.control.hosts import HostLink, fleet_status, merge_snapshots
+from vmtui.control.hosts import Hosts, fleet_status
 from vmtui.control.messages import (
     BackendEvent,
     CallFinished,
@@ -59,6 +57,7 @@ from vmtui.control.services import Services
 from vmtui.core import actions
 from vmtui.core import format as fmt
 from vmtui.core.activity import ActivityLog
+from vmtui.demo import DEMO_URI
 from vmtui.screens.activity import ActivityScreen
 from vmtui.screens.base import GuestActionScreen, GuestCommands
 from vmtui.screens.command import open_command_line
@@ -78,8 +77,6 @@ from vmtui.widgets.status_line import StatusLine
 
 T = TypeVar("T")
 
-DEMO_HOST = Path(__file__).parent / "demo" / "demo-host.xml"
-DEMO_URI = f"test://{DEMO_HOST}"
 
 
 class VmtuiApp(App[None]):
@@ -116,7 +113,7 @@ class VmtuiApp(App[None]):
         self._clock = clock
         uris = [uri] if isinstance(uri, str) else list(dict.fromkeys(uri))
         # One HostLink (connection + poll loop + last snapshot) per URI, in the user's order.
-        self.hosts: dict[str, HostLink] = {u: HostLink(self._make_hypervisor(u)) for u in uris}
+        self.hosts = Hosts(self._make_hypervisor, uris)
         self.snapshot: Snapshot | None = None  # every host's guests merged (see hosts.py)
         self.histories: dict[str, GuestHistory] = {}
         self.watched: frozenset[str] = frozenset()
@@ -169,27 +166,14 @@ class VmtuiApp(App[None]):
 
     # ------------------------------------------------------------ hosts
     @property
-    def primary(self) -> HostLink | None:
-        """The first connected host (the one a single-host session is about)."""
-        return next(iter(self.hosts.values()), None)
-
-    @property
     def hv(self) -> Hypervisor:
         """The first host's connection (single-host code paths and tests)."""
-        link = self.primary
-        if link is None:
-            raise NotConnected("No host is connected; add one with H (connections).")
-        return link.hv
+        return self.hosts.first_hypervisor()
 
     @property
     def uri(self) -> str:
-        link = self.primary
+        link = self.hosts.primary
         return link.uri if link else ""
-
-    @property
-    def host_history(self) -> HostHistory | None:
-        link = self.primary
-        return link.host_history if link else None
 
     @property
     def polls(self) -> int:
@@ -209,17 +193,15 @@ class VmtuiApp(App[None]):
 
     def connect_host(self, uri: str) -> None:
         """Add a host to the session (no-op when it is already there); polls it at once."""
-        if uri in self.hosts:
-            self.poller.schedule(0, self.hosts[uri])
-            return
-        link = HostLink(self._make_hypervisor(uri))
-        self.hosts[uri] = link
-        self._show_merged()
+        new = uri not in self.hosts
+        link = self.hosts.add(uri)
+        if new:
+            self._show_merged()
         self.poller.schedule(0, link)
 
     def disconnect_host(self, uri: str, refresh: bool = True) -> None:
         """Remove a host from the session and close its connection in the background."""
-        link = self.hosts.pop(uri, None)
+        link = self.hosts.remove(uri)
         if link is None:
             return
         self.poller.stop(link)
@@ -229,7 +211,7 @@ class VmtuiApp(App[None]):
 
     def host_labels(self) -> dict[str, str]:
         """A short label per connected host (hostname when known), for the host column."""
-        return {uri: link.label for uri, link in self.hosts.items()}
+        return self.hosts.labels()
 
     def host_status(self, uri: str) -> tuple[str, str, str]:
         return self.hosts[uri].status(self._clock(), self.interval, self.readonly)
@@ -254,10 +236,7 @@ class VmtuiApp(App[None]):
 
     def hypervisor_for_uri(self, uri: str) -> Hypervisor:
         """The connection to a host of this session (NotConnected when it is not one)."""
-        link = self.hosts.get(uri)
-        if link is None:
-            raise NotConnected(f"{fmt.short_uri(uri)} is not connected in this session.")
-        return link.hv
+        return self.hosts.hypervisor_for_uri(uri)
 
     def connection_store(self) -> ConnectionStore:
         """The saved-connections file of this session (blocking: use it in a worker)."""
@@ -270,9 +249,6 @@ class VmtuiApp(App[None]):
         self.last_bulk = run
 
     # ------------------------------------------------------------ polling
-    def schedule_poll(self, delay: float, link: HostLink | None = None) -> None:
-        self.poller.schedule(delay, link)
-
     def request_poll(self, uri: str | None = None) -> None:
         """Poll soon (after an action or an event); never overlaps a running poll."""
         self.poller.request(uri)
@@ -290,7 +266,7 @@ class VmtuiApp(App[None]):
             return  # a late answer from a host that was removed
         first = not link.ever_polled
         self.poller.polled(message)
-        if self._no_daemon_screen is not None and link is self.primary:
+        if self._no_daemon_screen is not None and link is self.hosts.primary:
             self._no_daemon_screen.dismiss(None)
             self._no_daemon_screen = None
         self._show_merged()
@@ -363,9 +339,8 @@ class VmtuiApp(App[None]):
 
     def _show_merged(self) -> None:
         """Merge every host's last snapshot and show it on every host view."""
-        links = list(self.hosts.values())
-        self.snapshot = merge_snapshots(links)
-        self.histories = {u: h for link in links for u, h in link.histories.items()}
+        self.snapshot = self.hosts.merged()
+        self.histories = self.hosts.histories()
         # A screen pushed but not mounted yet has no widgets to update: it shows the app's
         # snapshot itself in on_mount.
         for screen in self.screen_stack:

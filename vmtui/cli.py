@@ -1,5 +1,11 @@
 """Command line: ``vmtui [-c URI ...] [--readonly] [--demo]``, like virsh; and
-``vmtui stats [-c URI ...] [--interval S] [--count N] [--format csv|json|prometheus]``."""
+``vmtui stats [-c URI ...] [--interval S] [--count N] [--format csv|json|prometheus]``.
+
+The entry point. It imports the rest of vmtui inside its functions, on purpose: importing the
+backend loads libvirt-python and the app loads Textual, and when either is missing the user
+gets a sentence saying how to fix it instead of a traceback; ``vmtui stats`` never loads
+Textual at all.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from vmtui.demo import DEMO_URI
 
 if TYPE_CHECKING:
     from vmtui.backend.connections import ConnectionSpec
@@ -69,7 +77,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def resolve_uris(args: argparse.Namespace, saved: Sequence[ConnectionSpec] = ()) -> list[str]:
     """The hosts to open: every -c in order (duplicates dropped) and the saved connections
     marked autoconnect; with neither, the default one."""
-    from vmtui.app import DEMO_URI
     from vmtui.backend.connections import merge_uris
 
     if args.demo:

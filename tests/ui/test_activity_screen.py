@@ -8,8 +8,9 @@ from textual.widgets import RichLog
 
 from tests.conftest import host_uri
 from tests.ui.helpers import ready, select, state_of, text_of, wait_for
-from vmtui.app import DEMO_URI, VmtuiApp
+from vmtui.app import VmtuiApp
 from vmtui.core.activity import ActivityEntry
+from vmtui.demo import DEMO_URI
 from vmtui.screens.activity import EMPTY, ActivityScreen, entry_text
 
 

@@ -117,7 +117,7 @@ async def test_a_shut_off_guest_changes_at_next_boot_only() -> None:
 
 
 async def test_committed_figures_follow_a_change_on_one_of_several_hosts() -> None:
-    from vmtui.app import DEMO_URI
+    from vmtui.demo import DEMO_URI
 
     app = VmtuiApp([host_uri("small_host"), DEMO_URI], interval=0.2)
     async with app.run_test(size=(120, 40)) as pilot:

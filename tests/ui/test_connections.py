@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
-from vmtui.app import DEMO_HOST, DEMO_URI, VmtuiApp
+from vmtui.app import VmtuiApp
 from vmtui.backend.connections import ConnectionSpec, ConnectionStore
 from vmtui.cli import load_saved, parse_args, resolve_uris
+from vmtui.demo import DEMO_HOST, DEMO_URI
 from vmtui.screens.connections import ConnectionForm, ConnectionsScreen
 from vmtui.widgets.guest_table import GuestTable
 

@@ -223,7 +223,7 @@ async def test_a_create_failing_midway_says_the_step_in_the_wizard_and_leaves_no
 
 
 async def test_with_two_hosts_the_wizard_asks_which_and_reads_that_hosts_pools() -> None:
-    from vmtui.app import DEMO_URI
+    from vmtui.demo import DEMO_URI
 
     first = host_uri("small_host")
     app = VmtuiApp([first, DEMO_URI], interval=0.2)

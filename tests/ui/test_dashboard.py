@@ -18,7 +18,8 @@ from tests.ui.helpers import (
     text_of,
     wait_for,
 )
-from vmtui.app import DEMO_URI, VmtuiApp
+from vmtui.app import VmtuiApp
+from vmtui.demo import DEMO_URI
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.dashboard import DashboardScreen
 from vmtui.screens.delete import DeleteScreen

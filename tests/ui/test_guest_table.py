@@ -57,7 +57,8 @@ async def test_an_unchanged_tick_updates_nothing() -> None:
 
 
 async def test_a_narrow_screen_drops_low_value_columns_before_it_cuts_names() -> None:
-    from vmtui.app import DEMO_URI, VmtuiApp
+    from vmtui.app import VmtuiApp
+    from vmtui.demo import DEMO_URI
 
     from .helpers import ready, table
 

@@ -7,7 +7,8 @@ from textual.widgets import Button, Checkbox, Input
 
 from tests.conftest import host_uri
 from tests.ui.helpers import row, select, table, text_of, wait_for
-from vmtui.app import DEMO_URI, VmtuiApp
+from vmtui.app import VmtuiApp
+from vmtui.demo import DEMO_URI
 from vmtui.screens.guest import GuestScreen
 from vmtui.screens.migrate import MigrateScreen
 

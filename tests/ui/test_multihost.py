@@ -6,8 +6,9 @@ import threading
 
 from textual.pilot import Pilot
 
-from vmtui.app import DEMO_URI, VmtuiApp
+from vmtui.app import VmtuiApp
 from vmtui.backend import ConnectionFailed, Hypervisor, NotConnected, Snapshot
+from vmtui.demo import DEMO_URI
 from vmtui.widgets.guest_table import GuestTable
 from vmtui.widgets.host_panel import HostPanel
 from vmtui.widgets.status_line import StatusLine

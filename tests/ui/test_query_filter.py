@@ -73,7 +73,7 @@ async def test_a_bad_query_says_what_is_wrong_and_keeps_the_table() -> None:
 
 
 async def test_host_terms_pick_one_host_of_several() -> None:
-    from vmtui.app import DEMO_URI
+    from vmtui.demo import DEMO_URI
 
     small = host_uri("small_host")
     app = VmtuiApp([DEMO_URI, small], interval=0.5)

@@ -107,7 +107,7 @@ async def test_read_only_hides_the_changes() -> None:
 
 async def test_storage_opens_on_the_selected_guests_host_and_h_cycles_hosts() -> None:
     from tests.ui.helpers import select
-    from vmtui.app import DEMO_URI
+    from vmtui.demo import DEMO_URI
 
     app = VmtuiApp([host_uri("small_host"), DEMO_URI], interval=0.5)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -8,7 +8,6 @@ import libvirt
 import pytest
 
 from tests.conftest import host_uri
-from vmtui.app import DEMO_URI
 from vmtui.backend import HostHistory, Hypervisor, Snapshot
 from vmtui.backend.devices import InvalidInput
 from vmtui.backend.migrate import (
@@ -22,6 +21,7 @@ from vmtui.backend.migrate import (
     progress_from_stats,
 )
 from vmtui.control.messages import Polled
+from vmtui.demo import DEMO_URI
 
 SRC = "qemu:///system"
 DST = "qemu+tcp://127.0.0.2/system"

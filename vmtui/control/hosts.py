@@ -1,14 +1,15 @@
-"""One connected host as the app sees it: its connection, its poll loop's state, its last poll.
+"""The hosts of the session: one ``HostLink`` per URI (its connection, its poll loop's state,
+its last poll), kept in the user's order by ``Hosts``.
 
-The app keeps one HostLink per URI. Each has its own poll loop (a one-shot timer re-armed when
-the last poll finished), so a slow, hung or lost host never delays another. Screens see the
-merged view built by ``merge_snapshots``.
+Each host has its own poll loop (``polling.py``: a one-shot timer re-armed when the last poll
+finished), so a slow, hung or lost host never delays another. Screens see the merged view
+built by ``merge_snapshots``, and the status line the sentence of ``fleet_status``.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from textual.timer import Timer
 
@@ -19,6 +20,7 @@ from vmtui.backend import (
     HostHistory,
     HostInfo,
     Hypervisor,
+    NotConnected,
     Snapshot,
 )
 from vmtui.core import format as fmt
@@ -100,6 +102,65 @@ class HostLink:
             f"{running} running{mode}",
             "bold green",
         )
+
+
+class Hosts(Mapping[str, HostLink]):
+    """Every host of the session by URI, in the user's order (a read-only mapping to screens;
+    the app adds and removes hosts)."""
+
+    def __init__(self, connect: Callable[[str], Hypervisor], uris: Iterable[str] = ()) -> None:
+        self._connect = connect  # makes the (not yet connected) Hypervisor of a URI
+        self._links: dict[str, HostLink] = {}
+        for uri in uris:
+            self.add(uri)
+
+    def __getitem__(self, uri: str) -> HostLink:
+        return self._links[uri]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._links)
+
+    def __len__(self) -> int:
+        return len(self._links)
+
+    def add(self, uri: str) -> HostLink:
+        """The host's link, made (not yet polled) when the session did not have it."""
+        link = self._links.get(uri)
+        if link is None:
+            link = self._links[uri] = HostLink(self._connect(uri))
+        return link
+
+    def remove(self, uri: str) -> HostLink | None:
+        return self._links.pop(uri, None)
+
+    @property
+    def primary(self) -> HostLink | None:
+        """The first host (the one a single-host session is about)."""
+        return next(iter(self._links.values()), None)
+
+    def first_hypervisor(self) -> Hypervisor:
+        link = self.primary
+        if link is None:
+            raise NotConnected("No host is connected; add one with H (connections).")
+        return link.hv
+
+    def hypervisor_for_uri(self, uri: str) -> Hypervisor:
+        """The connection to a host of this session (NotConnected when it is not one)."""
+        link = self._links.get(uri)
+        if link is None:
+            raise NotConnected(f"{fmt.short_uri(uri)} is not connected in this session.")
+        return link.hv
+
+    def labels(self) -> dict[str, str]:
+        """A short label per host (hostname when known), for the Host column."""
+        return {uri: link.label for uri, link in self._links.items()}
+
+    def merged(self) -> Snapshot | None:
+        return merge_snapshots(self._links.values())
+
+    def histories(self) -> dict[str, GuestHistory]:
+        """The watched guests' histories of every host's last poll."""
+        return {u: h for link in self._links.values() for u, h in link.histories.items()}
 
 
 def fleet_status(

@@ -32,6 +32,7 @@ from vmtui.backend.isolation import (
     switch_nic_network,
 )
 from vmtui.backend.models import NicInfo, SharedFolder
+from vmtui.backend.networks import list_networks
 from vmtui.backend.verdict import MODE_HELP, graphics_exposed
 from vmtui.control.services import services
 from vmtui.core import format as fmt
@@ -339,8 +340,6 @@ class IsolationScreen(HostView):
         hv = services(self).hypervisor_for(self.uuid)
 
         def read() -> tuple[IsolationReport, dict[str, str]]:
-            from vmtui.backend.networks import list_networks
-
             report = read_isolation(hv, self.uuid)
             return report, {n.name: n.mode for n in list_networks(hv)}
 

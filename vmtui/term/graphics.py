@@ -12,12 +12,16 @@ are drawn with half-block cells, which every colour terminal shows.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import re
 import select
+import struct
 import sys
+import termios
 import time
+import tty
 from typing import Literal
 
 Protocol = Literal["sixel", "kitty"]
@@ -72,9 +76,6 @@ def parse_replies(replies: str) -> tuple[Protocol | None, tuple[int, int] | None
 
 def _ask_terminal(timeout: float) -> str:
     """Send the queries and collect the replies up to DA1's (raw, no echo, meanwhile)."""
-    import termios
-    import tty
-
     fd_in, out = sys.__stdin__.fileno(), sys.__stdout__  # type: ignore[union-attr]
     assert out is not None
     saved = termios.tcgetattr(fd_in)
@@ -135,10 +136,6 @@ def detect(timeout: float = 1.5) -> Protocol | None:
 
 
 def _ioctl_cell_size() -> tuple[int, int] | None:
-    import fcntl
-    import struct
-    import termios
-
     try:
         packed = fcntl.ioctl(sys.__stdout__, termios.TIOCGWINSZ, b"\0" * 8)  # type: ignore[arg-type]
     except OSError:
