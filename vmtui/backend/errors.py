@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vmtui.core.errors import Sentence
+
 if TYPE_CHECKING:
     import libvirt
 
@@ -14,15 +16,8 @@ def libvirt_message(err: libvirt.libvirtError) -> str:
     return msg.rstrip(".")
 
 
-class VmtuiError(Exception):
-    """Base class: ``str(error)`` is a complete sentence for the user."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+class VmtuiError(Sentence):
+    """Base class of the backend's errors: ``str(error)`` is a complete sentence for the user."""
 
 
 class ConnectionFailed(VmtuiError):

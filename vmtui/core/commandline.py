@@ -26,17 +26,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from vmtui.core import query
+from vmtui.core.errors import Sentence
 from vmtui.core.query import QueryError, Subject
 from vmtui.core.tagtext import TagEdit, TagError, validate_tag
 
 
-class CommandError(ValueError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+class CommandError(Sentence, ValueError):
+    """A command line that cannot run; ``message`` says why."""
 
 
 @dataclass(frozen=True)

@@ -31,19 +31,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vmtui.core import units
+from vmtui.core.errors import Sentence
 
 
-class QueryError(ValueError):
+class QueryError(Sentence, ValueError):
     """A query that cannot be understood; ``message`` says where and why."""
 
     def __init__(self, message: str, position: int = 0, term: str = "") -> None:
         super().__init__(message)
-        self.message = message
         self.position = position  # 0-based offset of the term in the query
         self.term = term
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True)

@@ -11,20 +11,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from vmtui.core.errors import Sentence
+
 MAX_TAG = 32
 MAX_TAGS = 32
 _TAG = re.compile(r"^[\w][\w.+@/-]*$")
 
 
-class TagError(ValueError):
+class TagError(Sentence, ValueError):
     """A tag that breaks the rules; ``message`` says which and why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def validate_tag(tag: str) -> str:
