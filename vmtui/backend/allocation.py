@@ -167,9 +167,7 @@ def host_cpus(conn: Any) -> HostCpus:
 
 def read_allocation(hv: Hypervisor, uuid: str) -> AllocationInfo:
     """What the guest has now and at its next boot, and what the host has (blocking)."""
-    conn = hv.readable_conn()
-    dom = hv.lookup_domain(conn, uuid)
-    name = dom.name()
+    conn, dom, name = hv.lookup_guest(uuid)
     try:
         state = GuestState.from_libvirt(dom.state()[0])
         persistent = bool(dom.isPersistent())
@@ -467,26 +465,8 @@ def plan_changes(
                 f"Memory {fmt.kib(new_mem)} is more than the maximum memory "
                 f"({fmt.kib(limit_kib)}); raise the maximum first (guest shut off)."
             )
-    if new_max_vcpus is not None:
-        current = new_vcpus or min(info.shown.vcpus, new_max_vcpus)
-        step = Change("max_vcpus", False, True, number=new_max_vcpus)
-        vc = Change("vcpus", False, True, number=current) if new_vcpus is not None else None
-        # Lowering the maximum below the current count: lower the count first.
-        if vc is not None and new_max_vcpus < info.shown.vcpus:
-            changes += [vc, step]
-        else:
-            changes += [step] + ([vc] if vc else [])
-    elif new_vcpus is not None:
-        changes.append(Change("vcpus", live, config, number=new_vcpus))
-    if new_max_mem is not None:
-        step = Change("max_memory", False, True, number=new_max_mem)
-        mc = Change("memory", False, True, number=new_mem) if new_mem is not None else None
-        if mc is not None and new_max_mem < info.shown.memory_kib:
-            changes += [mc, step]
-        else:
-            changes += [step] + ([mc] if mc else [])
-    elif new_mem is not None:
-        changes.append(Change("memory", live, config, number=new_mem))
+    changes += _with_maximum("vcpus", new_vcpus, new_max_vcpus, info.shown.vcpus, live, config)
+    changes += _with_maximum("memory", new_mem, new_max_mem, info.shown.memory_kib, live, config)
     # -- pinning
     vcpu_total = new_max_vcpus or info.shown.max_vcpus
     for number in sorted(form.pins):
@@ -527,6 +507,26 @@ def plan_changes(
     if limits:
         changes.append(Change("memtune", live, config, params=tuple(limits)))
     return changes
+
+
+def _with_maximum(
+    kind: Literal["vcpus", "memory"],
+    new: int | None,
+    new_max: int | None,
+    shown: int,
+    live: bool,
+    config: bool,
+) -> list[Change]:
+    """The changes for a value and its maximum (either may be None: unchanged). A new
+    maximum goes into the definition only (the guest is off), and so does the value with it;
+    lowering the maximum below the value the guest has now: lower the value first."""
+    if new_max is None:
+        return [] if new is None else [Change(kind, live, config, number=new)]
+    step = Change("max_vcpus" if kind == "vcpus" else "max_memory", False, True, number=new_max)
+    if new is None:
+        return [step]
+    value = Change(kind, False, True, number=new)
+    return [value, step] if new_max < shown else [step, value]
 
 
 # ----------------------------------------------------------------------------- applying
@@ -601,9 +601,7 @@ def _invoke(dom: Any, change: Change, call: Callable[[int], object]) -> None:
 
 def apply_change(hv: Hypervisor, uuid: str, change: Change) -> None:
     """Make one change (blocking). Raises a VmtuiError with libvirt's reason in a sentence."""
-    conn = hv.writable_conn()
-    dom = hv.lookup_domain(conn, uuid)
-    name = dom.name()
+    _, dom, name = hv.lookup_guest(uuid, writable=True)
     try:
         if change.live and not dom.isActive():
             raise ActionFailed(f"Guest {name} is not running; nothing was changed now.")

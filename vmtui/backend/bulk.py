@@ -46,9 +46,7 @@ def snapshot_xml(name: str, description: str = "") -> str:
 def create_snapshot(hv: Hypervisor, uuid: str, name: str, description: str = "") -> str:
     """Take a snapshot called ``name`` of the guest (libvirt's default kind). Returns the name."""
     check_snapshot_name(name)
-    conn = hv.writable_conn()
-    dom = hv.lookup_domain(conn, uuid)
-    guest = dom.name()
+    _, dom, guest = hv.lookup_guest(uuid, writable=True)
     try:
         snap = dom.snapshotCreateXML(snapshot_xml(name, description), 0)
         return str(snap.getName())
@@ -76,9 +74,7 @@ def set_vcpus(hv: Hypervisor, uuid: str, count: int) -> int:
     A running guest can only go up to its maximum; a shut-off one has its maximum raised."""
     if count < 1:
         raise ActionFailed("A guest needs at least 1 vCPU.")
-    conn = hv.writable_conn()
-    dom = hv.lookup_domain(conn, uuid)
-    name = dom.name()
+    _, dom, name = hv.lookup_guest(uuid, writable=True)
     try:
         flags, _ = _live_config(dom)
         if not dom.isActive():
@@ -128,9 +124,7 @@ def pin_vcpus(hv: Hypervisor, uuid: str, cpus: Iterable[int]) -> int:
     wanted = sorted(set(cpus))
     if not wanted:
         raise ActionFailed("Name at least one host CPU to pin to.")
-    conn = hv.writable_conn()
-    dom = hv.lookup_domain(conn, uuid)
-    name = dom.name()
+    _, dom, name = hv.lookup_guest(uuid, writable=True)
     try:
         total = host_cpus(hv)
         missing = [c for c in wanted if c >= total]

@@ -32,6 +32,8 @@ from vmtui.backend.models import GuestState
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")
 POLL_SECONDS = 0.5
+# A guest in these states does not write to its disks while they are copied.
+_STILL = (GuestState.SHUTOFF, GuestState.PAUSED)
 
 
 class CloneCancelled(VmtuiError):
@@ -165,20 +167,30 @@ def _copied(disk: ET.Element) -> bool:
     return disk.find("source") is not None
 
 
+def _read_source(
+    hv: Hypervisor, conn: Any, dom: Any, name: str, *, secure: bool = False
+) -> tuple[GuestState, str, set[str]]:
+    """What planning and cloning both read first: the original's state, its definition
+    (with secrets when ``secure``) and the guest names in use."""
+    flags = libvirt.VIR_DOMAIN_XML_INACTIVE
+    if secure:
+        flags |= libvirt.VIR_DOMAIN_XML_SECURE
+    try:
+        state = GuestState.from_libvirt(dom.state()[0])
+        xml = dom.XMLDesc(flags)
+        taken = {d.name() for d in conn.listAllDomains(0)}
+    except libvirt.libvirtError as err:
+        raise hv.wrap_failure(err, f"Could not read guest {name}") from None
+    return state, xml, taken
+
+
 def plan_clone(hv: Hypervisor, uuid: str, new_name: str, target_pool: str = "") -> ClonePlan:
     """Check everything and say what the clone will be; changes nothing.
 
     ``target_pool`` "" puts each copy in its original's pool."""
-    conn = hv.readable_conn()
-    dom = hv.lookup_domain(conn, uuid)
-    name = dom.name()
-    try:
-        state = GuestState.from_libvirt(dom.state()[0])
-        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
-        taken = {d.name() for d in conn.listAllDomains(0)}
-    except libvirt.libvirtError as err:
-        raise hv.wrap_failure(err, f"Could not read guest {name}") from None
-    if state not in (GuestState.SHUTOFF, GuestState.PAUSED):
+    conn, dom, name = hv.lookup_guest(uuid)
+    state, xml, taken = _read_source(hv, conn, dom, name)
+    if state not in _STILL:
         raise ActionFailed(
             f"Guest {name} is {state.label}: shut it down or pause it first, so its disks "
             "do not change while they are copied."
@@ -433,13 +445,9 @@ def clone_guest(
     stop = cancelled or threading.Event()
     conn = hv.writable_conn()
     dom = hv.lookup_domain(conn, plan.source_uuid)
-    try:
-        state = GuestState.from_libvirt(dom.state()[0])
-        source_xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
-        taken = {d.name() for d in conn.listAllDomains(0)}
-    except libvirt.libvirtError as err:
-        raise hv.wrap_failure(err, f"Could not read guest {plan.source_name}") from None
-    if state not in (GuestState.SHUTOFF, GuestState.PAUSED):
+    # with secrets: the clone's definition keeps them (a VNC password, say)
+    state, source_xml, taken = _read_source(hv, conn, dom, plan.source_name, secure=True)
+    if state not in _STILL:
         raise ActionFailed(
             f"Guest {plan.source_name} is {state.label} now: shut it down or pause it first."
         )

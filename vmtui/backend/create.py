@@ -21,7 +21,8 @@ from vmtui.backend import cloudinit
 from vmtui.backend.devices import InvalidInput
 from vmtui.backend.errors import ActionFailed, VmtuiError, libvirt_message
 from vmtui.backend.hypervisor import Hypervisor
-from vmtui.backend.spec import GuestSpec, build_domain_xml
+from vmtui.backend.spec import DiskSpec, GuestSpec, build_domain_xml
+from vmtui.backend.storage import VolumeSpec, volume_xml
 
 Progress = Callable[[str], None]
 
@@ -291,15 +292,10 @@ def _volume(pool: Any, name: str) -> Any:
         return None
 
 
-def _create_volume(conn: Any, pool_name: str, volume: str, disk: Any) -> Any:
+def _create_volume(conn: Any, pool_name: str, volume: str, disk: DiskSpec) -> Any:
     pool = _pool(conn, pool_name)
-    el = ET.Element("volume")
-    ET.SubElement(el, "name").text = volume
-    ET.SubElement(el, "capacity", unit="bytes").text = str(disk.size_bytes)
-    ET.SubElement(el, "allocation", unit="bytes").text = "0"
-    target = ET.SubElement(el, "target")
-    ET.SubElement(target, "format", type=disk.fmt)
-    return pool.createXML(ET.tostring(el, encoding="unicode"), 0)
+    # the same sparse volume the storage view makes (allocated on demand)
+    return pool.createXML(volume_xml(VolumeSpec(volume, disk.fmt, disk.size_bytes)), 0)
 
 
 def _path(vol: Any) -> str:

@@ -808,7 +808,7 @@ class Hypervisor:
 
     # ------------------------------------------------- for feature modules
     # Feature modules (create, networks, storage, snapshots, ...) live in their own files in
-    # vmtui/backend and reach the connection only through these three calls.
+    # vmtui/backend and reach the connection only through the calls below.
     def writable_conn(self) -> Any:
         """The open libvirt connection, or a clear error when read-only or not connected."""
         return self._writable()
@@ -820,6 +820,13 @@ class Hypervisor:
     def lookup_domain(self, conn: Any, uuid: str) -> Any:
         """The virDomain for ``uuid``; GuestNotFound with the guest's name when it is gone."""
         return self._lookup(conn, uuid)
+
+    def lookup_guest(self, uuid: str, *, writable: bool = False) -> tuple[Any, Any, str]:
+        """How most calls on one guest begin: the connection (``writable`` for a change, with
+        writable_conn's checks), the guest's virDomain (lookup_domain) and its name."""
+        conn = self._writable() if writable else self._require()
+        dom = self._lookup(conn, uuid)
+        return conn, dom, dom.name()
 
     def wrap_error(self, err: libvirt.libvirtError, verb: str, name: str) -> VmtuiError:
         """A libvirt error as a sentence ("Could not <verb> guest <name>: ..."); marks the
@@ -882,9 +889,7 @@ class Hypervisor:
         call: Callable[[Any], object],
         check: Callable[[GuestState, str], str | None] | None = None,
     ) -> None:
-        conn = self._writable()
-        dom = self._lookup(conn, uuid)
-        name = dom.name()
+        _, dom, name = self.lookup_guest(uuid, writable=True)
         try:
             if check is not None:
                 state = GuestState.from_libvirt(dom.state()[0])
@@ -994,9 +999,7 @@ class Hypervisor:
     # ----------------------------------------------------------------- screen
     def screenshot(self, uuid: str, screen: int = 0) -> tuple[bytes, str]:
         """The guest's display as an image (PNG or PPM, as QEMU gives it) and its MIME type."""
-        conn = self._require()
-        dom = self._lookup(conn, uuid)
-        name = dom.name()
+        conn, dom, name = self.lookup_guest(uuid)
         try:
             if not dom.isActive():
                 raise ActionFailed(f"Guest {name} is not running, so it has no screen to show.")

@@ -97,9 +97,7 @@ def _net_modes(conn: Any) -> tuple[dict[str, str], tuple[str, ...]]:
 
 def read_isolation(hv: Hypervisor, uuid: str) -> IsolationReport:
     """Both versions of a guest's paths (live while it runs, and the persistent one)."""
-    conn = hv.readable_conn()
-    dom = hv.lookup_domain(conn, uuid)
-    name = dom.name()
+    conn, dom, name = hv.lookup_guest(uuid)
     try:
         running = bool(dom.isActive())
         persistent = bool(dom.isPersistent())
@@ -208,6 +206,14 @@ def _find_fs(root: ET.Element, tag: str) -> ET.Element | None:
     return None
 
 
+def _replace_device(root: ET.Element, old: ET.Element | None, new: ET.Element | None) -> None:
+    """Put ``new`` where ``old`` stands among the devices (nothing when either is missing)."""
+    if old is not None and new is not None:
+        devices = _devices(root)
+        devices.insert(list(devices).index(old), new)
+        devices.remove(old)
+
+
 def _xml(elem: ET.Element) -> str:
     return ET.tostring(elem, encoding="unicode")
 
@@ -238,6 +244,13 @@ class _Change:
 
     def config_root(self) -> ET.Element | None:
         return _inactive_root(self.dom) if self.persistent else None
+
+    def roots(self) -> tuple[ET.Element | None, ET.Element | None]:
+        """The persistent config and the live XML (each None where the guest has none)."""
+        try:
+            return self.config_root(), self.live_root()
+        except libvirt.libvirtError as err:
+            raise self.hv.wrap_error(err, self.verb, self.name) from None
 
     def run(
         self,
@@ -281,6 +294,47 @@ class _Change:
             raise ActionFailed(f"Guest {self.name} has no such device; nothing changed.")
         return ChangeResult(self.name, live_done, config_done, refused)
 
+    def redefine_then_live(
+        self,
+        edit: Callable[[ET.Element], None],
+        device_call: Callable[[str, int], object],
+        live_elem: ET.Element | None,
+        live_reason: str = "",
+    ) -> ChangeResult:
+        """For a change the device API cannot make to the persistent config: ``edit`` it
+        as a whole (_redefine), then give the running guest ``live_elem`` through
+        ``device_call`` (not when it is None or ``live_reason`` says why not)."""
+        try:
+            _redefine(self.dom, edit)
+        except libvirt.libvirtError as err:
+            raise self.hv.wrap_error(err, self.verb, self.name) from None
+        finally:
+            self.hv.touch(self.uuid)
+        if live_elem is None or live_reason:
+            return ChangeResult(self.name, False, True, live_reason)
+        try:
+            device_call(_xml(live_elem), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as err:
+            return ChangeResult(self.name, False, True, libvirt_message(err))
+        return ChangeResult(self.name, True, True)
+
+    def detach(self, find: Callable[[ET.Element], ET.Element | None]) -> ChangeResult:
+        """Remove the device ``find`` picks from the saved config and the running guest."""
+        config, live = self.roots()
+
+        def remove(root: ET.Element) -> None:
+            found = find(root)
+            if found is not None:
+                _devices(root).remove(found)
+
+        result = self.run(
+            self.dom.detachDeviceFlags,
+            find(config) if config is not None else None,
+            find(live) if live is not None else None,
+            remove,
+        )
+        return _check_unplugged(self, result, find)
+
 
 def attach_nic(hv: Hypervisor, uuid: str, spec: NicSpec) -> ChangeResult:
     """Add a NIC (live too while the guest runs). A MAC is chosen here so that the running
@@ -307,21 +361,7 @@ def attach_nic(hv: Hypervisor, uuid: str, spec: NicSpec) -> ChangeResult:
 
 def detach_nic(hv: Hypervisor, uuid: str, mac: str) -> ChangeResult:
     """Remove the NIC with this MAC from the running guest and from its saved config."""
-    ch = _Change(hv, uuid, "remove a NIC from")
-    try:
-        config, live = ch.config_root(), ch.live_root()
-    except libvirt.libvirtError as err:
-        raise hv.wrap_error(err, "remove a NIC from", ch.name) from None
-    c_elem = _find_nic(config, mac) if config is not None else None
-    l_elem = _find_nic(live, mac) if live is not None else None
-
-    def remove(root: ET.Element) -> None:
-        found = _find_nic(root, mac)
-        if found is not None:
-            _devices(root).remove(found)
-
-    result = ch.run(ch.dom.detachDeviceFlags, c_elem, l_elem, remove)
-    return _check_unplugged(ch, result, lambda root: _find_nic(root, mac))
+    return _Change(hv, uuid, "remove a NIC from").detach(lambda root: _find_nic(root, mac))
 
 
 def _check_unplugged(
@@ -361,18 +401,10 @@ def switch_nic_network(hv: Hypervisor, uuid: str, mac: str, network: str) -> Cha
         return new
 
     def edit(root: ET.Element) -> None:
-        found = _find_nic(root, mac)
-        new = moved(root)
-        if found is not None and new is not None:
-            devices = _devices(root)
-            devices.insert(list(devices).index(found), new)
-            devices.remove(found)
+        _replace_device(root, _find_nic(root, mac), moved(root))
 
-    try:
-        c_elem, l_elem = moved(ch.config_root()), moved(ch.live_root())
-    except libvirt.libvirtError as err:
-        raise hv.wrap_error(err, "switch the network of", ch.name) from None
-    return ch.run(ch.dom.updateDeviceFlags, c_elem, l_elem, edit)
+    config, live = ch.roots()
+    return ch.run(ch.dom.updateDeviceFlags, moved(config), moved(live), edit)
 
 
 def attach_folder(
@@ -389,11 +421,7 @@ def attach_folder(
     spec = spec.validate(allow_risky=allow_risky)
     elem = filesystem_element(spec)
     ch = _Change(hv, uuid, "share a folder with")
-    try:
-        config = ch.config_root()
-        live = ch.live_root()
-    except libvirt.libvirtError as err:
-        raise hv.wrap_error(err, "share a folder with", ch.name) from None
+    config, live = ch.roots()
     for root in (config, live):
         if root is not None and _find_fs(root, spec.tag) is not None:
             raise InvalidInput(f"Guest {ch.name} already has a shared folder tagged {spec.tag}.")
@@ -411,25 +439,14 @@ def attach_folder(
                 f"Guest {ch.name} is transient and its memory is not shared, so it cannot get "
                 "a virtiofs folder; use 9p, or make the guest persistent."
             )
+    live_elem = elem if live is not None else None
     if config is not None and spec.needs_shared_memory and ensure_shared_memory(_copy(config)):
         # The memory backing is not a device: the persistent config is edited as a whole.
-        try:
-            _redefine(ch.dom, add)
-        except libvirt.libvirtError as err:
-            raise hv.wrap_error(err, "share a folder with", ch.name) from None
-        finally:
-            hv.touch(uuid)
-        if live is None or reason:
-            return ChangeResult(ch.name, False, True, reason)
-        try:
-            ch.dom.attachDeviceFlags(_xml(elem), libvirt.VIR_DOMAIN_AFFECT_LIVE)
-        except libvirt.libvirtError as err:
-            return ChangeResult(ch.name, False, True, libvirt_message(err))
-        return ChangeResult(ch.name, True, True)
+        return ch.redefine_then_live(add, ch.dom.attachDeviceFlags, live_elem, reason)
     return ch.run(
         ch.dom.attachDeviceFlags,
         elem if config is not None else None,
-        elem if live is not None else None,
+        live_elem,
         add,
         live_ok=not reason,
         live_reason=reason,
@@ -439,33 +456,14 @@ def attach_folder(
 def detach_folder(hv: Hypervisor, uuid: str, tag: str) -> ChangeResult:
     """Stop sharing the folder with this mount tag."""
     ch = _Change(hv, uuid, "stop sharing a folder with")
-    try:
-        config, live = ch.config_root(), ch.live_root()
-    except libvirt.libvirtError as err:
-        raise hv.wrap_error(err, "stop sharing a folder with", ch.name) from None
-
-    def remove(root: ET.Element) -> None:
-        found = _find_fs(root, tag)
-        if found is not None:
-            _devices(root).remove(found)
-
-    result = ch.run(
-        ch.dom.detachDeviceFlags,
-        _find_fs(config, tag) if config is not None else None,
-        _find_fs(live, tag) if live is not None else None,
-        remove,
-    )
-    return _check_unplugged(ch, result, lambda root: _find_fs(root, tag))
+    return ch.detach(lambda root: _find_fs(root, tag))
 
 
 def set_folder_readonly(hv: Hypervisor, uuid: str, tag: str, readonly: bool) -> ChangeResult:
     """Make a shared folder read-only or read-write (updateDeviceFlags; QEMU cannot change
     a mounted share, so the live part is usually refused and it applies at next boot)."""
     ch = _Change(hv, uuid, "change a shared folder of")
-    try:
-        config, live = ch.config_root(), ch.live_root()
-    except libvirt.libvirtError as err:
-        raise hv.wrap_error(err, "change a shared folder of", ch.name) from None
+    config, live = ch.roots()
 
     def toggled(fs: ET.Element | None) -> ET.Element | None:
         if fs is None:
@@ -480,29 +478,11 @@ def set_folder_readonly(hv: Hypervisor, uuid: str, tag: str, readonly: bool) -> 
 
     def edit(root: ET.Element) -> None:
         found = _find_fs(root, tag)
-        new = toggled(found)
-        if found is not None and new is not None:
-            devices = _devices(root)
-            devices.insert(list(devices).index(found), new)
-            devices.remove(found)
+        _replace_device(root, found, toggled(found))
 
     c_elem = toggled(_find_fs(config, tag) if config is not None else None)
     l_elem = toggled(_find_fs(live, tag) if live is not None else None)
     if c_elem is not None:
         # libvirt's config update of a <filesystem> is limited; editing the XML always works.
-        try:
-            _redefine(ch.dom, edit)
-        except libvirt.libvirtError as err:
-            raise hv.wrap_error(err, "change a shared folder of", ch.name) from None
-        finally:
-            hv.touch(uuid)
-        c_elem = None
-        result = ChangeResult(ch.name, False, True)
-        if l_elem is None:
-            return result
-        try:
-            ch.dom.updateDeviceFlags(_xml(l_elem), libvirt.VIR_DOMAIN_AFFECT_LIVE)
-        except libvirt.libvirtError as err:
-            return ChangeResult(ch.name, False, True, libvirt_message(err))
-        return ChangeResult(ch.name, True, True)
+        return ch.redefine_then_live(edit, ch.dom.updateDeviceFlags, l_elem)
     return ch.run(ch.dom.updateDeviceFlags, None, l_elem)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,15 +120,21 @@ def validate_snapshot_name(name: str, existing: tuple[str, ...] | list[str] = ()
     return text
 
 
-def _snapshot_info(snap: Any, current: str | None) -> GuestSnapshot:
-    root = ET.fromstring(snap.getXMLDesc(0))
-    memory = root.find("memory")
+def _name_or_none(get: Callable[[], Any]) -> str | None:
+    """The name of the snapshot ``get`` returns; None when libvirt answers that there is no
+    such snapshot (a root has no parent, a guest may have no current snapshot)."""
     try:
-        parent: str | None = snap.getParent(0).getName()
+        return str(get().getName())
     except libvirt.libvirtError as err:
         if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
             raise
-        parent = None
+        return None
+
+
+def _snapshot_info(snap: Any, current: str | None) -> GuestSnapshot:
+    root = ET.fromstring(snap.getXMLDesc(0))
+    memory = root.find("memory")
+    parent = _name_or_none(lambda: snap.getParent(0))
     try:
         created = int(root.findtext("creationTime") or 0)
     except ValueError:
@@ -166,18 +173,11 @@ def _ordered(snaps: list[GuestSnapshot]) -> tuple[GuestSnapshot, ...]:
 
 def list_snapshots(hv: Hypervisor, uuid: str) -> SnapshotTree:
     """The guest's snapshots and whether a new one can be taken (blocking)."""
-    conn = hv.readable_conn()
-    dom = hv.lookup_domain(conn, uuid)
-    name = dom.name()
+    _, dom, name = hv.lookup_guest(uuid)
     try:
         state = GuestState.from_libvirt(dom.state()[0])
         xml = dom.XMLDesc(0)
-        try:
-            current: str | None = dom.snapshotCurrent(0).getName()
-        except libvirt.libvirtError as err:
-            if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
-                raise
-            current = None
+        current = _name_or_none(lambda: dom.snapshotCurrent(0))
         snaps = [_snapshot_info(s, current) for s in dom.listAllSnapshots(0)]
     except libvirt.libvirtError as err:
         raise hv.wrap_error(err, "read the snapshots of", name) from None
@@ -208,9 +208,7 @@ def create_snapshot(
 
     Raises InvalidInput (bad or taken name, or memory asked of a guest that is off) and
     ActionFailed (disk formats refuse, or libvirt refused) before anything changes."""
-    conn = hv.writable_conn()
-    dom = hv.lookup_domain(conn, uuid)
-    guest = dom.name()
+    _, dom, guest = hv.lookup_guest(uuid, writable=True)
     try:
         existing = dom.snapshotListNames(0)
         state = GuestState.from_libvirt(dom.state()[0])
@@ -247,9 +245,7 @@ def revert_snapshot(hv: Hypervisor, uuid: str, name: str) -> GuestState:
     """Return the guest to snapshot ``name``; returns the guest's state afterwards.
 
     What the guest did since (disk writes, and its memory when it runs) is lost."""
-    conn = hv.writable_conn()
-    dom = hv.lookup_domain(conn, uuid)
-    guest = dom.name()
+    _, dom, guest = hv.lookup_guest(uuid, writable=True)
     try:
         snap = dom.snapshotLookupByName(name, 0)
         dom.revertToSnapshot(snap, 0)
@@ -267,9 +263,7 @@ def delete_snapshot(hv: Hypervisor, uuid: str, name: str, children: bool = False
 
     The guest's current state is not touched; without ``children`` the snapshot's
     children are re-attached to its parent."""
-    conn = hv.writable_conn()
-    dom = hv.lookup_domain(conn, uuid)
-    guest = dom.name()
+    _, dom, guest = hv.lookup_guest(uuid, writable=True)
     flags = libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN if children else 0
     try:
         snap = dom.snapshotLookupByName(name, 0)

@@ -67,9 +67,7 @@ def set_tags(hv: Hypervisor, uuid: str, tags: Iterable[str]) -> tuple[str, ...]:
         wanted = normalize(tags)
     except TagError as err:
         raise ActionFailed(err.message) from None
-    conn = hv.writable_conn()
-    dom = hv.lookup_domain(conn, uuid)
-    name = dom.name()
+    _, dom, name = hv.lookup_guest(uuid, writable=True)
     try:
         flags, _, _ = _flags(dom)
         xml = tags_element_xml(wanted) if wanted else None
