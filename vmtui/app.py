@@ -216,9 +216,6 @@ class VmtuiApp(App[None]):
     def host_status(self, uri: str) -> tuple[str, str, str]:
         return self.hosts[uri].status(self._clock(), self.interval, self.readonly)
 
-    def now(self) -> float:
-        return self._clock()
-
     def uri_of(self, uuid: str) -> str | None:
         """The URI of the host a guest is shown on (None when no host shows it)."""
         if self.snapshot is not None:
@@ -397,7 +394,6 @@ class VmtuiApp(App[None]):
         """A power action of the catalogue (``core.actions.POWER``) on one guest."""
         act = actions.POWER[action]
         call = act.call
-        assert call is not None
         self.notify(f"Asking guest {name} to {act.verb.split(' of')[0]}…", markup=False, timeout=2)
         self.run_backend(
             lambda: call(self.hypervisor_for(uuid), uuid),

@@ -48,6 +48,29 @@ class HostLink:
     def uri(self) -> str:
         return self.hv.uri
 
+    def answered(
+        self, snapshot: Snapshot, histories: dict[str, GuestHistory], host_history: HostHistory
+    ) -> None:
+        """The running poll answered: its figures are now the host's, live."""
+        self._ended()
+        self.snapshot = snapshot
+        self.histories = histories
+        self.host_history = host_history
+        self.retry_at = None
+        self.lost_reason = ""
+
+    def failed(self, reason: str, retry_at: float) -> None:
+        """The running poll failed: the host's guests are stale until ``retry_at``."""
+        self._ended()
+        self.lost_reason = reason
+        self.retry_at = retry_at
+
+    def _ended(self) -> None:
+        self.polling = False
+        self.poll_started = None
+        self.hung = False
+        self.ever_polled = True
+
     @property
     def host_info(self) -> HostInfo | None:
         """What the host said of itself (hostname, CPUs, memory) once connected."""

@@ -103,16 +103,8 @@ class Poller:
         link = self._hosts.get(message.snapshot.uri)
         if link is None:
             return None  # a late answer from a host that was removed
-        link.polling = False
-        link.poll_started = None
-        link.hung = False
         self.polls += 1
-        link.snapshot = message.snapshot
-        link.histories = message.histories
-        link.host_history = message.host_history
-        link.retry_at = None
-        link.lost_reason = ""
-        link.ever_polled = True
+        link.answered(message.snapshot, message.histories, message.host_history)
         return link
 
     def failed(self, message: PollFailed) -> HostLink | None:
@@ -120,12 +112,7 @@ class Poller:
         link = self._hosts.get(message.uri)
         if link is None:
             return None
-        link.polling = False
-        link.poll_started = None
-        link.hung = False
-        link.lost_reason = message.error
-        link.retry_at = self._clock() + message.retry_in
-        link.ever_polled = True
+        link.failed(message.error, self._clock() + message.retry_in)
         return link
 
     def rearm(self, link: HostLink, delay: float | None = None) -> None:

@@ -56,9 +56,6 @@ class Services(Protocol):
     def migrating(self) -> frozenset[str]:
         """UUIDs of guests being moved between hosts right now."""
 
-    def now(self) -> float:
-        """The app's clock (monotonic seconds; tests drive it)."""
-
     def uri_of(self, uuid: str) -> str | None:
         """The URI of the host a guest is shown on (None when no host shows it)."""
 

@@ -33,139 +33,95 @@ Call = Callable[[PowerControl, str], None]
 
 
 @dataclass(frozen=True)
+class Power:
+    """How a power action runs: one backend call, logged as a virsh line, told in sentences."""
+
+    call: Call
+    virsh: tuple[str, ...]  # the virsh words before the guest's name
+    verb: str  # "shut down": "Asking guest web to shut down…", "Could not shut down web"
+    done: str  # "asked to shut down": "Guest web asked to shut down."
+    done_many: str = ""  # the bulk summary's word for each guest ("" : ``done``)
+
+    @property
+    def summary_word(self) -> str:
+        return self.done_many or self.done
+
+
+@dataclass(frozen=True)
 class GuestAction:
     """One thing a user can do to a guest."""
 
     name: str  # the Textual action ("force_off": action_force_off), the catalogue key
-    description: str  # the key's label in the footer and in `?`
+    description: str  # the key's label in the footer and in `?`; a bulk run's title
     key: str = ""  # the binding on guest screens ("" : reached another way)
     show: bool = False  # in the footer (80 columns hold only a few)
     mutating: bool = True  # changes state: hidden and refused on a read-only connection
     asks_first: bool = False  # a confirmation names what is lost before it runs
     help: str = ""  # the command palette's line under the title
     palette: str = ""  # the palette's title before the guest's name ("" : the description)
-    # --- power actions only: run as one backend call, logged as a virsh line
-    call: Call | None = None
-    virsh: tuple[str, ...] = ()  # the virsh words before the guest's name
-    verb: str = ""  # "shut down": "Asking guest web to shut down…", "Could not shut down web"
-    done: str = ""  # "asked to shut down": "Guest web asked to shut down."
-    done_many: str = ""  # the bulk summary's word for each guest it worked on
-    title: str = ""  # the bulk run's title ("Force off")
-
-    @property
-    def is_power(self) -> bool:
-        return self.call is not None
+    power: Power | None = None  # set for power actions: one backend call
 
     @property
     def palette_title(self) -> str:
         return self.palette or self.description
 
 
-def power(
-    name: str,
-    description: str,
-    call: Call,
-    virsh: tuple[str, ...],
-    verb: str,
-    done: str,
-    *,
-    key: str = "",
-    show: bool = False,
-    asks_first: bool = False,
-    done_many: str = "",
-    title: str = "",
-    help: str = "",
-) -> GuestAction:
-    """A power action: one backend call, logged as ``virsh <words> <name>``."""
-    return GuestAction(
-        name,
-        description,
-        key=key,
-        show=show,
-        asks_first=asks_first,
-        help=help,
-        call=call,
-        virsh=virsh,
-        verb=verb,
-        done=done,
-        done_many=done_many or done,
-        title=title or description,
-    )
-
+START = Power(lambda hv, u: hv.start(u), ("start",), "start", "started")
+SHUTDOWN = Power(lambda hv, u: hv.shutdown(u), ("shutdown",), "shut down", "asked to shut down")
+REBOOT = Power(lambda hv, u: hv.reboot(u), ("reboot",), "reboot", "asked to reboot")
+FORCE_OFF = Power(lambda hv, u: hv.force_off(u), ("destroy",), "force off", "forced off")
+PAUSE = Power(lambda hv, u: hv.pause(u), ("suspend",), "pause", "paused")
+RESUME = Power(lambda hv, u: hv.resume(u), ("resume",), "resume", "resumed")
+AUTOSTART_ON = Power(
+    lambda hv, u: hv.set_autostart(u, True),
+    ("autostart",),
+    "enable autostart of",
+    "will start when the host boots",
+    "starts at boot",
+)
+AUTOSTART_OFF = Power(
+    lambda hv, u: hv.set_autostart(u, False),
+    ("autostart", "--disable"),
+    "disable autostart of",
+    "will not start at boot",
+    "does not start at boot",
+)
 
 # In binding order: the footer shows the `show` ones in this order.
 CATALOGUE: tuple[GuestAction, ...] = (
-    power(
+    GuestAction(
         "start",
         "Start",
-        lambda hv, uuid: hv.start(uuid),
-        ("start",),
-        "start",
-        "started",
-        key="s",
+        "s",
         show=True,
+        power=START,
         help="Boot the guest (or restore its saved state)",
     ),
-    power(
+    GuestAction(
         "shutdown",
         "Shut down",
-        lambda hv, uuid: hv.shutdown(uuid),
-        ("shutdown",),
-        "shut down",
-        "asked to shut down",
-        key="d",
+        "d",
         show=True,
+        power=SHUTDOWN,
         help="Ask the guest's OS to power off (ACPI)",
     ),
-    power(
-        "reboot",
-        "Reboot",
-        lambda hv, uuid: hv.reboot(uuid),
-        ("reboot",),
-        "reboot",
-        "asked to reboot",
-        key="r",
-        help="Ask the guest's OS to restart",
-    ),
-    power(
+    GuestAction("reboot", "Reboot", "r", power=REBOOT, help="Ask the guest's OS to restart"),
+    GuestAction(
         "force_off",
         "Force off",
-        lambda hv, uuid: hv.force_off(uuid),
-        ("destroy",),
-        "force off",
-        "forced off",
-        key="F",
+        "F",
         show=True,
         asks_first=True,
+        power=FORCE_OFF,
         help="Cut the guest's power (asks first)",
     ),
-    power(
-        "pause",
-        "Pause",
-        lambda hv, uuid: hv.pause(uuid),
-        ("suspend",),
-        "pause",
-        "paused",
-        key="p",
-        help="Freeze the guest's vCPUs",
-    ),
-    power(
-        "resume",
-        "Resume",
-        lambda hv, uuid: hv.resume(uuid),
-        ("resume",),
-        "resume",
-        "resumed",
-        key="u",
-        help="Let the paused guest run again",
-    ),
-    GuestAction(
-        "autostart", "Autostart", key="a", help="Start the guest when the host boots, or not"
-    ),
+    GuestAction("pause", "Pause", "p", power=PAUSE, help="Freeze the guest's vCPUs"),
+    GuestAction("resume", "Resume", "u", power=RESUME, help="Let the paused guest run again"),
+    GuestAction("autostart", "Autostart", "a", help="Start the guest when the host boots, or not"),
     GuestAction(
         "delete",
         "Delete",
-        key="D",
+        "D",
         asks_first=True,
         help="Remove the guest, and the disks you tick (asks first)",
     ),
@@ -173,53 +129,33 @@ CATALOGUE: tuple[GuestAction, ...] = (
     GuestAction(
         "console",
         "Console",
-        key="c",
+        "c",
         show=True,
         help="Attach to the guest's serial console (ctrl+] detaches)",
     ),
     GuestAction(
-        "display",
-        "Screen",
-        key="v",
-        mutating=False,
-        help="Show the guest's display in the terminal",
+        "display", "Screen", "v", mutating=False, help="Show the guest's display in the terminal"
     ),
-    GuestAction("isolation", "Isolation", key="i", mutating=False),
-    GuestAction("tags", "Tags", key="t"),
+    GuestAction("isolation", "Isolation", "i", mutating=False),
+    GuestAction("tags", "Tags", "t"),
     GuestAction(
         "allocation",
         "Allocation",
-        key="A",
+        "A",
         palette="Allocation of",
         help="vCPUs, memory, CPU pinning and limits",
     ),
-    GuestAction("snapshots", "Snapshots", key="S", mutating=False),
-    GuestAction("edit_xml", "Edit XML", key="e"),
-    GuestAction("clone", "Clone", key="K"),
-    GuestAction("migrate", "Migrate", key="m", help="Move the guest to another connected host"),
+    GuestAction("snapshots", "Snapshots", "S", mutating=False),
+    GuestAction("edit_xml", "Edit XML", "e"),
+    GuestAction("clone", "Clone", "K"),
+    GuestAction("migrate", "Migrate", "m", help="Move the guest to another connected host"),
     # reached through `a` (on or off by the guest's state) and bulk actions on marked guests
-    power(
-        "autostart_on",
-        "Autostart on",
-        lambda hv, uuid: hv.set_autostart(uuid, True),
-        ("autostart",),
-        "enable autostart of",
-        "will start when the host boots",
-        done_many="starts at boot",
-    ),
-    power(
-        "autostart_off",
-        "Autostart off",
-        lambda hv, uuid: hv.set_autostart(uuid, False),
-        ("autostart", "--disable"),
-        "disable autostart of",
-        "will not start at boot",
-        done_many="does not start at boot",
-    ),
+    GuestAction("autostart_on", "Autostart on", power=AUTOSTART_ON),
+    GuestAction("autostart_off", "Autostart off", power=AUTOSTART_OFF),
 )
 
 ACTIONS: dict[str, GuestAction] = {a.name: a for a in CATALOGUE}
-POWER: dict[str, GuestAction] = {a.name: a for a in CATALOGUE if a.is_power}
+POWER: dict[str, Power] = {a.name: a.power for a in CATALOGUE if a.power is not None}
 MUTATING: frozenset[str] = frozenset(a.name for a in CATALOGUE if a.mutating)
 
 # What deleting a guest's definition looks like to virsh (the disks ticked follow --storage).
