@@ -64,7 +64,7 @@ def vmtui_imports(path: Path) -> set[str]:
 
 
 def layer_of(module: str) -> str:
-    """"core", "backend", ..., or the module's own name for top-level ones ("app", "cli")."""
+    """ "core", "backend", ..., or the module's own name for top-level ones ("app", "cli")."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else ""
 

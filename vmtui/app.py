@@ -45,8 +45,6 @@ from vmtui.control.messages import (
     ConsoleClosed,
     ConsoleFailed,
     ConsoleOpened,
-    ConsoleRequested,
-    DeleteRequested,
     GuestActionRequested,
     Polled,
     PollFailed,
@@ -76,7 +74,6 @@ from vmtui.term import hangup
 from vmtui.widgets.status_line import StatusLine
 
 T = TypeVar("T")
-
 
 
 class VmtuiApp(App[None]):
@@ -404,11 +401,15 @@ class VmtuiApp(App[None]):
         )
 
     def on_guest_action_requested(self, message: GuestActionRequested) -> None:
-        self.guest_action(message.action, message.uuid, message.name)
+        if message.action == "console":
+            self.open_console(message.uuid, message.name)
+        elif message.action == "delete":
+            self.ask_delete(message.uuid)
+        else:
+            self.guest_action(message.action, message.uuid, message.name)
 
-    def on_delete_requested(self, message: DeleteRequested) -> None:
+    def ask_delete(self, uuid: str) -> None:
         """Read what a delete would touch, then ask (DeleteScreen) before anything goes."""
-        uuid = message.uuid
         self.run_backend(
             lambda: self.hypervisor_for(uuid).delete_plan(uuid),
             done=self._ask_what_to_delete,
@@ -458,9 +459,6 @@ class VmtuiApp(App[None]):
 
     def close_console(self, uuid: str) -> None:
         self._consoles.close(uuid)
-
-    def on_console_requested(self, message: ConsoleRequested) -> None:
-        self.open_console(message.uuid, message.name)
 
     def _open_console_on_start(self, snapshot: Snapshot) -> None:
         """``--console GUEST``: open it once a poll shows it; say so when no host has it."""

@@ -25,7 +25,7 @@ from typing import Any
 
 import libvirt
 
-from vmtui.backend.devices import InvalidInput
+from vmtui.backend.devices import checked_name
 from vmtui.backend.errors import ActionFailed, VmtuiError, libvirt_message
 from vmtui.backend.hypervisor import Hypervisor
 from vmtui.backend.models import GuestState
@@ -120,17 +120,8 @@ def suggest_name(name: str, taken: set[str]) -> str:
 
 
 def validate_clone_name(name: str, taken: set[str]) -> str:
-    text = name.strip()
-    if not text:
-        raise InvalidInput("Give the clone a name.")
-    if not _NAME.match(text):
-        raise InvalidInput(
-            f"The name {text!r} must be 1-64 letters, digits or _ . + -, starting with a "
-            "letter, digit or _."
-        )
-    if text in taken:
-        raise InvalidInput(f"There is already a guest called {text}.")
-    return text
+    rule = "1-64 letters, digits or _ . + -, starting with a letter, digit or _."
+    return checked_name(name, _NAME, rule, taken, what="clone", label="name", owner="guest")
 
 
 def _copy_name(volume: str, old: str, new: str, target: str, taken: set[str]) -> str:

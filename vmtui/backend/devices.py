@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,28 @@ from vmtui.backend.errors import VmtuiError
 
 class InvalidInput(VmtuiError):
     """What the user typed cannot be used; the message says what is wrong."""
+
+
+def checked_name(
+    name: str,
+    pattern: re.Pattern[str],
+    rule: str,
+    taken: Collection[str],
+    *,
+    what: str,
+    label: str,
+    owner: str,
+) -> str:
+    """The name of a new ``what`` (a clone, a snapshot), stripped. InvalidInput when it is
+    empty, breaks ``pattern`` ("The {label} 'x' must be {rule}") or is already an ``owner``'s."""
+    text = name.strip()
+    if not text:
+        raise InvalidInput(f"Give the {what} a name.")
+    if not pattern.match(text):
+        raise InvalidInput(f"The {label} {text!r} must be {rule}")
+    if text in taken:
+        raise InvalidInput(f"There is already a {owner} called {text}.")
+    return text
 
 
 class RiskyPath(InvalidInput):

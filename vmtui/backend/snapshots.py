@@ -17,7 +17,7 @@ from typing import Any
 
 import libvirt
 
-from vmtui.backend.devices import InvalidInput
+from vmtui.backend.devices import InvalidInput, checked_name
 from vmtui.backend.errors import ActionFailed
 from vmtui.backend.hypervisor import Hypervisor
 from vmtui.backend.models import GuestState
@@ -107,17 +107,10 @@ def snapshot_blocker(domain_xml: str) -> str:
 
 def validate_snapshot_name(name: str, existing: tuple[str, ...] | list[str] = ()) -> str:
     """The name, stripped; raises InvalidInput with the rule when it cannot be used."""
-    text = name.strip()
-    if not text:
-        raise InvalidInput("Give the snapshot a name.")
-    if not _NAME.match(text):
-        raise InvalidInput(
-            f"The snapshot name {text!r} must be 1-64 letters, digits, spaces or _ . : + @ -, "
-            "and start with a letter, digit or _."
-        )
-    if text in existing:
-        raise InvalidInput(f"There is already a snapshot called {text}.")
-    return text
+    rule = "1-64 letters, digits, spaces or _ . : + @ -, and start with a letter, digit or _."
+    return checked_name(
+        name, _NAME, rule, existing, what="snapshot", label="snapshot name", owner="snapshot"
+    )
 
 
 def _name_or_none(get: Callable[[], Any]) -> str | None:

@@ -66,14 +66,20 @@ class CallFinished(Message):
     host: str = ""
 
 
-@dataclass(eq=False)
-class ConsoleChanged(Message):
-    """New console output was parsed into the emulator (collapses when they pile up)."""
+class LatestPerGuest(Message):
+    """A message that only its newest copy per guest matters of: pending ones collapse."""
 
     uuid: str
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ConsoleChanged) and message.uuid == self.uuid
+        return type(message) is type(self) and getattr(message, "uuid", None) == self.uuid
+
+
+@dataclass(eq=False)
+class ConsoleChanged(LatestPerGuest):
+    """New console output was parsed into the emulator (collapses when they pile up)."""
+
+    uuid: str
 
 
 @dataclass(eq=False)
@@ -98,36 +104,19 @@ class ConsoleClosed(Message):
 
 
 @dataclass(eq=False)
-class DisplayImage(Message):
+class DisplayImage(LatestPerGuest):
     """A screenshot of a guest's display arrived (or failed: ``error``)."""
 
     uuid: str
     image: bytes
     error: str = ""
 
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, DisplayImage) and message.uuid == self.uuid
-
 
 @dataclass(eq=False)
 class GuestActionRequested(Message):
-    """A screen asks for a power action (``core.actions.POWER``) on one guest."""
+    """A screen asks for an action of the catalogue (``core.actions``) that the app carries
+    out: a power action, ``console`` (attach and show it) or ``delete`` (ask what goes)."""
 
     action: str
     uuid: str
     name: str
-
-
-@dataclass(eq=False)
-class ConsoleRequested(Message):
-    """A screen asks for a guest's serial console (attached if it is not yet)."""
-
-    uuid: str
-    name: str
-
-
-@dataclass(eq=False)
-class DeleteRequested(Message):
-    """A screen asks to delete a guest: the app reads what would go, then asks the user."""
-
-    uuid: str

@@ -8,6 +8,7 @@ back here (``polled`` / ``failed`` update the host's link) and then redraws.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from textual.app import App
@@ -17,23 +18,16 @@ from vmtui.control.hosts import HostLink
 from vmtui.control.messages import Polled, PollFailed
 
 
+@dataclass
 class Poller:
     """Arms, runs and re-arms each host's poll."""
 
-    def __init__(
-        self,
-        app: App[Any],
-        hosts: Mapping[str, HostLink],
-        interval: float,
-        clock: Callable[[], float],
-        watched: Callable[[], frozenset[str]],
-    ) -> None:
-        self._app = app
-        self._hosts = hosts
-        self.interval = interval
-        self._clock = clock
-        self._watched = watched
-        self.polls = 0  # polls answered, all hosts together
+    _app: App[Any]
+    _hosts: Mapping[str, HostLink]
+    interval: float
+    _clock: Callable[[], float]
+    _watched: Callable[[], frozenset[str]]  # the guests whose histories each poll ships
+    polls: int = field(default=0, init=False)  # polls answered, all hosts together
 
     def schedule(self, delay: float, link: HostLink | None = None) -> None:
         """Arm the next poll of ``link`` (of every host when None) in ``delay`` seconds."""

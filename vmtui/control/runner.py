@@ -18,7 +18,6 @@ from vmtui.core.activity import ActivityLog, virsh
 T = TypeVar("T")
 
 
-
 def sentence(err: Exception, unexpected: str) -> str:
     """What to tell the user about ``err``: the backend's own sentence (VmtuiError), else
     ``unexpected`` followed by the error (a bug or a library's surprise, said plainly)."""

@@ -58,7 +58,6 @@ class ActivityScreen(Screen[None]):
         self._stop_listening: Callable[[], None] | None = None
         self.shown = 0  # entries written to the log widget
 
-
     def compose(self) -> ComposeResult:
         yield Static("", id="activity-bar", markup=False)
         yield RichLog(id="activity-log", wrap=True, markup=False, auto_scroll=True)

@@ -120,7 +120,6 @@ class AllocationScreen(Screen[None]):
         self.host = ""
         self.gone = False  # left (unmounted): late answers are dropped
 
-
     def compose(self) -> ComposeResult:
         yield Static(f"Allocation of {self.guest_name}", id="alloc-title", markup=False)
         yield Static("Reading…", id="alloc-host", markup=False)
@@ -295,14 +294,12 @@ class AllocationScreen(Screen[None]):
         self.show_error("")
         body = "\n".join(f"• {c.describe()}" for c in changes)
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.applying = True
-                self._apply_next(changes, 0)
+        def apply() -> None:
+            self.applying = True
+            self._apply_next(changes, 0)
 
-        self.app.push_screen(
-            ConfirmScreen(f"Change the allocation of {info.name}?", body, confirm="Apply"),
-            answered,
+        ConfirmScreen(f"Change the allocation of {info.name}?", body, confirm="Apply").ask(
+            self.app, apply
         )
 
     def _apply_next(self, changes: list[Change], index: int) -> None:

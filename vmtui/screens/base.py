@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
+from textual.screen import Screen
 
 from vmtui.backend import GuestInfo, GuestState
-from vmtui.control.messages import ConsoleRequested, DeleteRequested, GuestActionRequested
+from vmtui.control.messages import GuestActionRequested
 from vmtui.control.services import services
-from vmtui.core.actions import ACTIONS, CATALOGUE, MUTATING
+from vmtui.core.actions import ACTIONS, CATALOGUE
+from vmtui.core.actions import MUTATING as CATALOGUE_MUTATING
 from vmtui.screens import bulk
 from vmtui.screens.allocation import AllocationScreen
 from vmtui.screens.clone import CloneScreen
@@ -38,13 +40,14 @@ class GuestActionScreen(HostView):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(a.key, a.name, a.description, show=a.show) for a in CATALOGUE if a.key
     ]
+    MUTATING = CATALOGUE_MUTATING  # changing actions: hidden when read-only
 
     def current_guest(self) -> GuestInfo | None:
         raise NotImplementedError
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Changing actions are hidden from the footer, the help and the palette when read-only.
-        return not (action in MUTATING and services(self).readonly)
+    def _say(self, sentence: str, timeout: float = 4) -> None:
+        """Why an action does nothing now (a guest's name is data: no markup)."""
+        self.notify(sentence, markup=False, timeout=timeout)
 
     def selected_guest(self) -> GuestInfo | None:
         """The current guest, or None after saying that no guest is selected."""
@@ -52,6 +55,13 @@ class GuestActionScreen(HostView):
         if guest is None:
             self.notify("No guest is selected.", severity="warning", timeout=3)
         return guest
+
+    def _open(self, screen: Callable[[GuestInfo], Screen[Any]]) -> None:
+        """Push one of the selected guest's own screens (isolation, snapshots, …), or say
+        that no guest is selected."""
+        guest = self.selected_guest()
+        if guest is not None:
+            self.app.push_screen(screen(guest))
 
     def _run(self, action: str) -> None:
         guest = self.selected_guest()
@@ -84,22 +94,17 @@ class GuestActionScreen(HostView):
         if guest is None:
             return
         if not guest.is_active:
-            self.notify(f"Guest {guest.name} is not running.", markup=False, timeout=3)
+            self._say(f"Guest {guest.name} is not running.", 3)
             return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.post_message(GuestActionRequested("force_off", guest.uuid, guest.name))
-
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Force off {guest.name}?",
-                "This cuts the guest's power at once, like pulling the plug. Whatever it has "
-                "not written to its disks (open files, caches, unsaved work) is lost. Its disks "
-                "and definition stay.",
-                confirm="Force off",
-            ),
-            answered,
+        ConfirmScreen(
+            f"Force off {guest.name}?",
+            "This cuts the guest's power at once, like pulling the plug. Whatever it has "
+            "not written to its disks (open files, caches, unsaved work) is lost. Its disks "
+            "and definition stay.",
+            confirm="Force off",
+        ).ask(
+            self.app,
+            lambda: self.post_message(GuestActionRequested("force_off", guest.uuid, guest.name)),
         )
 
     def action_console(self) -> None:
@@ -107,44 +112,29 @@ class GuestActionScreen(HostView):
         if guest is None:
             return
         if not guest.is_active:
-            self.notify(
-                f"Guest {guest.name} is not running; start it (s) to use its console.",
-                markup=False,
-                timeout=4,
-            )
+            self._say(f"Guest {guest.name} is not running; start it (s) to use its console.")
             return
-        self.post_message(ConsoleRequested(guest.uuid, guest.name))
+        self.post_message(GuestActionRequested("console", guest.uuid, guest.name))
 
     def action_display(self) -> None:
         guest = self.current_guest()
         if guest is None:
             return
         if not guest.graphics:
-            self.notify(
-                f"Guest {guest.name} has no graphical display; use its console (c).",
-                markup=False,
-                timeout=4,
-            )
+            self._say(f"Guest {guest.name} has no graphical display; use its console (c).")
             return
         if not guest.is_active:
-            self.notify(
-                f"Guest {guest.name} is not running; start it (s) to see its screen.",
-                markup=False,
-                timeout=4,
-            )
+            self._say(f"Guest {guest.name} is not running; start it (s) to see its screen.")
             return
         self.app.push_screen(DisplayScreen(guest.uuid, guest.name))
 
     def action_delete(self) -> None:
         guest = self.current_guest()
         if guest is not None:
-            self.post_message(DeleteRequested(guest.uuid))
+            self.post_message(GuestActionRequested("delete", guest.uuid, guest.name))
 
     def action_isolation(self) -> None:
-        guest = self.selected_guest()
-        if guest is None:
-            return
-        self.app.push_screen(IsolationScreen(guest.uuid, guest.name))
+        self._open(lambda g: IsolationScreen(g.uuid, g.name))
 
     def targets(self) -> list[GuestInfo]:
         """The guests a bulk-capable action (t, :commands without a name) acts on: the marked
@@ -156,35 +146,25 @@ class GuestActionScreen(HostView):
         bulk.ask_tags(self.app, self.targets())
 
     def action_allocation(self) -> None:
-        guest = self.selected_guest()
-        if guest is None:
-            return
-        self.app.push_screen(AllocationScreen(guest.uuid, guest.name))
+        self._open(lambda g: AllocationScreen(g.uuid, g.name))
 
     def action_snapshots(self) -> None:
-        guest = self.selected_guest()
-        if guest is None:
-            return
-        self.app.push_screen(SnapshotsScreen(guest.uuid, guest.name))
+        self._open(lambda g: SnapshotsScreen(g.uuid, g.name))
 
     def action_clone(self) -> None:
         guest = self.selected_guest()
         if guest is None:
             return
         if guest.state.is_active and guest.state is not GuestState.PAUSED:
-            self.notify(
+            self._say(
                 f"Guest {guest.name} is {guest.state.label}: shut it down or pause it to clone it.",
-                markup=False,
-                timeout=5,
+                5,
             )
             return
         self.app.push_screen(CloneScreen(guest.uuid, guest.name))
 
     def action_edit_xml(self) -> None:
-        guest = self.selected_guest()
-        if guest is None:
-            return
-        self.app.push_screen(XmlEditScreen("domain", guest.uuid, guest.name, guest.host))
+        self._open(lambda g: XmlEditScreen("domain", g.uuid, g.name, g.host))
 
     def action_migrate(self) -> None:
         guest = self.selected_guest()

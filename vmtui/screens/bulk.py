@@ -24,7 +24,7 @@ from vmtui.backend import GuestInfo
 from vmtui.backend.bulk import create_snapshot, pin_vcpus, set_vcpus, vcpus_words
 from vmtui.backend.tags import edit_tags, virsh_words
 from vmtui.control.services import services
-from vmtui.core.actions import POWER, delete_words
+from vmtui.core.actions import ACTIONS, POWER, delete_words
 from vmtui.core.activity import virsh
 from vmtui.core.tagtext import TagEdit, TagError, parse_tag_edit
 from vmtui.screens.confirm import ConfirmScreen
@@ -68,10 +68,8 @@ def _delete_keeping_disks(hv: Any, uuid: str) -> None:
 def simple_jobs(app: App[Any], action: str, guests: Sequence[GuestInfo]) -> list[Job]:
     """One power action of the catalogue (``core.actions.POWER``) on each guest."""
     power = POWER[action]
-    call = power.call
-    assert call is not None
-    words = power.virsh
-    return [Job(g, on_host(app, g.uuid, call), (*words, g.name), power.done_many) for g in guests]
+    said = power.summary_word
+    return [Job(g, on_host(app, g.uuid, power.call), (*power.virsh, g.name), said) for g in guests]
 
 
 def delete_jobs(app: App[Any], guests: Sequence[GuestInfo]) -> list[Job]:
@@ -330,16 +328,6 @@ def parse_edit(text: str, single: bool) -> TagEdit:
     return parse_tag_edit(text, replace_when_plain=single)
 
 
-def confirm_then(
-    app: App[Any], title: str, body: str, confirm: str, run: Callable[[], None]
-) -> None:
-    def answered(yes: bool | None) -> None:
-        if yes:
-            run()
-
-    app.push_screen(ConfirmScreen(title, body, confirm=confirm), answered)
-
-
 def bulk_action(app: App[Any], action: str, guests: Sequence[GuestInfo]) -> None:
     """start / shutdown / reboot / pause / resume / force_off (asks) / delete (asks) on all."""
     if not guests:
@@ -348,27 +336,23 @@ def bulk_action(app: App[Any], action: str, guests: Sequence[GuestInfo]) -> None
     names = names_of(guests)
     if action == "force_off":
         running = [g for g in guests if g.state.is_active]
-        confirm_then(
-            app,
+        ConfirmScreen(
             f"Force off {len(guests)} guest(s)?",
             f"{names}.\nThis cuts each guest's power at once, like pulling the plug: what it "
             "has not written to its disks is lost. Disks and definitions stay."
             + ("" if running else " (None of them is running.)"),
-            "Force off",
-            lambda: BulkRun(app, "Force off", simple_jobs(app, "force_off", guests)).start(),
-        )
+            confirm="Force off",
+        ).ask(app, lambda: BulkRun(app, "Force off", simple_jobs(app, "force_off", guests)).start())
         return
     if action == "delete":
         active = [g.name for g in guests if g.state.is_active]
         warn = f" Running ones ({', '.join(active)}) are forced off first." if active else ""
-        confirm_then(
-            app,
+        ConfirmScreen(
             f"Delete {len(guests)} guest(s)?",
             f"{names}.\nTheir definitions (and snapshot metadata, saved state) go.{warn} "
             "Every disk stays.",
-            "Delete",
-            lambda: BulkRun(app, "Delete", delete_jobs(app, guests)).start(),
-        )
+            confirm="Delete",
+        ).ask(app, lambda: BulkRun(app, "Delete", delete_jobs(app, guests)).start())
         return
-    title = POWER[action].title
+    title = ACTIONS[action].description
     BulkRun(app, title, simple_jobs(app, action, guests)).start()

@@ -126,9 +126,7 @@ def subjects(app: App[Any]) -> list[tuple[query.Subject, GuestInfo]]:
         return []
     labels = services(app).host_labels()
     ordered = sorted(snap.guests, key=lambda g: (g.name.lower(), g.name, g.uuid))
-    return [
-        (subject_of(g, snap.stats.get(g.uuid), labels.get(g.host, "")), g) for g in ordered
-    ]
+    return [(subject_of(g, snap.stats.get(g.uuid), labels.get(g.host, "")), g) for g in ordered]
 
 
 def targets(app: App[Any], command: Command, screen: Screen[object]) -> list[GuestInfo]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
@@ -22,6 +25,16 @@ class ConfirmScreen(ModalScreen[bool]):
         self._title = title
         self._body = body
         self._confirm = confirm
+
+    def ask(self, app: App[Any], then: Callable[[], object]) -> None:
+        """Show the question and call ``then`` only on yes: a cancel or a dismissed dialog
+        (None) does nothing, so no caller can take it for a yes by mistake."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        app.push_screen(self, answered)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):

@@ -259,25 +259,21 @@ class ConnectionsScreen(HostView):
         name = row.name
         store = self.store
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                services(self).runner.run(
-                    lambda: store.remove(name),
-                    done=self._loaded,
-                    failed=self._save_failed,
-                    what="remove the connection",
-                    success=f"Connection {name} removed.",
-                )
+        def remove() -> None:
+            services(self).runner.run(
+                lambda: store.remove(name),
+                done=self._loaded,
+                failed=self._save_failed,
+                what="remove the connection",
+                success=f"Connection {name} removed.",
+            )
 
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Remove the saved connection {name}?",
-                f"It goes from {store.path}. A host connected through it stays connected in "
-                "this session; nothing changes on the host.",
-                confirm="Remove",
-            ),
-            answered,
-        )
+        ConfirmScreen(
+            f"Remove the saved connection {name}?",
+            f"It goes from {store.path}. A host connected through it stays connected in "
+            "this session; nothing changes on the host.",
+            confirm="Remove",
+        ).ask(self.app, remove)
 
     def action_connect(self) -> None:
         row = self.current_row()
@@ -325,6 +321,12 @@ def parse_params(text: str) -> tuple[tuple[str, str], ...]:
 
 def format_params(params: Sequence[tuple[str, str]]) -> str:
     return "&".join(f"{k}={v}" for k, v in params)
+
+
+def _one_of(choices: Sequence[str], value: str, default: str, id: str) -> Select[str]:
+    """A compact pick of one of ``choices``, on ``value`` when it is one of them."""
+    start = value if value in choices else default
+    return Select([(c, c) for c in choices], value=start, allow_blank=False, id=id, compact=True)
 
 
 class ConnectionForm(ModalScreen[tuple[str, ConnectionSpec] | None]):
@@ -377,21 +379,9 @@ class ConnectionForm(ModalScreen[tuple[str, ConnectionSpec] | None]):
                 yield Label("Name")
                 yield Input(spec.name, id="name", compact=True, placeholder="hv2")
                 yield Label("Driver")
-                yield Select(
-                    [(d, d) for d in DRIVERS],
-                    value=spec.driver if spec.driver in DRIVERS else "qemu",
-                    allow_blank=False,
-                    id="driver",
-                    compact=True,
-                )
+                yield _one_of(DRIVERS, spec.driver, "qemu", "driver")
                 yield Label("Transport")
-                yield Select(
-                    [(t, t) for t in TRANSPORTS],
-                    value=spec.transport if spec.transport in TRANSPORTS else "ssh",
-                    allow_blank=False,
-                    id="transport",
-                    compact=True,
-                )
+                yield _one_of(TRANSPORTS, spec.transport, "ssh", "transport")
                 yield Label("User")
                 yield Input(spec.user, id="user", compact=True, placeholder="root")
                 yield Label("Host")

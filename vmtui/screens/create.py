@@ -90,7 +90,6 @@ class CreateScreen(Screen[None]):
         self.result: CreateResult | None = None
         self.error_text = ""  # the sentence shown in the wizard's error line
 
-
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Label("", id="create-title", markup=False)
@@ -281,18 +280,11 @@ class CreateScreen(Screen[None]):
             self.dismiss(None)
             return
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.dismiss(None)
-
-        self.app.push_screen(
-            ConfirmScreen(
-                "Leave the new-guest wizard?",
-                "Nothing has been created; what you typed in the wizard is dropped.",
-                confirm="Leave",
-            ),
-            answered,
-        )
+        ConfirmScreen(
+            "Leave the new-guest wizard?",
+            "Nothing has been created; what you typed in the wizard is dropped.",
+            confirm="Leave",
+        ).ask(self.app, lambda: self.dismiss(None))
 
     def _focus_first(self) -> None:
         pane = self.query_one(f"#{STEPS[self.step][0]}")
@@ -496,20 +488,16 @@ class CreateScreen(Screen[None]):
         except RiskyPath as risk:
             risky = str(risk.path)
 
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self.risky_ok.add(risky)
-                    self._add_share(allow_risky=True)
-                    self._show_lists()
+            def share_anyway() -> None:
+                self.risky_ok.add(risky)
+                self._add_share(allow_risky=True)
+                self._show_lists()
 
-            self.app.push_screen(
-                ConfirmScreen(
-                    f"Share {risk.path} with the guest?",
-                    f"{risk.message} Only do this for a guest you fully trust.",
-                    confirm="Share it",
-                ),
-                answered,
-            )
+            ConfirmScreen(
+                f"Share {risk.path} with the guest?",
+                f"{risk.message} Only do this for a guest you fully trust.",
+                confirm="Share it",
+            ).ask(self.app, share_anyway)
             return
         self.shares.append(checked)
 

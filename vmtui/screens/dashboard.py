@@ -30,7 +30,7 @@ class DashboardScreen(GuestActionScreen):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("h", "next_host", "Host", show=False),
         Binding("space", "toggle_mark", "Mark", show=False),
-            Binding("n", "new_guest", "New guest", show=False),
+        Binding("n", "new_guest", "New guest", show=False),
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

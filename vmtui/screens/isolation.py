@@ -13,9 +13,8 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Select, Static
+from textual.containers import Vertical
+from textual.widgets import Checkbox, DataTable, Footer, Input, Label, Select, Static
 
 from vmtui.backend import NicSpec, RiskyPath, SharedFolderSpec, Snapshot, VmtuiError
 from vmtui.backend.isolation import (
@@ -39,6 +38,7 @@ from vmtui.core import format as fmt
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.form import FormScreen
 from vmtui.screens.hostview import HostView
+from vmtui.widgets.tables import cursor_key
 
 VERDICT_HELP = {
     "host-shared": "a shared folder or host device: the guest touches host files or hardware",
@@ -163,10 +163,7 @@ class AddNicScreen(FormScreen[NicSpec]):
             yield Input(
                 placeholder="br0 (leave empty to use the network)", id="bridge", compact=True
             )
-            yield Static("", id="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("Add", variant="primary", id="ok", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
+            yield from self.foot("Add")
 
     def submit(self) -> None:
         bridge = self.query_one("#bridge", Input).value.strip()
@@ -176,19 +173,18 @@ class AddNicScreen(FormScreen[NicSpec]):
         elif isinstance(network, str):
             spec = NicSpec("network", network)
         else:
-            self.query_one("#error", Static).update("Choose a network or give a bridge.")
+            self.say("Choose a network or give a bridge.")
             return
         try:
             spec = spec.validate()
         except VmtuiError as err:
-            self.query_one("#error", Static).update(err.message)
+            self.say(err.message)
             return
         self.dismiss(NicSpec(spec.kind, spec.source, spec.model, random_mac()))
 
 
-class SwitchNetworkScreen(ModalScreen[str | None]):
+class SwitchNetworkScreen(FormScreen[str]):
     CSS_PATH = "isolation.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
     def __init__(self, mac: str, networks: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -199,23 +195,14 @@ class SwitchNetworkScreen(ModalScreen[str | None]):
         with Vertical(classes="form"):
             yield Label(f"Move NIC {self.mac} to", id="title", markup=False)
             yield Select(self.networks, id="network", prompt="choose a network", compact=True)
-            yield Static("", id="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("Move", variant="primary", id="ok", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
+            yield from self.foot("Move")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id != "ok":
-            self.dismiss(None)
-            return
+    def submit(self) -> None:
         value = self.query_one("#network", Select).value
         if not isinstance(value, str):
-            self.query_one("#error", Static).update("Choose a network.")
+            self.say("Choose a network.")
             return
         self.dismiss(value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class AddFolderScreen(FormScreen[SharedFolderSpec]):
@@ -246,10 +233,7 @@ class AddFolderScreen(FormScreen[SharedFolderSpec]):
                 id="readonly",
                 compact=True,
             )
-            yield Static("", id="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("Share", variant="primary", id="ok", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
+            yield from self.foot("Share")
 
     def on_mount(self) -> None:
         self.query_one("#path", Input).focus()
@@ -258,10 +242,10 @@ class AddFolderScreen(FormScreen[SharedFolderSpec]):
         path = self.query_one("#path", Input).value
         tag = self.query_one("#tag", Input).value.strip()
         if not path.strip():
-            self.query_one("#error", Static).update("Give the host directory to share.")
+            self.say("Give the host directory to share.")
             return
         if not tag:
-            self.query_one("#error", Static).update("Give a mount tag.")
+            self.say("Give a mount tag.")
             return
         driver = str(self.query_one("#driver", Select).value)
         readonly = self.query_one("#readonly", Checkbox).value
@@ -314,9 +298,6 @@ class IsolationScreen(HostView):
             table.add_column(header, key=key, width=width)
         table.focus()
         self.action_refresh()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in self.MUTATING and services(self).readonly)
 
     @property
     def uri(self) -> str:
@@ -378,14 +359,7 @@ class IsolationScreen(HostView):
         self._show_detail()
 
     def selected_key(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        try:
-            value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            return None
-        return value
+        return cursor_key(self.query_one(DataTable))
 
     def _show_detail(self) -> None:
         """The last outcome (kept until the next change), then what the selected path means."""
@@ -424,9 +398,7 @@ class IsolationScreen(HostView):
         command: tuple[str, ...],
         confirm: str,
     ) -> None:
-        def answered(yes: bool | None) -> None:
-            if not yes:
-                return
+        def apply() -> None:
             self.last_message = ""
 
             def finished(result: ChangeResult) -> None:
@@ -449,21 +421,29 @@ class IsolationScreen(HostView):
                 host=self.uri,
             )
 
-        self.app.push_screen(ConfirmScreen(title, body, confirm=confirm), answered)
+        ConfirmScreen(title, body, confirm=confirm).ask(self.app, apply)
 
     def _need_report(self) -> IsolationReport | None:
         if self.report is None:
             self.notify("Still reading the guest's configuration…", timeout=2)
         return self.report
 
+    def _selected_path(self, prefix: str, hint: str) -> tuple[IsolationReport, str] | None:
+        """The report and the selected row's key without ``prefix`` ("nic:" gives the MAC,
+        "fs:" the tag); None after saying ``hint`` when no such row is selected."""
+        report = self._need_report()
+        key = self.selected_key()
+        if report is None or key is None or not key.startswith(prefix):
+            self.notify(hint, timeout=3)
+            return None
+        return report, key.removeprefix(prefix)
+
     def action_add_nic(self) -> None:
         report = self._need_report()
         if report is None:
             return
 
-        def chosen(spec: NicSpec | None) -> None:
-            if spec is None:
-                return
+        def add(spec: NicSpec) -> None:
             hv = services(self).hypervisor_for(self.uuid)
             mode = (
                 self.net_modes.get(spec.source, spec.kind) if spec.kind == "network" else "bridge"
@@ -486,16 +466,14 @@ class IsolationScreen(HostView):
                 "Add",
             )
 
-        self.app.push_screen(AddNicScreen(report, self.net_modes), chosen)
+        AddNicScreen(report, self.net_modes).ask(self.app, add)
 
     def action_add_folder(self) -> None:
         report = self._need_report()
         if report is None:
             return
 
-        def chosen(spec: SharedFolderSpec | None) -> None:
-            if spec is None:
-                return
+        def check(spec: SharedFolderSpec) -> None:
             services(self).runner.run(
                 lambda: check_folder(spec),
                 done=lambda found: self._confirm_folder(report, *found),
@@ -503,7 +481,7 @@ class IsolationScreen(HostView):
                 what="check the folder",
             )
 
-        self.app.push_screen(AddFolderScreen(report.name), chosen)
+        AddFolderScreen(report.name).ask(self.app, check)
 
     def _confirm_folder(self, report: IsolationReport, spec: SharedFolderSpec, risk: str) -> None:
         hv = services(self).hypervisor_for(self.uuid)
@@ -581,18 +559,14 @@ class IsolationScreen(HostView):
             )
 
     def action_switch_network(self) -> None:
-        report = self._need_report()
-        key = self.selected_key()
-        if report is None or key is None or not key.startswith("nic:"):
-            self.notify("Select a NIC to move to another network.", timeout=3)
+        found = self._selected_path("nic:", "Select a NIC to move to another network.")
+        if found is None:
             return
-        mac = key[4:]
+        report, mac = found
         options = [(f"{n} ({self.net_modes.get(n, '?')})", n) for n in report.networks]
         hv = services(self).hypervisor_for(self.uuid)
 
-        def chosen(network: str | None) -> None:
-            if network is None:
-                return
+        def move(network: str) -> None:
             mode = self.net_modes.get(network, "unknown")
             self._apply(
                 f"Move NIC {mac} of {report.name} to {network}?",
@@ -602,15 +576,15 @@ class IsolationScreen(HostView):
                 "Move",
             )
 
-        self.app.push_screen(SwitchNetworkScreen(mac, options), chosen)
+        SwitchNetworkScreen(mac, options).ask(self.app, move)
 
     def action_toggle_readonly(self) -> None:
-        report = self._need_report()
-        key = self.selected_key()
-        if report is None or key is None or not key.startswith("fs:"):
-            self.notify("Select a shared folder to make read-only or read-write.", timeout=3)
+        found = self._selected_path(
+            "fs:", "Select a shared folder to make read-only or read-write."
+        )
+        if found is None:
             return
-        tag = key[3:]
+        report, tag = found
         folder = next(
             (f for e in (report.config, report.live) if e for f in e.folders if f.tag == tag), None
         )

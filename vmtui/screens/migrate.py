@@ -94,7 +94,6 @@ class MigrateScreen(ModalScreen[None]):
         self.outcome = ""  # the final sentence (success or failure)
         self.succeeded: bool | None = None
 
-
     @property
     def offline(self) -> bool:
         return not self.guest.is_active

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
+from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from vmtui.backend import InvalidInput
 from vmtui.backend.networks import (
@@ -23,8 +23,8 @@ from vmtui.control.services import services
 from vmtui.core import format as fmt
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.form import FormScreen
-from vmtui.screens.hostview import HostView
-from vmtui.screens.xmledit import XmlEditScreen
+from vmtui.screens.onehost import OneHostScreen
+from vmtui.widgets.tables import cursor_key
 
 MODE_STYLES = {
     "isolated": "bold green",
@@ -93,10 +93,7 @@ class CreateNetworkScreen(FormScreen[NetworkSpec]):
                 "Bridge (host bridge for 'bridge'; optional otherwise)", classes="field-label"
             )
             yield Input(placeholder="br0", id="bridge", compact=True)
-            yield Static("", id="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("Create", variant="primary", id="create", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
+            yield from self.foot("Create")
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()
@@ -116,12 +113,12 @@ class CreateNetworkScreen(FormScreen[NetworkSpec]):
         try:
             spec = self.spec().validate()
         except InvalidInput as err:
-            self.query_one("#error", Static).update(err.message)
+            self.say(err.message)
             return
         self.dismiss(spec)
 
 
-class NetworksScreen(HostView):
+class NetworksScreen(OneHostScreen):
     """One host's libvirt networks, with the guests using each."""
 
     CSS_PATH = "isolation.tcss"
@@ -134,10 +131,10 @@ class NetworksScreen(HostView):
         Binding("r", "refresh", "Refresh", show=False),
         Binding("e", "edit_xml", "Edit XML", show=False),
     ]
+    MUTATING = frozenset({"create", "toggle_active", "toggle_autostart", "delete", "edit_xml"})
 
     def __init__(self, uri: str) -> None:
-        super().__init__()
-        self.uri = uri
+        super().__init__(uri)
         self.networks: tuple[NetworkInfo, ...] = ()
         self.loaded = False
 
@@ -154,13 +151,9 @@ class NetworksScreen(HostView):
         table.focus()
         self.action_refresh()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        mutating = {"create", "toggle_active", "toggle_autostart", "delete", "edit_xml"}
-        return not (action in mutating and services(self).readonly)
-
     # ------------------------------------------------------------ data
     def action_refresh(self) -> None:
-        hv = services(self).hypervisor_for_uri(self.uri)
+        hv = self._hv()
         services(self).runner.run(
             lambda: list_networks(hv), done=self.show_networks, what="list networks"
         )
@@ -184,13 +177,7 @@ class NetworksScreen(HostView):
             self.query_one("#net-detail", Static).update("No networks. Press c to create one.")
 
     def selected(self) -> NetworkInfo | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+        key = cursor_key(self.query_one(DataTable))
         return next((n for n in self.networks if n.name == key), None)
 
     def _show_detail(self) -> None:
@@ -209,7 +196,7 @@ class NetworksScreen(HostView):
 
     # ------------------------------------------------------------ actions
     def _call(self, call: object, command: tuple[str, ...], success: str, what: str) -> None:
-        hv = services(self).hypervisor_for_uri(self.uri)
+        hv = self._hv()
         services(self).runner.run(
             lambda: call(hv),  # type: ignore[operator]
             done=lambda _r: self.action_refresh() if self.is_attached else None,
@@ -227,17 +214,10 @@ class NetworksScreen(HostView):
             self.action_refresh()
 
     def action_edit_xml(self) -> None:
-        """e: the selected network's XML in the editor (diff, then define with validation)."""
-        net = self.selected()
-        if net is None:
-            self.notify("No network is selected.", severity="warning", timeout=3)
-            return
-        self.app.push_screen(XmlEditScreen("network", net.uuid, net.name, self.uri))
+        self.edit_xml("network", self.selected())
 
     def action_create(self) -> None:
-        def chosen(spec: NetworkSpec | None) -> None:
-            if spec is None:
-                return
+        def create(spec: NetworkSpec) -> None:
             self._call(
                 lambda hv: create_network(hv, spec),
                 ("net-define", f"{spec.name}.xml"),
@@ -245,7 +225,7 @@ class NetworksScreen(HostView):
                 f"create network {spec.name}",
             )
 
-        self.app.push_screen(CreateNetworkScreen(), chosen)
+        CreateNetworkScreen().ask(self.app, create)
 
     def action_toggle_active(self) -> None:
         net = self.selected()
@@ -261,25 +241,21 @@ class NetworksScreen(HostView):
             )
             return
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._call(
-                    lambda hv: set_network_active(hv, name, False),
-                    ("net-destroy", name),
-                    f"Network {name} stopped.",
-                    f"stop network {name}",
-                )
+        def stop() -> None:
+            self._call(
+                lambda hv: set_network_active(hv, name, False),
+                ("net-destroy", name),
+                f"Network {name} stopped.",
+                f"stop network {name}",
+            )
 
         users = ", ".join(net.used_by) if net.used_by else "no guest"
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Stop network {name}?",
-                f"Running guests on it ({users}) lose their link until it is started again; "
-                "guests using it cannot start meanwhile. Its definition stays.",
-                confirm="Stop",
-            ),
-            answered,
-        )
+        ConfirmScreen(
+            f"Stop network {name}?",
+            f"Running guests on it ({users}) lose their link until it is started again; "
+            "guests using it cannot start meanwhile. Its definition stays.",
+            confirm="Stop",
+        ).ask(self.app, stop)
 
     def action_toggle_autostart(self) -> None:
         net = self.selected()
@@ -307,24 +283,17 @@ class NetworksScreen(HostView):
             self.query_one("#net-detail", Static).update(message)
             return
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._call(
-                    lambda hv: delete_network(hv, name),
-                    ("net-undefine", name),
-                    f"Network {name} deleted.",
-                    f"delete network {name}",
-                )
+        def delete() -> None:
+            self._call(
+                lambda hv: delete_network(hv, name),
+                ("net-undefine", name),
+                f"Network {name} deleted.",
+                f"delete network {name}",
+            )
 
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Delete network {name}?",
-                f"This stops {name} and removes its definition ({net.mode}, "
-                f"{net.ip_range or 'no IP'}). No guest uses it now.",
-                confirm="Delete",
-            ),
-            answered,
-        )
-
-    def action_back(self) -> None:
-        self.dismiss()
+        ConfirmScreen(
+            f"Delete network {name}?",
+            f"This stops {name} and removes its definition ({net.mode}, "
+            f"{net.ip_range or 'no IP'}). No guest uses it now.",
+            confirm="Delete",
+        ).ask(self.app, delete)

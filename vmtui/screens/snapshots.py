@@ -7,8 +7,8 @@ import time
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Static, Tree
+from textual.containers import Vertical
+from textual.widgets import Checkbox, Footer, Input, Label, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from vmtui.backend import Snapshot, VmtuiError
@@ -88,10 +88,7 @@ class CreateSnapshotScreen(FormScreen[tuple[str, str, bool]]):
             )
             if not running:
                 yield Static("The guest is off: the snapshot holds its disks.", classes="dim")
-            yield Static("", id="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("Take snapshot", variant="primary", id="yes")
-                yield Button("Cancel (esc)", id="no")
+            yield from self.foot("Take snapshot", "Cancel (esc)", compact=False)
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()
@@ -101,7 +98,7 @@ class CreateSnapshotScreen(FormScreen[tuple[str, str, bool]]):
         try:
             name = validate_snapshot_name(raw, [s.name for s in self.snaps.snapshots])
         except VmtuiError as err:
-            self.query_one("#error", Static).update(Text(err.message, style="red"))
+            self.say(Text(err.message, style="red"))
             return
         description = self.query_one("#description", Input).value
         self.dismiss((name, description, self.query_one("#memory", Checkbox).value))
@@ -117,6 +114,7 @@ class SnapshotsScreen(HostView):
         Binding("x", "delete_tree", "Delete subtree", show=False),
         Binding("escape", "back", "Back"),
     ]
+    MUTATING = frozenset({"create", "revert", "delete", "delete_tree"})
 
     def __init__(self, uuid: str, name: str) -> None:
         super().__init__()
@@ -217,10 +215,6 @@ class SnapshotsScreen(HostView):
         self._update_detail()
 
     # ------------------------------------------------------------- actions
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        changes = action in ("create", "revert", "delete", "delete_tree")
-        return not (changes and services(self).readonly)
-
     def action_back(self) -> None:
         self.app.pop_screen()
 
@@ -232,9 +226,7 @@ class SnapshotsScreen(HostView):
             self.notify(data.blocker, markup=False, severity="error", timeout=10)
             return
 
-        def chosen(answer: tuple[str, str, bool] | None) -> None:
-            if answer is None:
-                return
+        def take(answer: tuple[str, str, bool]) -> None:
             name, description, memory = answer
             hv = services(self).hypervisor_for(self.uuid)
             self.notify(f"Taking snapshot {name} of {data.guest}…", markup=False, timeout=3)
@@ -247,7 +239,7 @@ class SnapshotsScreen(HostView):
                 host=hv.uri,
             )
 
-        self.app.push_screen(CreateSnapshotScreen(data), chosen)
+        CreateSnapshotScreen(data).ask(self.app, take)
 
     def action_revert(self) -> None:
         data, snap = self.data, self.selected()
@@ -255,9 +247,7 @@ class SnapshotsScreen(HostView):
             self.notify("Choose a snapshot first.", timeout=3)
             return
 
-        def answered(yes: bool | None) -> None:
-            if not yes:
-                return
+        def revert() -> None:
             hv = services(self).hypervisor_for(self.uuid)
             services(self).runner.run(
                 lambda: revert_snapshot(hv, self.uuid, snap.name),
@@ -269,14 +259,11 @@ class SnapshotsScreen(HostView):
                 host=hv.uri,
             )
 
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Revert {data.guest} to snapshot {snap.name}?",
-                lost_by_revert(data, snap),
-                confirm="Revert",
-            ),
-            answered,
-        )
+        ConfirmScreen(
+            f"Revert {data.guest} to snapshot {snap.name}?",
+            lost_by_revert(data, snap),
+            confirm="Revert",
+        ).ask(self.app, revert)
 
     def _delete(self, children: bool) -> None:
         data, snap = self.data, self.selected()
@@ -301,9 +288,7 @@ class SnapshotsScreen(HostView):
         body += f" The current state of {data.guest} is not touched."
         words = ["snapshot-delete", data.guest, snap.name] + (["--children"] if children else [])
 
-        def answered(yes: bool | None) -> None:
-            if not yes:
-                return
+        def delete() -> None:
             hv = services(self).hypervisor_for(self.uuid)
             services(self).runner.run(
                 lambda: delete_snapshot(hv, self.uuid, snap.name, children),
@@ -317,7 +302,7 @@ class SnapshotsScreen(HostView):
             )
 
         title = f"Delete snapshot {snap.name}" + (" and its subtree?" if children else "?")
-        self.app.push_screen(ConfirmScreen(title, body, confirm="Delete"), answered)
+        ConfirmScreen(title, body, confirm="Delete").ask(self.app, delete)
 
     def _action_failed(self, error: str) -> None:
         self.notify(error, markup=False, severity="error", timeout=10)

@@ -6,17 +6,15 @@ A volume a guest uses cannot be deleted: the screen says which guest, and so doe
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.coordinate import Coordinate
-from textual.screen import Screen
+from textual.containers import Vertical
 from textual.widgets import (
-    Button,
     DataTable,
     Footer,
     Input,
@@ -44,10 +42,9 @@ from vmtui.control.services import services
 from vmtui.core import format as fmt
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.form import FormScreen
-from vmtui.screens.xmledit import XmlEditScreen
+from vmtui.screens.onehost import OneHostScreen
 from vmtui.widgets.status_line import StatusLine
-
-MUTATING_KEYS = frozenset({"create", "delete", "refresh", "edit_xml"})
+from vmtui.widgets.tables import cursor_key
 
 
 def pool_row(pool: PoolInfo) -> tuple[Text, ...]:
@@ -82,6 +79,7 @@ class CreateVolumeScreen(FormScreen[VolumeSpec]):
     CreateVolumeScreen #vol-error { color: $error; }
     """
     OK_ID = "yes"
+    ERROR_ID = "vol-error"
 
     def __init__(self, pool: str) -> None:
         super().__init__()
@@ -95,10 +93,7 @@ class CreateVolumeScreen(FormScreen[VolumeSpec]):
             with RadioSet(id="vol-format", compact=True):
                 for i, name in enumerate(VOLUME_FORMATS):
                     yield RadioButton(name, value=i == 0, id=f"fmt-{name}")
-            yield Static("", id="vol-error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("Create", variant="primary", id="yes")
-                yield Button("Cancel (esc)", id="no")
+            yield from self.foot("Create", "Cancel (esc)", compact=False)
 
     def on_mount(self) -> None:
         self.query_one("#vol-name", Input).focus()
@@ -117,12 +112,12 @@ class CreateVolumeScreen(FormScreen[VolumeSpec]):
                 self.query_one("#vol-size", Input).value,
             )
         except InvalidInput as err:
-            self.query_one("#vol-error", Static).update(err.message)
+            self.say(err.message)
             return
         self.dismiss(spec)
 
 
-class StorageScreen(Screen[None]):
+class StorageScreen(OneHostScreen):
     """Pools on top, the highlighted pool's volumes below."""
 
     CSS = """
@@ -142,18 +137,14 @@ class StorageScreen(Screen[None]):
         Binding("h", "next_host", "Host", show=False),
         Binding("e", "edit_xml", "Edit pool XML", show=False),
     ]
+    MUTATING = frozenset({"create", "delete", "refresh", "edit_xml"})
 
     def __init__(self, uri: str) -> None:
-        super().__init__()
-        self.uri = uri
+        super().__init__(uri)
         self.pools: tuple[PoolInfo, ...] = ()
         self.volumes: tuple[VolumeInfo, ...] = ()
         self.pool: str | None = None  # the pool whose volumes are shown
         self.gone = False  # left (unmounted): late answers are dropped
-
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in MUTATING_KEYS and services(self).readonly)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="st-title", markup=False)
@@ -179,9 +170,6 @@ class StorageScreen(Screen[None]):
         self.query_one("#st-title", Static).update(f"Storage on {label}")
 
     # ------------------------------------------------------------ reading
-    def _hv(self) -> Hypervisor:
-        return services(self).hypervisor_for_uri(self.uri)
-
     def load_pools(self) -> None:
         if self.gone:
             return  # the user left while a change was being made
@@ -253,10 +241,7 @@ class StorageScreen(Screen[None]):
         self._show_detail()
 
     def selected_volume(self) -> VolumeInfo | None:
-        table: DataTable[Text] = self.query_one("#volumes", DataTable)
-        if not table.is_valid_coordinate(Coordinate(table.cursor_row, 0)):
-            return None
-        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        key = cursor_key(self.query_one("#volumes", DataTable))
         return next((v for v in self.volumes if v.name == key), None)
 
     def _show_detail(self) -> None:
@@ -279,26 +264,38 @@ class StorageScreen(Screen[None]):
         self._show_detail()
 
     # ------------------------------------------------------------ changing
+    def _change(
+        self,
+        call: Callable[[Hypervisor], object],
+        *,
+        what: str,
+        success: str,
+        command: Sequence[str],
+    ) -> None:
+        """One change to this host's storage, logged with its virsh words; the pools are
+        read again after it (sizes and free space move with every change)."""
+        hv = self._hv()
+        services(self).runner.run(
+            lambda: call(hv),
+            done=lambda _r: self.load_pools(),
+            what=what,
+            success=success,
+            command=command,
+            host=hv.uri,
+        )
+
     def action_edit_xml(self) -> None:
-        """e: the selected pool's XML in the editor (diff, then define with validation)."""
-        info = next((p for p in self.pools if p.name == self.pool), None)
-        if info is None:
-            self.notify("No storage pool is selected.", severity="warning", timeout=3)
-            return
-        self.app.push_screen(XmlEditScreen("pool", info.uuid, info.name, self.uri))
+        self.edit_xml("pool", next((p for p in self.pools if p.name == self.pool), None))
 
     def action_refresh(self) -> None:
         pool = self.pool
         if pool is None:
             return
-        hv = self._hv()
-        services(self).runner.run(
-            partial(refresh_pool, hv, pool),
-            done=lambda _r: self.load_pools(),
+        self._change(
+            lambda hv: refresh_pool(hv, pool),
             what=f"refresh pool {pool}",
             success=f"Refreshed pool {pool}.",
             command=("pool-refresh", pool),
-            host=hv.uri,
         )
 
     def action_create(self) -> None:
@@ -307,20 +304,15 @@ class StorageScreen(Screen[None]):
             self.notify("There is no pool to create a volume in.", timeout=3)
             return
 
-        def chosen(spec: VolumeSpec | None) -> None:
-            if spec is None:
-                return
-            hv = self._hv()
-            services(self).runner.run(
-                partial(create_volume, hv, pool, spec),
-                done=lambda _v: self.load_pools(),
+        def create(spec: VolumeSpec) -> None:
+            self._change(
+                lambda hv: create_volume(hv, pool, spec),
                 what=f"create volume {spec.name}",
                 success=f"Created volume {spec.name} in pool {pool}.",
                 command=spec.virsh(pool),
-                host=hv.uri,
             )
 
-        self.app.push_screen(CreateVolumeScreen(pool), chosen)
+        CreateVolumeScreen(pool).ask(self.app, create)
 
     def action_delete(self) -> None:
         vol = self.selected_volume()
@@ -338,28 +330,20 @@ class StorageScreen(Screen[None]):
             )
             return
 
-        def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            hv = self._hv()
-            services(self).runner.run(
-                partial(delete_volume, hv, vol.pool, vol.name),
-                done=lambda _r: self.load_pools(),
+        def delete() -> None:
+            self._change(
+                lambda hv: delete_volume(hv, vol.pool, vol.name),
                 what=f"delete volume {vol.name}",
                 success=f"Deleted volume {vol.name}.",
                 command=("vol-delete", vol.name, "--pool", vol.pool),
-                host=hv.uri,
             )
 
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Delete volume {vol.name}?",
-                f"{vol.path} ({fmt.size(vol.capacity)}, {vol.format or 'unknown format'}) is "
-                "deleted for good. No guest on this host uses it.",
-                confirm="Delete",
-            ),
-            answered,
-        )
+        ConfirmScreen(
+            f"Delete volume {vol.name}?",
+            f"{vol.path} ({fmt.size(vol.capacity)}, {vol.format or 'unknown format'}) is "
+            "deleted for good. No guest on this host uses it.",
+            confirm="Delete",
+        ).ask(self.app, delete)
 
     def action_next_host(self) -> None:
         uris = list(services(self).hosts)
@@ -377,6 +361,3 @@ class StorageScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self.gone = True
-
-    def action_back(self) -> None:
-        self.dismiss()

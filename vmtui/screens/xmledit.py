@@ -199,16 +199,9 @@ class XmlEditScreen(HostView):
             self.app.pop_screen()
             return
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.app.pop_screen()
-
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Leave without saving {self.object_name}?",
-                "Your changes to the XML are not saved and will be lost; "
-                f"the {NOUNS.get(self.kind, self.kind)} stays as it is.",
-                confirm="Discard",
-            ),
-            answered,
-        )
+        ConfirmScreen(
+            f"Leave without saving {self.object_name}?",
+            "Your changes to the XML are not saved and will be lost; "
+            f"the {NOUNS.get(self.kind, self.kind)} stays as it is.",
+            confirm="Discard",
+        ).ask(self.app, self.app.pop_screen)

@@ -29,6 +29,7 @@ from textual.widgets.data_table import (
 
 from vmtui.backend import GuestInfo, GuestState, GuestStats
 from vmtui.core import format as fmt
+from vmtui.widgets.tables import cursor_key
 
 STATE_STYLES = {
     GuestState.RUNNING: "bold green",
@@ -51,7 +52,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("disk", "Disk r/w", 9),
     ("net", "Net rx/tx", 9),
     ("auto", "Auto", 4),
-    ("iso", "Iso", 3),  # isolation verdict, short (backend/isolation.py SHORT)
+    ("iso", "Iso", 3),  # isolation verdict, short (ISOLATION_SHORT below)
 )
 # The isolation verdict (a word) as 3 cells; the full word is on the isolation view (i).
 ISOLATION_SHORT = {
@@ -246,13 +247,7 @@ class GuestTable(DataTable[Text]):
 
     @property
     def selected_uuid(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return key.value
+        return cursor_key(self)
 
     @property
     def shown_uuids(self) -> list[str]:
