@@ -10,6 +10,7 @@ import contextlib
 import ipaddress
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -231,13 +232,24 @@ def list_networks(hv: Hypervisor) -> tuple[NetworkInfo, ...]:
     return tuple(sorted(out, key=lambda n: n.name))
 
 
-def _lookup(hv: Hypervisor, conn: Any, name: str) -> Any:
+def _lookup(hv: Hypervisor, name: str) -> tuple[Any, Any]:
+    """The writable connection and the network called ``name`` on it."""
+    conn = hv.writable_conn()
     try:
-        return conn.networkLookupByName(name)
+        return conn, conn.networkLookupByName(name)
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_NETWORK:
             raise ActionFailed(f"The network {name} no longer exists on {hv.uri}.") from None
         raise _wrap(hv, err, "find", name) from None
+
+
+@contextlib.contextmanager
+def _net_call(hv: Hypervisor, verb: str, name: str) -> Iterator[None]:
+    """libvirt errors inside become "Could not <verb> network <name>: …" (_wrap)."""
+    try:
+        yield
+    except libvirt.libvirtError as err:
+        raise _wrap(hv, err, verb, name) from None
 
 
 def _changed(hv: Hypervisor, name: str) -> None:
@@ -279,10 +291,8 @@ def create_network(
 
 
 def set_network_active(hv: Hypervisor, name: str, active: bool) -> None:
-    conn = hv.writable_conn()
-    net = _lookup(hv, conn, name)
-    verb = "start" if active else "stop"
-    try:
+    _conn, net = _lookup(hv, name)
+    with _net_call(hv, "start" if active else "stop", name):
         if bool(net.isActive()) == active:
             raise ActionFailed(
                 f"The network {name} is already {'running' if active else 'stopped'}."
@@ -291,27 +301,21 @@ def set_network_active(hv: Hypervisor, name: str, active: bool) -> None:
             net.create()
         else:
             net.destroy()
-    except libvirt.libvirtError as err:
-        raise _wrap(hv, err, verb, name) from None
     _changed(hv, name)
 
 
 def set_network_autostart(hv: Hypervisor, name: str, enabled: bool) -> None:
-    conn = hv.writable_conn()
-    net = _lookup(hv, conn, name)
-    try:
+    _conn, net = _lookup(hv, name)
+    with _net_call(hv, "change autostart of", name):
         if not net.isPersistent():
             raise ActionFailed(f"The network {name} is transient: it cannot start at boot.")
         net.setAutostart(1 if enabled else 0)
-    except libvirt.libvirtError as err:
-        raise _wrap(hv, err, "change autostart of", name) from None
 
 
 def delete_network(hv: Hypervisor, name: str) -> None:
     """Stop and undefine a network; refused while any guest has a NIC on it."""
-    conn = hv.writable_conn()
-    net = _lookup(hv, conn, name)
-    try:
+    conn, net = _lookup(hv, name)
+    with _net_call(hv, "delete", name):
         users = sorted(network_users(conn).get(name, ()))
         if users:
             who = ", ".join(users)
@@ -323,6 +327,4 @@ def delete_network(hv: Hypervisor, name: str) -> None:
             net.destroy()
         if net.isPersistent():
             net.undefine()
-    except libvirt.libvirtError as err:
-        raise _wrap(hv, err, "delete", name) from None
     _changed(hv, name)

@@ -7,8 +7,10 @@ refused with their names before libvirt is asked. Volume XML is built with Eleme
 
 from __future__ import annotations
 
+import contextlib
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,9 +127,20 @@ def _pool_error(hv: Hypervisor, err: libvirt.libvirtError, what: str) -> VmtuiEr
     return ActionFailed(f"Could not {what}: {reason}.")
 
 
-def _pool(hv: Hypervisor, conn: Any, name: str) -> Any:
+@contextlib.contextmanager
+def _pool_call(hv: Hypervisor, what: str) -> Iterator[None]:
+    """libvirt errors inside become the sentence "Could not <what>: …" (_pool_error)."""
     try:
-        return conn.storagePoolLookupByName(name)
+        yield
+    except libvirt.libvirtError as err:
+        raise _pool_error(hv, err, what) from None
+
+
+def _pool(hv: Hypervisor, name: str, *, writable: bool = False) -> tuple[Any, Any]:
+    """The connection and the pool called ``name`` on it (ActionFailed when there is none)."""
+    conn = hv.writable_conn() if writable else hv.readable_conn()
+    try:
+        return conn, conn.storagePoolLookupByName(name)
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
             raise ActionFailed(f"There is no storage pool {name} on {hv.uri}.") from None
@@ -154,10 +167,8 @@ def _pool_info(pool: Any) -> PoolInfo:
 def list_pools(hv: Hypervisor) -> tuple[PoolInfo, ...]:
     """Every storage pool of the host, active or not, by name (blocking)."""
     conn = hv.readable_conn()
-    try:
+    with _pool_call(hv, f"list the storage pools of {hv.uri}"):
         pools = [_pool_info(p) for p in conn.listAllStoragePools(0)]
-    except libvirt.libvirtError as err:
-        raise _pool_error(hv, err, f"list the storage pools of {hv.uri}") from None
     return tuple(sorted(pools, key=lambda p: p.name))
 
 
@@ -202,36 +213,29 @@ def _volume_info(pool_name: str, vol: Any, users: dict[str, set[str]]) -> Volume
 
 def list_volumes(hv: Hypervisor, pool_name: str) -> tuple[VolumeInfo, ...]:
     """The volumes of an active pool with the guests using each (blocking)."""
-    conn = hv.readable_conn()
-    pool = _pool(hv, conn, pool_name)
-    try:
+    conn, pool = _pool(hv, pool_name)
+    with _pool_call(hv, f"list the volumes of pool {pool_name}"):
         if not pool.isActive():
             return ()
         users = disk_users(conn)
         vols = [_volume_info(pool_name, v, users) for v in pool.listAllVolumes(0)]
-    except libvirt.libvirtError as err:
-        raise _pool_error(hv, err, f"list the volumes of pool {pool_name}") from None
     return tuple(sorted(vols, key=lambda v: v.name))
 
 
 # ----------------------------------------------------------------------------- changing
 def refresh_pool(hv: Hypervisor, pool_name: str) -> None:
     """Re-read the pool's contents from disk (files added or removed by hand)."""
-    conn = hv.writable_conn()
-    pool = _pool(hv, conn, pool_name)
-    try:
+    _conn, pool = _pool(hv, pool_name, writable=True)
+    with _pool_call(hv, f"refresh storage pool {pool_name}"):
         if not pool.isActive():
             raise ActionFailed(f"Storage pool {pool_name} is not active, so it cannot refresh.")
         pool.refresh(0)
-    except libvirt.libvirtError as err:
-        raise _pool_error(hv, err, f"refresh storage pool {pool_name}") from None
 
 
 def create_volume(hv: Hypervisor, pool_name: str, spec: VolumeSpec) -> VolumeInfo:
     """Create a (validated) volume in an active pool; refuses a name already taken."""
-    conn = hv.writable_conn()
-    pool = _pool(hv, conn, pool_name)
-    try:
+    conn, pool = _pool(hv, pool_name, writable=True)
+    with _pool_call(hv, f"create volume {spec.name} in pool {pool_name}"):
         if not pool.isActive():
             raise ActionFailed(f"Storage pool {pool_name} is not active; start it first.")
         if spec.name in pool.listVolumes():
@@ -240,21 +244,18 @@ def create_volume(hv: Hypervisor, pool_name: str, spec: VolumeSpec) -> VolumeInf
             )
         vol = pool.createXML(volume_xml(spec), 0)
         return _volume_info(pool_name, vol, disk_users(conn))
-    except libvirt.libvirtError as err:
-        raise _pool_error(hv, err, f"create volume {spec.name} in pool {pool_name}") from None
 
 
 def delete_volume(hv: Hypervisor, pool_name: str, volume: str) -> None:
     """Delete a volume, unless a guest of this host uses it (refused, naming the guests)."""
-    conn = hv.writable_conn()
-    pool = _pool(hv, conn, pool_name)
+    conn, pool = _pool(hv, pool_name, writable=True)
     try:
         vol = pool.storageVolLookupByName(volume)
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
             raise ActionFailed(f"Pool {pool_name} has no volume {volume}.") from None
         raise _pool_error(hv, err, f"find volume {volume} in pool {pool_name}") from None
-    try:
+    with _pool_call(hv, f"delete volume {volume} of pool {pool_name}"):
         info = _volume_info(pool_name, vol, disk_users(conn))
         if info.used_by:
             guests = ", ".join(info.used_by)
@@ -264,5 +265,3 @@ def delete_volume(hv: Hypervisor, pool_name: str, volume: str) -> None:
                 "the disk from the guest first."
             )
         vol.delete(0)
-    except libvirt.libvirtError as err:
-        raise _pool_error(hv, err, f"delete volume {volume} of pool {pool_name}") from None

@@ -107,26 +107,26 @@ class GuestActionScreen(HostView):
             lambda: self.post_message(GuestActionRequested("force_off", guest.uuid, guest.name)),
         )
 
+    def _if_running(self, guest: GuestInfo | None, to: str) -> GuestInfo | None:
+        """The guest when it runs; else None, after saying it must be started ``to`` …"""
+        if guest is not None and not guest.is_active:
+            self._say(f"Guest {guest.name} is not running; start it (s) to {to}.")
+            return None
+        return guest
+
     def action_console(self) -> None:
-        guest = self.current_guest()
-        if guest is None:
-            return
-        if not guest.is_active:
-            self._say(f"Guest {guest.name} is not running; start it (s) to use its console.")
-            return
-        self.post_message(GuestActionRequested("console", guest.uuid, guest.name))
+        guest = self._if_running(self.current_guest(), "use its console")
+        if guest is not None:
+            self.post_message(GuestActionRequested("console", guest.uuid, guest.name))
 
     def action_display(self) -> None:
         guest = self.current_guest()
-        if guest is None:
-            return
-        if not guest.graphics:
+        if guest is not None and not guest.graphics:
             self._say(f"Guest {guest.name} has no graphical display; use its console (c).")
             return
-        if not guest.is_active:
-            self._say(f"Guest {guest.name} is not running; start it (s) to see its screen.")
-            return
-        self.app.push_screen(DisplayScreen(guest.uuid, guest.name))
+        guest = self._if_running(guest, "see its screen")
+        if guest is not None:
+            self.app.push_screen(DisplayScreen(guest.uuid, guest.name))
 
     def action_delete(self) -> None:
         guest = self.current_guest()

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -119,6 +119,7 @@ class CloneScreen(HostView):
         return self.query_one("#name", Input).value.strip(), target
 
     # ------------------------------------------------------------ review
+    @on(Button.Pressed, "#review")
     def review(self) -> None:
         if self.cloning:
             return
@@ -174,15 +175,8 @@ class CloneScreen(HostView):
     def on_input_submitted(self, _event: Input.Submitted) -> None:
         self.review()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "review":
-            self.review()
-        elif event.button.id == "clone":
-            self.start_clone()
-        elif event.button.id == "back":
-            self.action_back()
-
     # ------------------------------------------------------------ clone
+    @on(Button.Pressed, "#clone")
     def start_clone(self) -> None:
         plan = self.plan
         if plan is None or self.cloning:
@@ -247,6 +241,7 @@ class CloneScreen(HostView):
             self.query_one(wid).disabled = False
         self.plan = None
 
+    @on(Button.Pressed, "#back")
     def action_back(self) -> None:
         if self.cloning:
             if not self.cancel_event.is_set():

@@ -31,6 +31,7 @@ from vmtui.control.services import services
 from vmtui.core import format as fmt
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.hostview import HostView
+from vmtui.widgets.problem_line import ProblemLine
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,7 @@ class ConnectionsScreen(HostView):
     CSS = """
     ConnectionsScreen #conn-title { padding: 0 1; text-style: bold; background: $boost; }
     ConnectionsScreen #conn-file { padding: 0 1; color: $text-muted; }
-    ConnectionsScreen #conn-problem { padding: 0 1; color: $error; display: none; }
-    ConnectionsScreen #conn-problem.shown { display: block; }
+    ConnectionsScreen #conn-problem { padding: 0 1; color: $error; }
     ConnectionsScreen DataTable { height: 1fr; }
     ConnectionsScreen #conn-detail { padding: 0 1; height: auto; max-height: 4; }
     """
@@ -81,7 +81,7 @@ class ConnectionsScreen(HostView):
     def compose(self) -> ComposeResult:
         yield Label("Connections", id="conn-title")
         yield Static("", id="conn-file", markup=False)
-        yield Static("", id="conn-problem", markup=False)
+        yield ProblemLine(id="conn-problem")
         table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
         table.add_column("Name", key="name", width=16)
         table.add_column("State", key="state", width=16)
@@ -125,9 +125,7 @@ class ConnectionsScreen(HostView):
 
     def _set_problem(self, error: str) -> None:
         self.load_error = error
-        problem = self.query_one("#conn-problem", Static)
-        problem.update(error)
-        problem.set_class(bool(error), "shown")
+        self.query_one("#conn-problem", ProblemLine).say(error)
 
     def show_snapshot(self, snapshot: Snapshot | None) -> None:
         self.refresh_rows()

@@ -43,6 +43,7 @@ from vmtui.backend.spec import (
 from vmtui.control.services import services
 from vmtui.core.format import short_uri
 from vmtui.screens.confirm import ConfirmScreen
+from vmtui.widgets.problem_line import ProblemLine
 
 STEPS = (
     ("basics", "Basics"),
@@ -194,7 +195,7 @@ class CreateScreen(Screen[None]):
                 yield Static("", id="review-command", markup=False)
                 yield Button("Create (ctrl+n)", variant="success", id="create")
         yield Static("", id="create-progress", markup=False)
-        yield Static("", id="create-error", markup=False)
+        yield ProblemLine(id="create-error")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -583,9 +584,7 @@ class CreateScreen(Screen[None]):
     # ------------------------------------------------------------------ messages
     def _error(self, text: str) -> None:
         self.error_text = text
-        box = self.query_one("#create-error", Static)
-        box.update(text)
-        box.display = bool(text)
+        self.query_one("#create-error", ProblemLine).say(text)
 
     def _say_progress(self, text: str) -> None:
         box = self.query_one("#create-progress", Static)

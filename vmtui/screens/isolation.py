@@ -9,6 +9,7 @@ kept for the next boot and the result says so.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -532,31 +533,27 @@ class IsolationScreen(HostView):
         key = self.selected_key()
         if report is None or key is None:
             return
-        hv = services(self).hypervisor_for(self.uuid)
+        hv, uuid, flags = services(self).hypervisor_for(self.uuid), self.uuid, virsh_flags(report)
         if key.startswith("nic:"):
             mac = key[4:]
-            self._apply(
-                f"Remove NIC {mac} from {report.name}?",
-                "The guest loses this network link. " + when_text(report),
-                lambda: detach_nic(hv, self.uuid, mac),
-                ("detach-interface", report.name, "network", "--mac", mac, *virsh_flags(report)),
-                "Remove",
-            )
+            title = f"Remove NIC {mac} from {report.name}?"
+            loses = "this network link"
+            words = ("detach-interface", report.name, "network", "--mac", mac, *flags)
+            call = partial(detach_nic, hv, uuid, mac)
         elif key.startswith("fs:"):
             tag = key[3:]
-            self._apply(
-                f"Stop sharing '{tag}' with {report.name}?",
-                "The guest loses the folder (the host's files stay). " + when_text(report),
-                lambda: detach_folder(hv, self.uuid, tag),
-                ("detach-device", report.name, f"{tag}-fs.xml", *virsh_flags(report)),
-                "Remove",
-            )
+            title = f"Stop sharing '{tag}' with {report.name}?"
+            loses = "the folder (the host's files stay)"
+            words = ("detach-device", report.name, f"{tag}-fs.xml", *flags)
+            call = partial(detach_folder, hv, uuid, tag)
         else:
             self.notify(
                 "Only NICs and shared folders can be removed here; edit the guest's XML for "
                 "devices, displays and channels.",
                 timeout=5,
             )
+            return
+        self._apply(title, f"The guest loses {loses}. " + when_text(report), call, words, "Remove")
 
     def action_switch_network(self) -> None:
         found = self._selected_path("nic:", "Select a NIC to move to another network.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -182,14 +183,7 @@ class MigrateScreen(ModalScreen[None]):
         spec.validate(self.source_uri)
         return spec
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "start":
-            self.start()
-        elif event.button.id == "abort":
-            self.action_cancel_migration()
-        elif event.button.id == "close":
-            self.action_close()
-
+    @on(Button.Pressed, "#start")
     def start(self) -> None:
         if self.running or self.finished:
             return
@@ -280,6 +274,7 @@ class MigrateScreen(ModalScreen[None]):
             self.cancel_event.set()
 
     # ------------------------------------------------------------ keys
+    @on(Button.Pressed, "#abort")
     def action_cancel_migration(self) -> None:
         if not self.running:
             return
@@ -289,6 +284,7 @@ class MigrateScreen(ModalScreen[None]):
         self.cancel_event.set()
         self.query_one("#figures", Static).update("Cancelling… (the guest stays where it is)")
 
+    @on(Button.Pressed, "#close")
     def action_close(self) -> None:
         if self.running:
             self.notify(
