@@ -1,4 +1,4 @@
-"""Several hosts' snapshots as one (hostlink.merge_snapshots), and the running count."""
+"""Several hosts' snapshots as one (control.hosts.merge_snapshots), and the running count."""
 
 from __future__ import annotations
 
