@@ -13,13 +13,15 @@ import io
 import json
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libvirt
-import pycdlib
 
 from vmtui.backend.errors import ActionFailed, libvirt_message
 from vmtui.backend.spec import CloudInitSpec
+
+if TYPE_CHECKING:
+    import pycdlib
 
 LABEL = "cidata"
 
@@ -67,9 +69,16 @@ def seed_files(
     }
 
 
+def _new_iso() -> pycdlib.PyCdlib:
+    """pycdlib is imported when a seed is made or read, not with the app (about 1.5 MiB)."""
+    import pycdlib
+
+    return pycdlib.PyCdlib()
+
+
 def build_seed_iso(files: dict[str, bytes]) -> bytes:
     """An ISO 9660 image (Joliet and Rock Ridge names, label ``cidata``) holding ``files``."""
-    iso = pycdlib.PyCdlib()
+    iso = _new_iso()
     iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident=LABEL)
     for name, data in files.items():
         short = name.replace("-", "").upper()[:8]
@@ -88,7 +97,7 @@ def build_seed_iso(files: dict[str, bytes]) -> bytes:
 
 def read_seed_iso(data: bytes) -> dict[str, bytes]:
     """The files of a seed ISO by their Rock Ridge names, and its label under ``"label"``."""
-    iso = pycdlib.PyCdlib()
+    iso = _new_iso()
     iso.open_fp(io.BytesIO(data))
     try:
         out: dict[str, bytes] = {"label": iso.pvd.volume_identifier.decode().strip().encode()}

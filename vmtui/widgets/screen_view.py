@@ -4,8 +4,8 @@ every colour terminal shows, or real pixels (sixel / kitty graphics) where the t
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-from PIL import Image
 from rich.color import Color
 from rich.control import Control
 from rich.segment import ControlType, Segment
@@ -16,7 +16,22 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+if TYPE_CHECKING:
+    from PIL.Image import Image as Picture
+
 UPPER_HALF = "▀"
+
+
+def decode(image_bytes: bytes) -> Picture:
+    """A screenshot as a Pillow image, read in full (a picture Pillow cannot read fails here).
+
+    Pillow is imported on the first picture, not with the app: about 2 MiB that a session
+    which never shows a guest's screen does not need."""
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(image_bytes))
+    picture.load()
+    return picture
 
 
 def half_block_rows(image_bytes: bytes, width: int, height: int) -> list[list[Segment]]:
@@ -24,11 +39,13 @@ def half_block_rows(image_bytes: bytes, width: int, height: int) -> list[list[Se
 
     Runs of cells with the same two colours become one segment; one ``Style`` per colour pair
     is made per picture (a screen has few colours): about 5x faster than a style per cell."""
-    img = Image.open(io.BytesIO(image_bytes)).convert("RGB")
+    from PIL.Image import Resampling  # loaded by decode() already
+
+    img = decode(image_bytes).convert("RGB")
     w, h = img.size
     scale = min(width / w, (2 * height) / h)
     tw, th = max(1, int(w * scale)), max(2, int(h * scale) // 2 * 2)
-    data = img.resize((tw, th), Image.Resampling.BILINEAR).tobytes()
+    data = img.resize((tw, th), Resampling.BILINEAR).tobytes()
     styles: dict[bytes, Style] = {}
     pad = (width - tw) // 2
     stride = 3 * tw
@@ -65,7 +82,7 @@ def _style(cache: dict[bytes, Style], key: bytes) -> Style:
 
 def is_blank(image_bytes: bytes) -> bool:
     """True when every pixel has the same colour (a display showing nothing)."""
-    img = Image.open(io.BytesIO(image_bytes)).convert("RGB")
+    img = decode(image_bytes).convert("RGB")
     extrema = img.getextrema()
     return all(lo == hi for lo, hi in extrema)  # type: ignore[misc]
 
@@ -130,8 +147,7 @@ def encode_sixel(
     from textual_image._terminal import get_cell_size
 
     cell = get_cell_size()
-    source = Image.open(io.BytesIO(image_bytes))
-    source.load()
+    source = decode(image_bytes)
     scale = min(cols * cell.width / source.width, rows * cell.height / source.height)
     w_cells = max(1, min(cols, round(source.width * scale / cell.width)))
     h_cells = max(1, min(rows, round(source.height * scale / cell.height)))
@@ -228,8 +244,7 @@ class PixelView(Widget):
             return  # sixel pictures arrive encoded (show_sixel): never encoded here
         if image == self.image:
             return
-        picture = Image.open(io.BytesIO(image))
-        picture.load()  # fail here (not while drawing) on a picture Pillow cannot read
+        picture = decode(image)  # fails here (not while drawing) on a picture Pillow cannot read
         self.image = image
         self.frames += 1
         target = self.query_one(".pixels")
