@@ -118,7 +118,7 @@ class VmtuiApp(App[None]):
         self.poller = Poller(self, self.hosts, interval, clock, lambda: self.watched)
         self.runner = Runner(self, self.activity, self.request_poll)
         self.run_backend = self.runner.run  # a blocking backend call in a worker
-        self._consoles = Consoles(self, self.hypervisor_for)
+        self._consoles = Consoles(self, self.runner, self.hypervisor_for)
         self.console_on_start = console_on_start
         self._no_daemon_screen: NoDaemonScreen | None = None
         self._offered_demo = False

@@ -13,7 +13,7 @@ from textual.app import App
 
 from vmtui.backend import ConsoleBusy, ConsoleSession, Emulator, Hypervisor, Snapshot
 from vmtui.control.messages import ConsoleChanged, ConsoleClosed, ConsoleFailed, ConsoleOpened
-from vmtui.control.runner import sentence
+from vmtui.control.runner import Runner, sentence
 
 
 @dataclass
@@ -41,8 +41,11 @@ class ConsoleState:
 class Consoles:
     """Every open console of the session, by guest UUID."""
 
-    def __init__(self, app: App[Any], hypervisor_for: Callable[[str], Hypervisor]) -> None:
+    def __init__(
+        self, app: App[Any], runner: Runner, hypervisor_for: Callable[[str], Hypervisor]
+    ) -> None:
         self._app = app
+        self._runner = runner
         self._hypervisor_for = hypervisor_for
         self.states: dict[str, ConsoleState] = {}
 
@@ -87,7 +90,7 @@ class Consoles:
     def opened(self, message: ConsoleOpened) -> ConsoleState | None:
         console = self.states.get(message.uuid)
         if console is None:  # closed while opening
-            self._close_session(message.session)
+            self._runner.close_quietly(message.session.close, "close console")
             return None
         console.session = message.session
         console.opening = False
@@ -130,13 +133,4 @@ class Consoles:
     def close(self, uuid: str) -> None:
         console = self.states.pop(uuid, None)
         if console is not None and console.session is not None:
-            self._close_session(console.session)
-
-    def _close_session(self, session: ConsoleSession) -> None:
-        self._app.run_worker(
-            session.close,
-            thread=True,
-            exit_on_error=False,
-            group="console",
-            description="close console",
-        )
+            self._runner.close_quietly(console.session.close, "close console")

@@ -33,10 +33,8 @@ class DashboardScreen(GuestActionScreen):
         Binding("n", "new_guest", "New guest", show=False),
     ]
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "new_guest":  # a host action, not a guest's: hidden when read-only too
-            return not services(self).readonly
-        return super().check_action(action, parameters)
+    # new_guest is a host's action, not a guest's: hidden when read-only like the others
+    MUTATING = GuestActionScreen.MUTATING | {"new_guest"}
 
     def __init__(self) -> None:
         super().__init__()
