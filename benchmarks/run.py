@@ -430,7 +430,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--baseline", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--history", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--host", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--thousands",
+        action="store_true",
+        help="run benchmarks.scale instead (1,000-10,000 guests, socket, ssh; other options "
+        "after -- go to it)",
+    )
+    parser.add_argument(
+        "--sort-keys",
+        action="store_true",
+        help="run benchmarks.sortkeys instead (key -> frame, re-sort repaint at 5,000 guests; "
+        "other options after -- go to it)",
+    )
+    args, rest = parser.parse_known_args(argv)
+    if args.sort_keys:
+        keys = [sys.executable, "-m", "benchmarks.sortkeys", *[a for a in rest if a != "--"]]
+        return subprocess.call(keys)
+    if args.thousands:
+        scale = [sys.executable, "-m", "benchmarks.scale", *[a for a in rest if a != "--"]]
+        return subprocess.call(scale)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
 
     if args.baseline is not None:
         print(json.dumps(baseline(host_uri(args.host), args.baseline)))

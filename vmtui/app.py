@@ -18,10 +18,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from textual import events
 from textual.actions import SkipAction
 from textual.app import App
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import ModalScreen
+from textual.widgets import Input, TextArea
 
 from vmtui.backend import (
     ActionFailed,
@@ -34,10 +37,13 @@ from vmtui.backend import (
     Hypervisor,
     Snapshot,
 )
+from vmtui.backend import agent as agent_calls
 from vmtui.backend.connections import ConnectionStore, config_path
 from vmtui.backend.hoststats import HostSampler
 from vmtui.control.consoles import Consoles, ConsoleState
+from vmtui.control.followup import Followup, Followups
 from vmtui.control.hosts import Hosts, fleet_status
+from vmtui.control.longhistory import LongHistory
 from vmtui.control.messages import (
     BackendEvent,
     CallFinished,
@@ -52,11 +58,14 @@ from vmtui.control.messages import (
 from vmtui.control.polling import Poller
 from vmtui.control.runner import Runner
 from vmtui.control.services import Services
+from vmtui.control.work import InFlight, Operations, quit_question, quit_reasons
 from vmtui.core import actions
 from vmtui.core import format as fmt
 from vmtui.core.activity import ActivityLog
+from vmtui.core.safetext import has_unsafe, safe_text, xml_char_refs
 from vmtui.demo import DEMO_URI
 from vmtui.screens.activity import ActivityScreen
+from vmtui.screens.archive import open_import
 from vmtui.screens.base import GuestActionScreen, GuestCommands
 from vmtui.screens.command import open_command_line
 from vmtui.screens.confirm import ConfirmScreen
@@ -71,6 +80,7 @@ from vmtui.screens.networks import NetworksScreen
 from vmtui.screens.nodaemon import NoDaemonScreen
 from vmtui.screens.storage import StorageScreen
 from vmtui.term import hangup
+from vmtui.widgets.safe_driver import safe_driver
 from vmtui.widgets.status_line import StatusLine
 
 T = TypeVar("T")
@@ -84,6 +94,17 @@ class VmtuiApp(App[None]):
     COMMANDS = App.COMMANDS | {GuestCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        # Priority: focus moves before the keys typed after Tab are handed on (action_focus_move)
+        # system: ? lists them once, as "tab, shift+tab: Move the focus" (screens/help.py)
+        Binding("tab", "focus_move(True)", "Next field", show=False, priority=True, system=True),
+        Binding(
+            "shift+tab",
+            "focus_move(False)",
+            "Previous field",
+            show=False,
+            priority=True,
+            system=True,
+        ),
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("C", "consoles", "Consoles", show=False),
         Binding("L", "activity", "Activity log", show=False),
@@ -91,6 +112,7 @@ class VmtuiApp(App[None]):
         Binding("N", "networks", "Networks", show=False),
         Binding("colon", "command_line", "Command", key_display=":", show=False),
         Binding("V", "storage", "Storage", show=False),
+        Binding("J", "import_guest", "Import a guest archive", show=False),
     ]
 
     def __init__(
@@ -117,6 +139,11 @@ class VmtuiApp(App[None]):
         self.activity = ActivityLog()
         self.poller = Poller(self, self.hosts, interval, clock, lambda: self.watched)
         self.runner = Runner(self, self.activity, self.request_poll)
+        self.operations = Operations()  # migrations, clones… that quitting would cut short
+        self.followups = Followups()  # a fresh guest spinning, a shutdown ignored
+        self.in_flight = InFlight()  # a power action asked and not answered: not asked twice
+        self._long = LongHistory()  # an hour of the watched guests' figures (charts)
+        self._asking_to_quit = False
         self.run_backend = self.runner.run  # a blocking backend call in a worker
         self._consoles = Consoles(self, self.runner, self.hypervisor_for)
         self.console_on_start = console_on_start
@@ -145,6 +172,21 @@ class VmtuiApp(App[None]):
     def _on_backend_event_threadsafe(self, event: ConnectionEvent | GuestEvent) -> None:
         """Runs on libvirt's event thread: only hand the event on."""
         self.post_message(BackendEvent(event))
+
+    def get_driver_class(self) -> type[Driver]:
+        """The platform's driver, writing through safe_output (widgets/safe_driver.py)."""
+        return safe_driver(super().get_driver_class())
+
+    async def on_event(self, event: events.Event) -> None:
+        """A paste into a text box goes in with its control, bidi and zero-width characters
+        escaped: Textual's Input and TextArea insert pasted text as it is, and draw it raw
+        to the terminal (issue 14 #4). A console's paste is the guest's business: untouched."""
+        if isinstance(event, events.Paste) and not event.is_forwarded and has_unsafe(event.text):
+            if isinstance(self.focused, TextArea):
+                event = events.Paste(xml_char_refs(event.text))  # the XML editor's own rule
+            elif isinstance(self.focused, Input):  # one line, as Input itself takes it
+                event = events.Paste(safe_text(next(iter(event.text.splitlines()), "")))
+        await super().on_event(event)
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen())
@@ -252,6 +294,10 @@ class VmtuiApp(App[None]):
         if on:
             self.request_poll(self.uri_of(uuid))
 
+    def long_history(self, uuid: str) -> GuestHistory | None:
+        """Up to an hour of a watched guest's figures (None when it is not watched)."""
+        return self._long.get(uuid)
+
     def on_polled(self, message: Polled) -> None:
         if not self.is_running:
             return  # a late answer while the app shuts down: its screens are going away
@@ -260,10 +306,13 @@ class VmtuiApp(App[None]):
             return  # a late answer from a host that was removed
         first = not link.ever_polled
         self.poller.polled(message)
+        self._long.polled(message.histories.values(), self.watched)
         if self._no_daemon_screen is not None and link is self.hosts.primary:
             self._no_daemon_screen.dismiss(None)
             self._no_daemon_screen = None
         self._show_merged()
+        self._follow_up()
+        self.in_flight.polled(self.polls)
         if first:
             self.call_after_refresh(self._settle_memory)
         self._consoles.reconnect(message.snapshot)
@@ -391,14 +440,74 @@ class VmtuiApp(App[None]):
         """A power action of the catalogue (``core.actions.POWER``) on one guest."""
         act = actions.POWER[action]
         call = act.call
-        self.notify(f"Asking guest {name} to {act.verb.split(' of')[0]}…", markup=False, timeout=2)
+        if action == "shutdown":  # followed up if it is still running a minute later
+            self.followups.shutdown_asked(uuid, self._clock())
+        elif action == "force_off":
+            self.followups.forget_shutdown(uuid)
+        verb = act.verb.split(" of")[0]
+        if not self.in_flight.begin(uuid, action):  # a repeated key: absorbed, said quietly
+            self.notify(f"Still asking guest {name} to {verb}…", markup=False, timeout=2)
+            return
+        self.notify(f"Asking guest {name} to {verb}…", markup=False, timeout=2)
+
+        def settled() -> None:  # until the polls show the answer, not just until it came
+            self.in_flight.answered(uuid, action, self.polls)
+            if action == "resume":
+                self._sync_clock_after_resume(uuid, name)
+
+        def failed(sentence: str) -> None:
+            self.in_flight.end(uuid, action)
+            self.notify(sentence, markup=False, severity="error", timeout=8)
+
         self.run_backend(
             lambda: call(self.hypervisor_for(uuid), uuid),
+            done=lambda _result: settled(),
+            failed=failed,
             what=f"{act.verb} {name}",
             success=f"Guest {name} {act.done}.",
             command=(*act.virsh, name),
             host=self.uri_of(uuid) or self.uri,
         )
+
+    def _sync_clock_after_resume(self, uuid: str, name: str) -> None:
+        """A resumed guest's clock is behind by the time it was paused: set it from the
+        host's through its agent, when one is connected (logged as ``virsh domtime --sync``;
+        a failure is logged, not shouted: the guest runs either way)."""
+        snap = self.snapshot
+        guest = next((g for g in snap.guests if g.uuid == uuid), None) if snap else None
+        if guest is None or not guest.agent_connected or self.readonly:
+            return
+        hv = self.hypervisor_for(uuid)
+        self.run_backend(
+            lambda: agent_calls.sync_time(hv, uuid),
+            failed=lambda _sentence: None,
+            what=f"set the clock of {name}",
+            command=["domtime", name, "--sync"],
+            host=self.uri_of(uuid) or self.uri,
+        )
+
+    def _follow_up(self) -> None:
+        """Say what a fresh guest's busy silence or an ignored shutdown may mean."""
+        if self.snapshot is None:
+            return
+        for said in self.followups.check(self.snapshot, self._clock(), self._console_output):
+            if said.kind == "not-stopped" and isinstance(self.screen, GuestActionScreen):
+                self._offer_force_off(said)
+            else:
+                self.notify(said.sentence, markup=False, severity="warning", timeout=20)
+
+    def _offer_force_off(self, said: Followup) -> None:
+        ConfirmScreen(
+            f"Guest {said.name} has not stopped",
+            f"{said.sentence}\nForcing it off cuts its power at once: what it has not "
+            "written to its disks is lost.",
+            confirm="Force off",
+        ).ask(self, lambda: self.guest_action("force_off", said.uuid, said.name))
+
+    def _console_output(self, uuid: str) -> bool | None:
+        """The guest's open console has shown something (None: no console is open)."""
+        console = self._consoles.states.get(uuid)
+        return None if console is None else bool(console.emulator.all_text().strip())
 
     def on_guest_action_requested(self, message: GuestActionRequested) -> None:
         if message.action == "console":
@@ -438,12 +547,16 @@ class VmtuiApp(App[None]):
             removed = f" and {len(result.removed)} disk(s)" if result.removed else ""
             return f"Deleted guest {name}{removed}."
 
+        host = self.uri_of(uuid) or self.uri
+        guests = self.snapshot.guests if self.snapshot is not None else ()
+        # a running guest is forced off first: the log says so
+        running = any(g.uuid == uuid and g.is_active for g in guests)
         self.run_backend(
             delete,
             what=f"delete {name}",
             success=said,
-            command=actions.delete_words(name, disks),
-            host=self.uri_of(uuid) or self.uri,
+            command=actions.delete_line(host, name, disks, running),
+            host=host,
         )
 
     # ------------------------------------------------------------ consoles
@@ -491,6 +604,8 @@ class VmtuiApp(App[None]):
         if console is None:
             return
         self._update_console_bars(message.uuid)
+        if not console.asked:  # an automatic re-attach: its bar says why, no toast, no question
+            return
         if not message.busy:
             self.notify(message.error, markup=False, severity="error", timeout=8)
             return
@@ -542,7 +657,35 @@ class VmtuiApp(App[None]):
     async def action_quit(self) -> None:
         if isinstance(self.screen, ConsoleScreen):
             raise SkipAction()  # ctrl+q too; detach with ctrl+] first
+        if self._asking_to_quit:
+            return
+        reasons = quit_reasons(self.screen_stack, self.operations)
+        if reasons:  # unsaved work or a running migration/clone: ask first, saying which
+            self._asking_to_quit = True
+
+            def answered(yes: bool | None) -> None:
+                self._asking_to_quit = False
+                if yes:
+                    self.exit()
+
+            title, body = quit_question(reasons)
+            self.push_screen(ConfirmScreen(title, body, confirm="Quit"), answered)
+            return
         await super().action_quit()
+
+    def action_focus_move(self, forward: bool) -> None:
+        """Tab / shift+tab: move the focus now, before the keys typed after it are handed
+        on (a paste or a fast typist's burst lands in the right fields); the guest's keys
+        on a console or display, and an indenting editor, keep their Tab."""
+        focused = self.focused
+        if isinstance(self.screen, ConsoleScreen | DisplayScreen) or (
+            isinstance(focused, TextArea) and focused.tab_behavior == "indent"
+        ):
+            raise SkipAction()
+        if forward:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -583,6 +726,10 @@ class VmtuiApp(App[None]):
         if isinstance(self.screen, (ConsoleScreen, DisplayScreen, ModalScreen)):
             raise SkipAction()  # their keys belong to the guest, or to the dialog
         open_command_line(self)
+
+    def action_import_guest(self) -> None:
+        """J: import a guest from an archive made by `vmtui export` (screens/archive.py)."""
+        open_import(self)
 
     def action_storage(self) -> None:
         """Storage pools and volumes of the selected guest's host (else the first host)."""

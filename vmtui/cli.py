@@ -1,5 +1,6 @@
 """Command line: ``vmtui [-c URI ...] [--readonly] [--demo]``, like virsh; and
-``vmtui stats [-c URI ...] [--interval S] [--count N] [--format csv|json|prometheus]``.
+``vmtui stats [-c URI ...] [--interval S] [--count N] [--format csv|json|prometheus]``;
+``vmtui export GUEST FILE`` and ``vmtui import FILE [--pool P] [--name N] [--keep-ids]``.
 
 The entry point. It imports the rest of vmtui inside its functions, on purpose: importing the
 backend loads libvirt-python and the app loads Textual, and when either is missing the user
@@ -162,6 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["stats"]:
         return stats_main(words[1:])
+    if words[:1] == ["backup"]:
+        from vmtui.backupcli import backup_main
+
+        return backup_main(words[1:])
+    if words[:1] in (["export"], ["import"]):
+        from vmtui.archivecli import archive_main
+
+        return archive_main(words[0], words[1:])
     args = parse_args(argv)
     try:
         from vmtui.app import VmtuiApp

@@ -39,6 +39,9 @@ class GuestSample:
     disk_write_bps: float | None
     net_rx_bps: float | None
     net_tx_bps: float | None
+    ip: str = ""  # the table's IP column: first IPv4, else IPv6
+    addresses: tuple[str, ...] = ()  # every address (with prefix length), NIC by NIC
+    address_source: str = ""  # agent, lease, arp ("" when none is known)
 
 
 def guest_sample(guest: GuestInfo, stats: GuestStats | None) -> GuestSample:
@@ -58,6 +61,11 @@ def guest_sample(guest: GuestInfo, stats: GuestStats | None) -> GuestSample:
         disk_write_bps=live.disk_write_bps if live else None,
         net_rx_bps=live.net_rx_bps if live else None,
         net_tx_bps=live.net_tx_bps if live else None,
+        ip=guest.ip,
+        addresses=tuple(
+            a for nic in (guest.addresses.nics if guest.addresses else ()) for a in nic.addresses
+        ),
+        address_source=guest.addresses.source if guest.addresses else "",
     )
 
 
@@ -82,6 +90,14 @@ def _number(value: float | int | None) -> str:
     return str(value)
 
 
+def _csv_value(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, tuple | list):
+        return " ".join(str(v) for v in value)  # addresses: one cell, space-separated
+    return _number(value)  # type: ignore[arg-type]
+
+
 def format_csv(at: datetime, rows: Sequence[GuestSample], header: bool) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -91,7 +107,7 @@ def format_csv(at: datetime, rows: Sequence[GuestSample], header: bool) -> str:
     for row in rows:
         values = asdict(row)
         writer.writerow(
-            [stamp, *(v if isinstance(v, str) else _number(v) for v in values.values())]
+            [stamp, *(_csv_value(v) for v in values.values())]
         )
     return out.getvalue()
 
@@ -195,6 +211,8 @@ def run(
         next_at = clock()
         for hv in hvs:
             hv.poll()  # rates need a previous sample
+        for hv in hvs:
+            hv.addresses.wait(15)  # the first round of addresses, read in the background
         printed = 0
         while count is None or printed < count:
             next_at += interval

@@ -89,7 +89,9 @@ async def test_bulk_start_and_force_off_on_the_real_daemon(
         for uuid in uuids.values():
             select_guest(app, uuid)
             await pilot.press("space")
-        await pilot.press("s")
+        await pilot.press("s")  # two marked guests: it asks first, naming them (issue 14 #7)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), DEADLINE)
+        await pilot.press("y")
         await wait_for(
             pilot, lambda: isinstance(app.screen, BulkSummaryScreen), DEADLINE, what="summary"
         )

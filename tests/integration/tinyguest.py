@@ -1,6 +1,6 @@
 """A tiny bootable Linux guest for integration tests against a real libvirtd.
 
-The guest is a Debian cloud kernel plus a ~1.1 MB initramfs that only holds a
+The guest is a Debian cloud kernel plus a ~3.9 MB initramfs that only holds a
 static busybox, a handful of kernel modules and an ``/init`` script.  It boots
 under plain TCG emulation (``<domain type='qemu'>``; KVM is not usable on the
 CI machines) to an interactive root shell on the serial console in a few
@@ -53,6 +53,18 @@ The guest
   memory statistics and hot-plugged virtio disks work.
 * Adding ``vmtui.burn`` to the kernel command line (``extra_cmdline=``) makes
   the guest spin one busy loop per vCPU, for CPU-usage tests.
+* The guest agent: Debian's ``qemu-guest-agent`` (``/usr/sbin/qemu-ga`` and the
+  shared libraries ``ldd`` lists, copied from this machine) is in every initramfs,
+  but it starts only when the domain has the agent's virtio-serial channel
+  (``tiny_domain_xml(..., agent=True)``): init finds the port
+  ``org.qemu.guest_agent.0`` in sysfs (no udev: it makes the
+  ``/dev/virtio-ports/`` link itself) and runs ``qemu-ga`` on it. For the
+  agent's commands: ``/sbin/shutdown`` (powers off or reboots at once), a
+  ``chpasswd`` stand-in (busybox-static has none) writing ``/etc/shadow``, a
+  busybox user ``tiny`` (locked password), ``/etc/os-release``.
+* ``vmtui.hostname=NAME`` and ``vmtui.ip=ADDR/PREFIX`` on the command line set
+  the hostname and put an address on ``eth0`` (a virtio NIC the caller adds
+  with ``extra_devices_xml``; the virtio_net driver is loaded).
 """
 
 from __future__ import annotations
@@ -97,16 +109,30 @@ PROMPT = "tiny# "
 
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"
 BUSYBOX_PACKAGE = "busybox-static"
+AGENT_PACKAGE = "qemu-guest-agent"
+AGENT_PORT = "org.qemu.guest_agent.0"
+TINY_USER = "tiny"  # a busybox user for set-password tests (its password starts locked)
 
 # Loaded in this order (dependencies are resolved from the modules' .modinfo
 # and loaded first).  Missing modules are skipped at build time.
-GUEST_MODULES = ("button", "evdev", "virtio_pci", "virtio_balloon", "virtio_blk")
+GUEST_MODULES = (
+    "button",
+    "evdev",
+    "virtio_pci",
+    "virtio_balloon",
+    "virtio_blk",
+    "virtio_console",  # the guest agent's virtio-serial port
+    "virtio_net",
+    "virtio_scsi",  # CD-ROM tests: a scsi cdrom (sr0) on virtio-scsi, ISO 9660 readable
+    "sr_mod",
+    "isofs",
+)
 
 _SYSTEM_CACHE = Path("/var/lib/libvirt/boot/vmtui-test")
 
 # Bump to force a rebuild when something not captured by the recipe hash
 # (e.g. the cpio writer) changes.
-_RECIPE_VERSION = "1"
+_RECIPE_VERSION = "2"
 
 _INIT_SCRIPT = r"""#!/bin/sh
 # /init of the vmtui tiny test guest (runs as PID 1 from the initramfs).
@@ -125,6 +151,32 @@ while read -r mod; do
 done </lib/modules/load-order
 # ACPI power button -> /etc/acpi/PWRF/00000080 (power off).
 acpid -l /var/log/acpid.log
+for arg in $(cat /proc/cmdline); do
+    case "$arg" in
+        vmtui.hostname=*) hostname "${arg#vmtui.hostname=}" ;;
+        vmtui.ip=*)
+            ip link set eth0 up
+            ip addr add "${arg#vmtui.ip=}" dev eth0
+            echo "vmtui-tiny: eth0 has ${arg#vmtui.ip=}"
+            ;;
+    esac
+done
+# The guest agent, when the domain has its channel (no udev: find the port in sysfs).
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+    for port in /sys/class/virtio-ports/*; do
+        [ "$(cat "$port/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] || continue
+        mkdir -p /dev/virtio-ports
+        ln -sf "/dev/${port##*/}" /dev/virtio-ports/org.qemu.guest_agent.0
+    done
+    [ -e /dev/virtio-ports/org.qemu.guest_agent.0 ] && break
+    [ -d /sys/class/virtio-ports ] || break
+    sleep 0.2
+done
+if [ -e /dev/virtio-ports/org.qemu.guest_agent.0 ]; then
+    qemu-ga -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.0 -t /run \
+        -l /var/log/qemu-ga.log &
+    echo "vmtui-tiny: guest agent started"
+fi
 if grep -q 'vmtui\.burn' /proc/cmdline; then
     for _ in $(seq "$(grep -c ^processor /proc/cpuinfo)"); do
         (while :; do :; done) &
@@ -156,6 +208,37 @@ done
 _PROFILE = f"""export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root TERM=vt100
 PS1='{PROMPT}'
 echo {READY_MARKER}
+"""
+
+_SHUTDOWN = """#!/bin/sh
+# /sbin/shutdown for qemu-ga's guest-shutdown (-P/-H power off, -r reboot): at once.
+echo "vmtui-tiny: shutdown $*" >/dev/console
+sync
+case " $* " in
+    *" -r "*) reboot -f ;;
+    *) poweroff -f ;;
+esac
+"""
+
+_CHPASSWD = """#!/bin/sh
+# chpasswd stand-in (busybox-static has none) for qemu-ga's guest-set-user-password:
+# "user:password" lines on stdin; -e means the password is already hashed.
+enc=0
+[ "$1" = "-e" ] && enc=1
+while IFS= read -r line; do
+    user=${line%%:*}
+    pw=${line#*:}
+    grep -q "^$user:" /etc/shadow || { echo "chpasswd: no user $user" >&2; exit 1; }
+    [ $enc = 1 ] || pw=$(mkpasswd -m sha512 "$pw") || exit 1
+    sed -i "s|^$user:[^:]*:|$user:$pw:|" /etc/shadow
+done
+"""
+
+_OS_RELEASE = """PRETTY_NAME="vmtui tiny guest 1"
+NAME="vmtui tiny"
+VERSION_ID="1"
+VERSION="1 (busybox)"
+ID=vmtui-tiny
 """
 
 _POWER_BUTTON = """#!/bin/sh
@@ -193,7 +276,18 @@ def cache_dir() -> Path:
 
 def _recipe_hash() -> str:
     h = hashlib.sha256()
-    for part in (_RECIPE_VERSION, _INIT_SCRIPT, _PROFILE, _POWER_BUTTON, *GUEST_MODULES):
+    for part in (
+        _RECIPE_VERSION,
+        _INIT_SCRIPT,
+        _PROFILE,
+        _POWER_BUTTON,
+        _SHUTDOWN,
+        _CHPASSWD,
+        _OS_RELEASE,
+        AGENT_PACKAGE,
+        TINY_USER,
+        *GUEST_MODULES,
+    ):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:12]
@@ -260,11 +354,16 @@ def _build(root: Path, final: Path) -> TinyGuest:
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
     try:
         kernel_pkg = _resolve_kernel_package()
-        debs = _apt_download([kernel_pkg, BUSYBOX_PACKAGE], tmp / "debs")
+        debs = _apt_download([kernel_pkg, BUSYBOX_PACKAGE, AGENT_PACKAGE], tmp / "debs")
         kx = tmp / "kernel"
         bx = tmp / "busybox"
+        ax = tmp / "agent"
         _dpkg_x(debs[kernel_pkg], kx)
         _dpkg_x(debs[BUSYBOX_PACKAGE], bx)
+        _dpkg_x(debs[AGENT_PACKAGE], ax)
+        qemu_ga = ax / "usr" / "sbin" / "qemu-ga"
+        if not qemu_ga.is_file():
+            raise RuntimeError(f"no usr/sbin/qemu-ga in {debs[AGENT_PACKAGE]}")
 
         vmlinuz = sorted((kx / "boot").glob("vmlinuz-*"))
         if not vmlinuz:
@@ -279,7 +378,7 @@ def _build(root: Path, final: Path) -> TinyGuest:
         shutil.copyfile(vmlinuz[-1], out / "vmlinuz")
         mod_root = kx / "lib" / "modules" / kernel_version
         modules = _resolve_modules(mod_root, GUEST_MODULES)
-        (out / "initrd.img").write_bytes(_initramfs(busybox, modules))
+        (out / "initrd.img").write_bytes(_initramfs(busybox, modules, qemu_ga))
         manifest = {
             "kernel_package": kernel_pkg,
             "kernel_version": kernel_version,
@@ -472,7 +571,21 @@ class _Cpio:
         return self._buf.getvalue()
 
 
-def _initramfs(busybox: Path, modules: Sequence[tuple[str, Path]]) -> bytes:
+def _shared_libraries(binary: Path) -> list[tuple[str, Path]]:
+    """(path in the guest, file here) of every library ``ldd`` lists, the loader too."""
+    found: list[tuple[str, Path]] = []
+    for line in _run(["ldd", str(binary)]).splitlines():
+        m = re.search(r"=>\s*(/\S+)", line) or re.match(r"\s*(/\S+)\s+\(", line)
+        if m:
+            found.append((m.group(1).lstrip("/"), Path(m.group(1)).resolve()))
+    if not any("ld-linux" in name for name, _ in found):
+        raise RuntimeError(f"ldd {binary} names no loader")
+    return found
+
+
+def _initramfs(
+    busybox: Path, modules: Sequence[tuple[str, Path]], qemu_ga: Path | None = None
+) -> bytes:
     cpio = _Cpio()
     for d in ("dev", "proc", "sys", "tmp", "run", "root", "etc", "var/log", "mnt"):
         cpio.dir(d)
@@ -487,8 +600,24 @@ def _initramfs(busybox: Path, modules: Sequence[tuple[str, Path]]) -> bytes:
     cpio.file("init", _INIT_SCRIPT.encode(), 0o755)
     cpio.file("etc/profile", _PROFILE.encode())
     cpio.file("etc/hostname", b"vmtui-tiny\n")
-    cpio.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
-    cpio.file("etc/group", b"root:x:0:\n")
+    cpio.file(
+        "etc/passwd",
+        f"root:x:0:0:root:/root:/bin/sh\n{TINY_USER}:x:1000:1000::/tmp:/bin/sh\n".encode(),
+    )
+    cpio.file("etc/group", f"root:x:0:\n{TINY_USER}:x:1000:\n".encode())
+    cpio.file(
+        "etc/shadow",
+        f"root:*:19000:0:99999:7:::\n{TINY_USER}:!:19000:0:99999:7:::\n".encode(),
+        0o600,
+    )
+    cpio.file("etc/os-release", _OS_RELEASE.encode())
+    cpio.file("sbin/shutdown", _SHUTDOWN.encode(), 0o755)
+    cpio.file("usr/sbin/chpasswd", _CHPASSWD.encode(), 0o755)
+    cpio.symlink("var/run", "/run")
+    if qemu_ga is not None:
+        cpio.file("usr/sbin/qemu-ga", qemu_ga.read_bytes(), 0o755)
+        for name, lib in _shared_libraries(qemu_ga):
+            cpio.file(name, lib.read_bytes(), 0o755)
     cpio.file("etc/acpi/PWRF/00000080", _POWER_BUTTON.encode(), 0o755)
     cpio.file("etc/acpid.conf", b"PWRF PWRF/00000080\n")
     for name, ko in modules:
@@ -535,13 +664,15 @@ def tiny_domain_xml(
     extra_cmdline: str = "",
     uuid: str | None = None,
     balloon_stats_period: int = 5,
+    agent: bool = False,
 ) -> str:
     """Domain XML that direct-boots the tiny guest under TCG, without any NIC.
 
     ``extra_devices_xml`` is parsed and appended to ``<devices>``; it may hold
     several sibling elements (e.g. two ``<disk>``).  With ``vga=True`` the guest
     also gets a VGA card and a VNC server on 127.0.0.1 (autoport), and the
-    kernel writes its messages to the VGA console too.
+    kernel writes its messages to the VGA console too. With ``agent=True`` it gets the
+    guest agent's virtio-serial channel, and the guest starts ``qemu-ga`` on it.
     """
     if not 1 <= vcpus <= max_vcpus:
         raise ValueError(f"need 1 <= vcpus ({vcpus}) <= max_vcpus ({max_vcpus})")
@@ -582,6 +713,9 @@ def tiny_domain_xml(
     balloon = ET.SubElement(devices, "memballoon", model="virtio")
     if balloon_stats_period > 0:
         ET.SubElement(balloon, "stats", period=str(balloon_stats_period))
+    if agent:
+        channel = ET.SubElement(devices, "channel", type="unix")
+        ET.SubElement(channel, "target", type="virtio", name=AGENT_PORT)
     if extra_devices_xml.strip():
         wrapper = ET.fromstring(f"<devices>{extra_devices_xml}</devices>")
         devices.extend(list(wrapper))

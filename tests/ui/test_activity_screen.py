@@ -45,6 +45,8 @@ async def test_l_shows_the_virsh_line_of_a_start_and_follows_new_entries() -> No
         select(app, "beta")
         await pilot.press("s")
         await wait_for(pilot, lambda: state_of(app, "beta") == "running")
+        polls = app.polls  # a repeated action is absorbed until the polls show the answer
+        await wait_for(pilot, lambda: app.polls >= polls + 2)  # (issue 16 #8)
         await pilot.press("L")
         await wait_for(pilot, lambda: isinstance(app.screen, ActivityScreen))
         screen = app.screen

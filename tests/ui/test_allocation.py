@@ -44,9 +44,10 @@ async def test_a_live_vcpu_change_is_confirmed_applied_and_logged() -> None:
         screen = await _open(pilot, app, "alpha")
         host = text_of(screen.query_one("#alloc-host", Static))
         assert "Guest alpha is running" in host
-        assert "Running guests commit 4 vCPUs and 1.5G." in host
+        assert "Running guests commit 4 vCPUs and 1.5G memory." in host
         assert screen.query_one("#f-vcpus", Input).value == "2"
-        assert screen.query_one("#f-max_vcpus", Input).disabled  # running: maxima locked
+        # running: the maximum can still be set for the next boot (issue 16)
+        assert not screen.query_one("#f-max_vcpus", Input).disabled
         screen.query_one("#when-live", RadioButton).value = True
         screen.query_one("#f-vcpus", Input).value = "1"
         await pilot.press("ctrl+s")
@@ -63,6 +64,11 @@ async def test_a_live_vcpu_change_is_confirmed_applied_and_logged() -> None:
         # The form is read again, and the dashboard's committed figures follow.
         await wait_for(pilot, lambda: screen.query_one("#f-vcpus", Input).value == "1")
         await wait_for(pilot, lambda: guest_named(app, "alpha").vcpus == 1)
+        # the header follows the polls (it said "commit 4 vCPUs" until the screen was left)
+        await wait_for(
+            pilot,
+            lambda: "commit 3 vCPUs" in text_of(screen.query_one("#alloc-host", Static)),
+        )
         await pilot.press("escape")
         await wait_for(
             pilot, lambda: "committed vCPUs 3/4" in app.screen.query_one(HostPanel)._text.plain
@@ -194,3 +200,61 @@ async def test_a_transient_guest_changes_now_only() -> None:
         assert screen.query_one("#when-config", RadioButton).disabled
         assert screen.query_one("#when-both", RadioButton).disabled
         assert "transient" in text_of(screen.query_one("#alloc-host", Static))
+
+
+async def test_a_running_guest_gets_a_higher_maximum_for_next_boot_and_a_hotplug_note() -> None:
+    """Issue 16 #6: the maximum for next boot on a running guest; a live hot-add says the
+    guest may need to online the new vCPU."""
+    app = VmtuiApp(host_uri("small_host"), interval=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        screen = await _open(pilot, app, "alpha")
+        screen.query_one("#when-config", RadioButton).value = True
+        await pilot.pause()
+        screen.query_one("#f-max_vcpus", Input).value = "4"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "maximum vCPUs → 4 (at next boot)" in text_of(app.screen.query_one("#body"))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any(e.kind == "action" for e in app.activity))
+        inactive = _live_xml(app, "alpha", libvirt.VIR_DOMAIN_XML_INACTIVE)
+        assert inactive.find("vcpu").text == "4"  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: screen.query_one("#f-vcpus", Input).value == "2")
+        # a live hot-add (within the running maximum) says what the guest may need to do
+        screen.query_one("#when-live", RadioButton).value = True
+        await pilot.pause()
+        screen.query_one("#f-vcpus", Input).value = "1"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen.query_one("#f-vcpus", Input).value == "1")
+        assert not any("online" in n.message for n in app._notifications)  # fewer: no note
+        screen.query_one("#f-vcpus", Input).value = "2"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(
+            pilot, lambda: any("bring new vCPUs online" in n.message for n in app._notifications)
+        )
+
+
+async def test_t_switches_a_kvm_guest_to_qemu_emulation_for_its_next_start() -> None:
+    """Issue 16 #4: the way out when KVM is present but broken."""
+    app = VmtuiApp(host_uri("small_host"), interval=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        conn = app.hv.readable_conn()
+        xml = conn.lookupByName("beta").XMLDesc(0).replace("type='test'", "type='kvm'", 1)
+        xml = xml.replace("</domain>", "<cpu mode='host-passthrough'/></domain>")
+        app.hv.writable_conn().defineXML(xml)
+        app.hv.touch(guest_named(app, "beta").uuid)
+        await wait_for(pilot, lambda: guest_named(app, "beta").domain_type == "kvm")
+        screen = await _open(pilot, app, "beta")
+        await pilot.press("T")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "QEMU emulation (TCG) needs no KVM" in text_of(app.screen.query_one("#body"))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: guest_named(app, "beta").domain_type == "qemu")
+        saved = _live_xml(app, "beta", libvirt.VIR_DOMAIN_XML_INACTIVE)
+        assert saved.get("type") == "qemu" and saved.find("cpu") is None
+        assert isinstance(app.screen, AllocationScreen) and screen.is_attached

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from tests.conftest import host_uri
 from tests.ui.helpers import click, ready, select, text_of, wait_for
@@ -54,7 +54,7 @@ async def test_a_taken_name_is_refused_before_any_work() -> None:
         screen.query_one("#name", Input).value = "rawguest"
         await pilot.press("enter")
         await pilot.pause()
-        assert "already a guest called rawguest" in screen.error
+        assert "A guest called rawguest already exists on this host." in screen.error
         assert screen.plan is None
         await pilot.press("escape")  # nothing is being copied: back to the dashboard
         await wait_for(pilot, lambda: not isinstance(app.screen, CloneScreen))
@@ -69,3 +69,33 @@ async def test_a_running_guest_is_not_offered_for_cloning() -> None:
         await pilot.pause()
         assert not isinstance(app.screen, CloneScreen)
         assert any("shut it down or pause it" in n.message for n in app._notifications)
+
+
+async def test_the_review_says_what_the_copy_shares_and_a_full_pool_refuses() -> None:
+    app = VmtuiApp(host_uri("clone_share_host"), interval=0.2)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        select(app, "sharer")
+        await pilot.press("K")
+        await wait_for(pilot, lambda: isinstance(app.screen, CloneScreen))
+        screen = app.screen
+        assert isinstance(screen, CloneScreen)
+        await pilot.press("enter")  # review
+        await wait_for(pilot, lambda: screen.plan is not None)
+        review = text_of(screen.query_one("#clone-review"))
+        assert "vnc display on fixed port 5907 (the two would clash)" in review
+        assert "vsock CID 7" in review and "shared memory 'sharer-shm'" in review
+        assert "A new VM generation ID (genid)" in review
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, CloneScreen))
+        # a guest whose disk needs more room than its pool has: refused at the review
+        select(app, "big")
+        await pilot.press("K")
+        await wait_for(pilot, lambda: isinstance(app.screen, CloneScreen))
+        screen = app.screen
+        assert isinstance(screen, CloneScreen)
+        screen.query_one("#pool", Select).value = "spare"
+        await wait_for(pilot, lambda: screen.query_one("#pool", Select).value == "spare")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "Pool spare has" in screen.error)
+        assert screen.plan is None

@@ -9,6 +9,7 @@ from tests.ui.helpers import guest_named, ready, select, state_of, table, wait_f
 from vmtui.app import VmtuiApp
 from vmtui.screens.bulk import BulkSummaryScreen
 from vmtui.screens.command import CommandLineScreen
+from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.dashboard import DashboardScreen
 
 SIZE = (100, 30)
@@ -28,11 +29,22 @@ async def command(pilot: object, app: VmtuiApp, line: str) -> CommandLineScreen:
     return screen
 
 
+async def yes(pilot: object, app: VmtuiApp) -> str:
+    """Answer yes to the question a command about several guests asks; return its text."""
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))  # type: ignore[arg-type]
+    text = str(app.screen.query_one("#title").render()) + "\n"
+    text += str(app.screen.query_one("#body").render())
+    await pilot.press("y")  # type: ignore[attr-defined]
+    return text
+
+
 async def test_start_by_glob_and_the_summary() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await command(pilot, app, "start *a")  # alpha (running: fails), beta, gamma (paused)
+        asked = await yes(pilot, app)
+        assert "3 guests?" in asked and "alpha, beta, gamma." in asked
         await wait_for(pilot, lambda: isinstance(app.screen, BulkSummaryScreen))
         assert app.last_bulk is not None
         failed = {o.name: o.message for o in app.last_bulk.failed}
@@ -50,6 +62,7 @@ async def test_query_terms_tags_vcpus_and_snapshot() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await command(pilot, app, "tag state:running +hot")
+        await yes(pilot, app)
         await wait_for(pilot, lambda: isinstance(app.screen, BulkSummaryScreen))
         await pilot.press("escape")
         alpha = guest_named(app, "alpha").uuid
@@ -76,6 +89,7 @@ async def test_without_a_name_it_acts_on_the_marked_guests() -> None:
         await command(pilot, app, "mark beta saved")
         assert table(app).marked == {guest_named(app, n).uuid for n in ("beta", "saved")}
         await command(pilot, app, "start")
+        await yes(pilot, app)
         await wait_for(pilot, lambda: isinstance(app.screen, BulkSummaryScreen))
         await pilot.press("escape")
         await wait_for(pilot, lambda: state_of(app, "saved") == "running")
@@ -158,3 +172,35 @@ async def test_help_lists_the_commands() -> None:
         await wait_for(pilot, lambda: any(n.title == "Commands" for n in app._notifications))
         text = next(n.message for n in app._notifications if n.title == "Commands")
         assert ":vcpus" in text and ":tag" in text and "tag:db" in text
+
+
+async def test_a_command_matching_many_guests_asks_first_and_no_does_nothing() -> None:
+    # Issue 14, item 7: a typo such as "*" must not shut every guest down unasked.
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        for line in ("shutdown *", "pin * 0", "vcpus state:running 1", "snapshot * x"):
+            await command(pilot, app, line)
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            body = str(app.screen.query_one("#body").render())
+            assert "alpha" in body and ("temp" in body or "gamma" in body), line
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        await pilot.pause(0.5)
+        assert state_of(app, "alpha") == "running"
+        assert guest_named(app, "alpha").vcpus == 2
+        assert not [e for e in app.activity if e.kind == "action"]  # nothing ran
+
+
+async def test_a_command_on_a_guest_the_filter_hides_says_so() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash")
+        app.screen.query_one("#filter", Input).value = "alpha"
+        await wait_for(pilot, lambda: table(app).row_count == 1)
+        await pilot.press("enter")
+        await command(pilot, app, "start beta")  # one guest, but hidden from view: ask
+        asked = await yes(pilot, app)
+        assert "1 guest?" in asked and "It is hidden by the current filter." in asked
+        await wait_for(pilot, lambda: guest_named(app, "beta").state.is_active)

@@ -16,6 +16,7 @@ from vmtui.screens.connections import ConnectionForm, ConnectionsScreen
 from vmtui.widgets.guest_table import GuestTable
 
 from .helpers import click, guest_named, table, text_of, wait_for
+from .rendered import screen_text
 
 
 def make_app(uri: str, config: Path) -> VmtuiApp:
@@ -291,3 +292,43 @@ async def test_connect_once_opens_the_host_without_saving_it(
         await wait_for(pilot, lambda: ("demo-host", "connected", DEMO_URI) in shown_rows(app))
         assert list(app.hosts) == [small_host, DEMO_URI]
     assert not config.exists()
+
+
+async def test_markup_in_a_saved_name_and_an_ipv6_host_are_shown_as_written(
+    small_host: str, tmp_path: Path
+) -> None:
+    """Issue 14 #10: a saved name holding markup crashed the screen (MarkupError), and an IPv6
+    host in brackets showed as empty (read as a tag)."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[connection]]\nname = "[/oops][@click=app.quit]x"\ndriver = "qemu"\n'
+        'transport = "ssh"\nhost = "fe80::1"\npath = "system"\n'
+    )
+    app = make_app(small_host, config)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None)
+        await pilot.press("H")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionsScreen))
+        await wait_for(pilot, lambda: len(shown_rows(app)) == 2)
+        await pilot.pause(0.1)
+        shown = screen_text(app)
+        assert "[/oops][@click=app.quit]x" in shown
+        assert "[fe80::1]" in shown
+        assert app.is_running
+
+
+async def test_an_ipv6_host_typed_in_brackets_is_the_host(small_host: str, tmp_path: Path) -> None:
+    """Issue 14 #10: ``[fe80::1]`` (as written in a URI) was refused for its brackets."""
+    app = make_app(small_host, tmp_path / "config.toml")
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None)
+        await pilot.press("H")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionsScreen))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionForm))
+        await fill(app, name="v6", transport="ssh", host="[fe80::1]", path="system")
+        await pilot.pause()
+        assert form(app).current_spec().host == "fe80::1"
+        preview = text_of(form(app).query_one("#uri-preview", Static)).strip()
+        assert preview == "URI: qemu+ssh://[fe80::1]/system?no_tty=1"
+        assert text_of(form(app).query_one("#problem", Static)).strip() == "✓ Ready."

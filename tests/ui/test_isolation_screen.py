@@ -51,7 +51,7 @@ async def test_the_view_lists_every_path_and_the_verdict() -> None:
         paths = screen.query_one(DataTable)
         rows = [[str(c) for c in paths.get_row_at(i)] for i in range(paths.row_count)]
         assert ["NIC 52:54:00:00:00:04", "network isonet", "isolated", "yes", "yes"] in rows
-        assert ["vnc display", "0.0.0.0:5904", "network", "", ""] in rows  # reachable: flagged
+        assert ["vnc display", "0.0.0.0:5904", "network", "yes", "yes"] in rows  # reachable
         assert any(r[0] == "guest agent" for r in rows)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, IsolationScreen))
@@ -61,7 +61,7 @@ async def test_adding_a_nic_asks_says_next_boot_and_changes_the_dashboard_verdic
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        assert iso_cell(app, "nonic-guest") == "iso"
+        await wait_for(pilot, lambda: iso_cell(app, "nonic-guest") == "iso")  # once loaded
         screen = await open_isolation(pilot, app, "nonic-guest")
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, AddNicScreen))
@@ -118,8 +118,11 @@ async def test_risky_folders_are_named_before_anything_is_shared(tmp_path: Path)
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "really /root" in text_of(app.screen.query_one("#body", Static))
         await pilot.press("n")
-        await share(pilot, app, str(tmp_path / "missing"))
-        await wait_for(pilot, lambda: "does not exist" in screen.last_message)
+        await share(pilot, app, str(tmp_path / "missing"))  # said in the dialog (issue 16)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")  # do not create it
+        await wait_for(pilot, lambda: isinstance(app.screen, AddFolderScreen))
+        assert "does not exist" in text_of(app.screen.query_one("#error", Static))
         assert guest_named(app, "nonic-guest").shared_folders == ()
 
 
@@ -255,3 +258,58 @@ async def test_the_view_follows_changes_made_by_another_tool() -> None:
             "network routenet",
             "routed",
         ]
+
+
+async def test_look_alike_devices_each_get_a_row_and_other_paths_are_shown() -> None:
+    """Regression (issue 14, 15a): rows were keyed by kind and address, so two iSCSI host
+    devices (empty address) crashed the view with DuplicateKey; folders were merged by tag."""
+    app = VmtuiApp(host_uri("isolation_dupes_host"), interval=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        screen = await open_isolation(pilot, app, "dupes-guest")
+        paths = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: paths.row_count > 0)
+        rows = [[str(c) for c in paths.get_row_at(i)] for i in range(paths.row_count)]
+        leads = [r[1] for r in rows]
+        assert "iscsi://example.org:3260/iqn.1992-01.com.example:storage/1" in leads
+        assert "iscsi://example.org:3260/iqn.1992-01.com.example:storage/2" in leads
+        assert "scsi_host0 0:0:0" in leads and "scsi_host1 0:0:0" in leads
+        assert sorted(r[1] for r in rows if r[0].startswith("folder data")) == [
+            "/srv/a",
+            "/srv/b",
+            "/srv/c",
+        ]
+        assert [
+            "serial 0 (tcp)",
+            "listens on 0.0.0.0:2445 (every address)",
+            "network",
+            "yes",
+            "yes",
+        ] in rows
+        assert "Verdict: host-shared" in text_of(screen.query_one("#iso-verdict", Static))
+        # the third folder (read-only) is the one its row's action toggles
+        ro_key = next(k for k, r in screen.rows.items() if r.cells[1] == "/srv/c")
+        paths.move_cursor(row=paths.get_row_index(ro_key))
+        assert screen.rows[ro_key].ref == "data" and screen.rows[ro_key].cells[2] == "share ro"
+
+
+def test_identical_devices_get_rows_of_their_own_live_and_saved_paired() -> None:
+    """Two USB sticks with the same vendor:product and no address, two NICs without a MAC:
+    every device its own row and key; the live and saved copies pair one to one."""
+    from vmtui.backend.isolation import Exposure, IsolationReport, NicPath
+    from vmtui.backend.models import NicInfo
+    from vmtui.backend.paths import HostPath
+    from vmtui.screens.isolation import build_rows
+
+    stick = HostPath("hostdev", "host usb device", "0781:5567", "device", "host-shared")
+    nic = NicPath(NicInfo("", "user", "", "virtio", ""), "user")
+
+    def exp(n: int) -> Exposure:
+        return Exposure((nic,) * n, (), (), (), False, "host-shared", (stick,) * n)
+
+    report = IsolationReport("u", "g", "test:///x", True, True, exp(2), exp(3), ())
+    rows = build_rows(report)
+    assert len({r.key for r in rows}) == len(rows) == 6
+    sticks = [r.cells for r in rows if r.cells[0] == "host usb device"]
+    assert sticks.count(("host usb device", "0781:5567", "device", "yes", "yes")) == 2
+    assert sticks.count(("host usb device", "0781:5567", "device", "no", "yes")) == 1

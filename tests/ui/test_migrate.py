@@ -194,3 +194,25 @@ def test_progress_figures_fit_two_short_lines() -> None:
     )
     done = MigrationProgress(4.9, data_total=134750208, downtime_ms=185, phase="done")
     assert describe_progress(done) == "Done: 129M sent in 4.9s · paused 185 ms"
+
+
+async def test_a_guest_with_saved_state_is_warned_about_and_not_undefined_by_default() -> None:
+    # Issue 14, item 8: "saved" has a managed-save image; an offline move cannot take it along.
+    small = host_uri("small_host")
+    app = VmtuiApp([small, DEMO_URI], interval=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await _two_hosts(pilot, app)
+        select(app, "saved")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MigrateScreen))
+        screen = app.screen
+        assert isinstance(screen, MigrateScreen)
+        assert "saved memory state or snapshots here" in text_of(screen.query_one("#body"))
+        undefine = screen.query_one("#undefine", Checkbox)
+        assert not undefine.value
+        undefine.value = True  # the user insists: refused, and nothing changes
+        await pilot.click("#start")
+        await wait_for(pilot, lambda: screen.succeeded is not None)
+        assert not screen.succeeded
+        assert "Nothing was changed" in _outcome(screen)
+        assert app.uri_of("44444444-4444-4444-4444-444444444444") == small

@@ -9,6 +9,8 @@ from textual.pilot import Pilot
 from vmtui.app import VmtuiApp
 from vmtui.backend import ConnectionFailed, Hypervisor, NotConnected, Snapshot
 from vmtui.demo import DEMO_URI
+from vmtui.screens.dashboard import DashboardScreen
+from vmtui.screens.hostlist import HOST_COLUMNS, HostListScreen
 from vmtui.widgets.guest_table import GuestTable
 from vmtui.widgets.host_panel import HostPanel
 from vmtui.widgets.status_line import StatusLine
@@ -29,7 +31,7 @@ def fail_polls(app: VmtuiApp, uri: str, error: Exception) -> Hypervisor:
     """Make every poll of this host fail with ``error`` (``del hv.poll`` undoes it)."""
     hv = app.hosts[uri].hv
 
-    def fail() -> Snapshot:
+    def fail(progress: object = None) -> Snapshot:
         raise error
 
     hv.poll = fail  # type: ignore[method-assign]
@@ -116,7 +118,7 @@ async def test_a_hung_host_never_delays_the_others(small_host: str) -> None:
         hung = app.hosts[small_host].hv
         real_poll = hung.poll
 
-        def hang() -> Snapshot:
+        def hang(progress: object = None) -> Snapshot:
             release.wait(30)
             return real_poll()
 
@@ -165,3 +167,99 @@ def test_a_pending_poll_answer_is_replaced_only_by_the_same_hosts_next_one() -> 
 
     assert polled("test:///a").can_replace(polled("test:///a"))
     assert not polled("test:///b").can_replace(polled("test:///a"))
+
+
+# ------------------------------------------------------------ the host view (f)
+async def open_host_view(pilot: Pilot[None], app: VmtuiApp) -> HostListScreen:
+    await pilot.press("f")
+    await wait_for(pilot, lambda: isinstance(app.screen, HostListScreen))
+    screen = app.screen
+    assert isinstance(screen, HostListScreen)
+    return screen
+
+
+def host_row(screen: HostListScreen, label: str) -> dict[str, str]:
+    row = next(r for r in screen.rows if r.label == label)
+    return dict(zip([key for key, _, _ in HOST_COLUMNS], row.texts(), strict=True))
+
+
+async def test_the_host_view_has_a_row_per_host_sorts_and_enter_narrows_the_table(
+    small_host: str,
+) -> None:
+    app = VmtuiApp([small_host, DEMO_URI], interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await both_hosts_listed(pilot, app)
+        screen = await open_host_view(pilot, app)
+        small = host_row(screen, "small_host")
+        assert small["state"] == "● up"
+        assert small["guests"] == "3/5"  # alpha, gamma (paused) and temp are active
+        assert small["vcpus"].startswith("4/")  # alpha 2 + gamma 1 + temp 1
+        assert small["polled"].endswith("s ago")
+        assert host_row(screen, "demo-host")["guests"].endswith("/13")
+        assert [r.label for r in screen.rows] == ["demo-host", "small_host"]  # by host
+        await pilot.press("o", "o")  # by running guests, most first
+        assert screen.sort_column == "guests" and screen.rows[0].label == "demo-host"
+        await pilot.press("O")
+        assert screen.rows[0].label == "small_host"
+        # the cursor stayed on its host (demo-host, second now): up, and enter shows the
+        # guests of small_host only
+        assert screen.table.cursor_row == 1
+        await pilot.press("up", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        await wait_for(pilot, lambda: table(app).row_count == 5)
+        assert all(app.hypervisor_for(u).uri == small_host for u in table(app).shown_uuids)
+        await open_host_view(pilot, app)
+        await pilot.press("a")  # every host again
+        await wait_for(pilot, lambda: table(app).row_count == 18)
+
+
+async def test_the_host_view_stays_live_with_one_host_lost_and_says_so(small_host: str) -> None:
+    app = VmtuiApp([small_host, DEMO_URI], interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await both_hosts_listed(pilot, app)
+        screen = await open_host_view(pilot, app)
+        fail_polls(app, small_host, NotConnected("The connection to the host was lost."))
+        await wait_for(pilot, lambda: host_row(screen, "small_host")["state"] == "✖ lost")
+        assert host_row(screen, "small_host")["guests"] == "3/5"  # its last known figures
+        await pilot.press("o")  # by state: the lost host last
+        assert [r.label for r in screen.rows] == ["demo-host", "small_host"]
+        for _ in range(3):  # the other host's row goes on answering, poll after poll
+            before = app.hosts[DEMO_URI].snapshot
+            await wait_for(pilot, lambda b=before: app.hosts[DEMO_URI].snapshot is not b)
+            await pilot.pause()
+            assert host_row(screen, "demo-host")["state"] == "● up"
+            assert host_row(screen, "demo-host")["polled"] in ("0s ago", "1s ago")
+        screen.table.move_cursor(row=1, animate=False)
+        await pilot.pause()
+        detail = screen.query_one("#hosts-detail")
+        assert "lost" in str(detail.render()) and "Retrying" in str(detail.render())
+
+
+async def test_the_host_view_says_which_host_hangs_while_the_other_updates(
+    small_host: str,
+) -> None:
+    app = VmtuiApp([small_host, DEMO_URI], interval=0.2)
+    release = threading.Event()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await both_hosts_listed(pilot, app)
+        screen = await open_host_view(pilot, app)
+        hung = app.hosts[small_host].hv
+        real_poll = hung.poll
+
+        def hang(*args: object, **kwargs: object) -> Snapshot:
+            release.wait(30)
+            return real_poll(*args, **kwargs)  # type: ignore[arg-type]
+
+        hung.poll = hang  # type: ignore[method-assign]
+        try:
+            await wait_for(
+                pilot,
+                lambda: host_row(screen, "small_host")["state"].startswith("⌛ no answer"),
+                timeout=8,
+            )
+            assert host_row(screen, "demo-host")["state"] == "● up"
+            assert host_row(screen, "demo-host")["polled"] in ("0s ago", "1s ago")
+            await pilot.press("O")  # keys are answered meanwhile
+        finally:
+            release.set()
+        await wait_for(pilot, lambda: host_row(screen, "small_host")["state"] == "● up")

@@ -88,3 +88,20 @@ async def test_host_terms_pick_one_host_of_several() -> None:
         demo = len([g for g in app.snapshot.guests if g.host == DEMO_URI])  # type: ignore[union-attr]
         await type_query(pilot, app, "-host:small_host")
         await wait_for(pilot, lambda: table(app).row_count == demo)
+
+
+async def test_markup_typed_in_the_filter_is_shown_as_text_not_parsed() -> None:
+    """Issue 14 #6: a query error quoting '[/' went into the border subtitle as markup and
+    crashed the app with a MarkupError."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("/")
+        await pilot.press(*"cpu>[/")
+        await pilot.pause(0.1)
+        box = app.screen.query_one("#filter", Input)
+        assert box.has_class("error")
+        assert "[/" in box._border_subtitle.plain  # type: ignore[union-attr]
+        await pilot.press("backspace", *"x][@click=app.quit]")
+        await pilot.pause(0.1)
+        assert app.is_running

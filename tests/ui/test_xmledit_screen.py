@@ -132,3 +132,35 @@ async def test_networks_and_pools_open_in_the_editor_from_their_screens() -> Non
         assert isinstance(editor, XmlEditScreen) and editor.kind == "pool"
         await wait_for(pilot, lambda: editor.doc is not None)
         assert editor.query_one("#xml", TextArea).text.startswith("<pool")
+
+
+async def test_end_and_ctrl_end_move_in_the_xml() -> None:
+    """Issue 16 #8: End goes to the end of the line, ctrl+end to the end of the XML."""
+    app = VmtuiApp(host_uri("snap_host"), interval=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        screen = await open_editor(app, pilot, "db")
+        editor = screen.query_one("#xml", TextArea)
+        editor.focus()
+        await pilot.press("end")
+        assert editor.cursor_location == (0, len(editor.document.get_line(0)))
+        await pilot.press("ctrl+end")
+        assert editor.cursor_location == editor.document.end
+        assert editor.cursor_location[0] > 20
+        await pilot.press("ctrl+home")
+        assert editor.cursor_location == (0, 0)
+
+
+async def test_tab_indents_in_the_xml_editor_instead_of_moving_the_focus() -> None:
+    """The app's Tab moves the focus at once (burst typing, issue 16), but not out of an
+    editor that indents with it."""
+    app = VmtuiApp(host_uri("snap_host"), interval=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        screen = await open_editor(app, pilot, "db")
+        editor = screen.query_one("#xml", TextArea)
+        editor.focus()
+        before = editor.text
+        await pilot.press("tab")
+        assert app.focused is editor
+        assert editor.text != before and editor.text.lstrip(" \t") == before.lstrip(" \t")

@@ -170,20 +170,31 @@ def test_only_edited_fields_become_changes_with_their_virsh_words() -> None:
 def test_values_above_the_maximum_are_refused() -> None:
     now = info()
     three = dataclasses.replace(form_for(now.shown), vcpus="3")
-    with pytest.raises(InvalidInput, match=r"at most 2 vCPUs \(its maximum\), not 3; raise"):
+    with pytest.raises(InvalidInput, match=r"at most 2 vCPUs while it runs \(its maximum\), no"):
         plan_changes(now, three, live=True, config=False)
     too_big = dataclasses.replace(form_for(now.shown), memory="2G")
-    with pytest.raises(InvalidInput, match=r"more than the maximum memory \(1.0G\)"):
+    with pytest.raises(InvalidInput, match=r"while it runs \(its maximum, 1.0G\)"):
         plan_changes(now, too_big, live=True, config=False)
     with pytest.raises(InvalidInput, match="at least 16M"):
         plan_changes(now, dataclasses.replace(too_big, memory="8M"), live=True, config=False)
 
 
-def test_maxima_change_only_while_the_guest_is_off() -> None:
+def test_maxima_of_a_running_guest_change_at_next_boot_only() -> None:
     running = info()
     form = dataclasses.replace(form_for(running.shown), max_vcpus="4")
-    with pytest.raises(InvalidInput, match="can change only while it is shut off"):
-        plan_changes(running, form, live=False, config=True)
+    with pytest.raises(InvalidInput, match="cannot change while it runs, only at its next boot"):
+        plan_changes(running, form, live=True, config=False)
+    # issue 16: libvirt allows the next boot's maximum of a running guest
+    assert plan_changes(running, form, live=False, config=True) == [
+        Change("max_vcpus", False, True, number=4)
+    ]
+    # now and at next boot: the maximum for next boot, the value for both
+    both = plan_changes(running, dataclasses.replace(form, vcpus="2"), live=True, config=True)
+    assert both == [
+        Change("max_vcpus", False, True, number=4),
+        Change("vcpus", False, True, number=2),
+        Change("vcpus", True, False, number=2),
+    ]
     off = info(running=False)
     changes = plan_changes(
         off, dataclasses.replace(form, vcpus="3", max_memory="2G", memory="1536M"),

@@ -63,7 +63,7 @@ def test_parse(line: str, command: Command) -> None:
         ("frobnicate", "Unknown command ':frobnicate'."),
         ("vcpus db1", "'db1' is not a number of vCPUs"),
         ("vcpus", ":vcpus needs a number of vCPUs last"),
-        ("vcpus db1 0", "'0' is not a number of vCPUs"),
+        ("vcpus db1 0", "A guest needs at least 1 vCPU; :vcpus needs a count of 1 or more."),
         ("pin db1 a-b", "'a-b' is not a list of host CPUs"),
         ("pin db1 3-1", "runs backwards"),
         ("pin", ":pin needs the host CPUs last"),

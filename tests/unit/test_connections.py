@@ -424,3 +424,65 @@ def test_a_parsed_uri_with_an_injection_anywhere_is_refused(uri: str) -> None:
     with pytest.raises(InvalidConnection):
         spec.check(check_files=False)
     assert merge_uris([], [ConnectionSpec(**{**spec.__dict__, "autoconnect": True})]) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x = " + "[" * 3000 + "]" * 3000 + "\n", "x = " + "{a = " * 3000 + "1" + "}" * 3000],
+    ids=["arrays", "inline-tables"],
+)
+def test_a_deeply_nested_config_is_a_sentence_not_a_traceback(tmp_path: Path, text: str) -> None:
+    """Issue 14 #11: tomllib recursed into a RecursionError at start-up."""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigCorrupt) as caught:
+        ConnectionStore(path).load()
+    assert "nests arrays or tables too deeply" in caught.value.message
+    assert str(path) in caught.value.message
+    with pytest.raises(ConfigCorrupt):
+        ConnectionStore(path).add(ConnectionSpec("new", path="session"))
+    assert path.read_text() == text
+
+
+_SLOW_ADDER = """
+import sys, time
+from pathlib import Path
+from vmtui.backend import connections as c
+
+path, marker = Path(sys.argv[1]), Path(sys.argv[2])
+load = c.ConnectionStore.load
+
+def slow_load(self):
+    specs = load(self)
+    marker.write_text("read")  # the parent adds its own connection now
+    time.sleep(1.5)
+    return specs
+
+c.ConnectionStore.load = slow_load
+c.ConnectionStore(path).add(c.ConnectionSpec("from-child", path="session"))
+"""
+
+
+def test_two_processes_saving_at_once_lose_no_update(tmp_path: Path) -> None:
+    """Issue 14 #11: the lock was per process, so a second vmtui's save overwrote the first's
+    change made between its load and its save."""
+    import subprocess
+    import sys
+    import time
+
+    path, marker = tmp_path / "config.toml", tmp_path / "marker"
+    store = ConnectionStore(path)
+    store.add(ConnectionSpec("first", path="session"))
+    child = subprocess.Popen([sys.executable, "-c", _SLOW_ADDER, str(path), str(marker)])
+    try:
+        for _ in range(300):  # the child has read the file and holds it
+            if marker.exists() or child.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert marker.exists(), "the child never read the file"
+        store.add(ConnectionSpec("from-parent", path="session"))  # waits for the child
+    finally:
+        assert child.wait(timeout=30) == 0
+    names = sorted(s.name for s in store.load())
+    assert names == ["first", "from-child", "from-parent"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "marker"]

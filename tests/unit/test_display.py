@@ -62,3 +62,17 @@ def test_external_viewer_explains_when_it_cannot_run(monkeypatch: object) -> Non
     mp.setattr(shutil, "which", lambda _name: None)  # type: ignore[attr-defined]
     cmd, why = viewer_command("qemu:///system", "web1")
     assert cmd is None and "install virt-viewer" in why
+
+
+def test_external_viewer_gets_the_uuid_after_a_double_dash(monkeypatch: object) -> None:
+    """Issue 14 #12: the guest's name went as a bare argument (a name starting with '-' is an
+    option to virt-viewer, a numeric one another guest's ID)."""
+    import shutil
+
+    mp = monkeypatch  # type: ignore[assignment]
+    mp.setattr(shutil, "which", lambda _name: "/usr/bin/virt-viewer")  # type: ignore[attr-defined]
+    mp.setenv("DISPLAY", ":0")  # type: ignore[attr-defined]
+    uuid = "6695eb01-f6a4-8304-79aa-97f2502e193f"
+    cmd, why = viewer_command("qemu:///system", uuid)
+    assert why == ""
+    assert cmd == ["/usr/bin/virt-viewer", "--connect", "qemu:///system", "--", uuid]

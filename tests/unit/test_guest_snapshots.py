@@ -75,7 +75,9 @@ def test_blocker_ignores_cdroms_readonly_and_excluded_disks() -> None:
     </devices></domain>"""
     assert snapshot_blocker(xml) == ""
     no_driver = "<domain><name>g</name><devices><disk><target dev='vda'/></disk></devices></domain>"
-    assert "vda is raw" in snapshot_blocker(no_driver)
+    # no format in the XML is not "raw" (issue 15): it says the format is not given
+    blocker = snapshot_blocker(no_driver)
+    assert "vda has no format in its definition" in blocker and "raw" not in blocker
 
 
 def test_names_are_validated_and_unique() -> None:
@@ -156,3 +158,10 @@ def test_read_only_connections_refuse(small_host: str) -> None:
         assert list_snapshots(h, DB).snapshots == ()
     finally:
         h.close()
+
+
+def test_a_guest_without_a_disk_is_told_before_n() -> None:
+    """Issue 16 #15: said by vmtui up front, not as libvirt's error after n."""
+    diskless = "<domain><name>g</name><devices><disk device='cdrom'/></devices></domain>"
+    blocker = snapshot_blocker(diskless)
+    assert blocker.startswith("Guest g has no disk, so there is nothing to snapshot")

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import host_uri
 from vmtui.backend import HostHistory, Hypervisor, Snapshot
+from vmtui.backend import migrate as migration
 from vmtui.backend.devices import InvalidInput
 from vmtui.backend.migrate import (
     MigrationCancelled,
@@ -246,3 +247,46 @@ def test_a_cancelled_migration_keeps_showing_its_last_figures_while_it_cancels()
     assert last.phase == "cancelling"
     assert (last.data_processed or 0) >= 2 * 1_048_576  # not the zeros libvirt reports
     assert last.fraction is not None and last.fraction < 0.5
+
+
+SAVED = "44444444-4444-4444-4444-444444444444"  # shut off with a managed-save image
+
+
+def _defined(hv: Hypervisor, uuid: str) -> bool:
+    return any(g.uuid == uuid for g in hv.poll().guests)
+
+
+def test_offline_move_refuses_to_drop_a_saved_memory_state_and_changes_nothing() -> None:
+    # Issue 14, item 8: the source's undefine dropped the managed-save image (on the test
+    # driver it failed instead, and left the guest defined on both hosts).
+    a, b = _hosts()
+    with pytest.raises(MigrationFailed, match=r"saved memory state .*Nothing was changed"):
+        migrate(a, b, SAVED, MigrationSpec(b.uri, offline=True))
+    assert _defined(a, SAVED) and not _defined(b, SAVED)
+    assert a._conn.lookupByUUIDString(SAVED).hasManagedSaveImage(0)
+
+
+def test_offline_move_refuses_to_drop_snapshot_metadata() -> None:
+    a, b = _hosts()
+    snap = "<domainsnapshot><name>before</name></domainsnapshot>"
+    a._conn.lookupByUUIDString(BETA).snapshotCreateXML(snap, 0)
+    with pytest.raises(MigrationFailed, match=r"has 1 snapshot on .*Nothing was changed"):
+        migrate(a, b, BETA, MigrationSpec(b.uri, offline=True))
+    assert _defined(a, BETA) and not _defined(b, BETA)
+    assert a._conn.lookupByUUIDString(BETA).snapshotNum(0) == 1
+    # keeping the source's definition loses nothing: allowed
+    migrate(a, b, BETA, MigrationSpec(b.uri, offline=True, undefine_source=False))
+    assert _defined(a, BETA) and _defined(b, BETA)
+
+
+def test_a_source_that_cannot_be_undefined_leaves_no_second_definition(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(dom: object) -> None:
+        raise libvirt.libvirtError("refused by the test")
+
+    monkeypatch.setattr(migration, "source_hv_undefine", refuse)
+    a, b = _hosts()
+    with pytest.raises(MigrationFailed, match=r"was removed again\. Nothing was changed"):
+        migrate(a, b, BETA, MigrationSpec(b.uri, offline=True))
+    assert _defined(a, BETA) and not _defined(b, BETA)

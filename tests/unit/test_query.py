@@ -144,3 +144,35 @@ def test_malformed_queries_say_where_and_why(query: str, column: int, says: str)
 )
 def test_sizes_are_binary(text: str, kib: float) -> None:
     assert parse_size_kib(text) == kib
+
+
+def test_a_thousand_leading_negations_are_no_recursion_error() -> None:
+    """Issue 14 #11: 1,200 leading '-' recursed once per character (RecursionError)."""
+    web, db = Subject("u1", "web", "running"), Subject("u2", "db", "running")
+    even = parse("-" * 1200 + "web")
+    odd = parse("!" * 1201 + "web")
+    assert even(web) and not even(db)
+    assert not odd(web) and odd(db)
+    assert not parse("-" * 5 + "-")(Subject("u3", "a-b", "running"))
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"(a+)+$", r"(a*)*b", r"(\w+\s?)+$", r"(a|aa)+$", r"(x+x+)+y", r".*.*.*x", r"(a)(?:\1)+"],
+)
+def test_regexes_that_can_blow_up_are_refused_with_a_sentence(pattern: str) -> None:
+    """Issue 14 #9: nested quantifiers took time exponential in the name (UI frozen)."""
+    with pytest.raises(QueryError) as info:
+        parse("name~" + pattern)
+    assert "long name" in info.value.message
+
+
+def test_bounded_regexes_still_work_and_long_names_stay_fast() -> None:
+    pred = parse(r"name~^web[0-9]+$")
+    assert pred(Subject("u", "web12", "running")) and not pred(Subject("u", "web1x", "running"))
+    assert parse(r"name~(a|b)*c")(Subject("u", "abc", "running"))
+    hostile = Subject("u", "a" * 5000 + "!", "running")
+    # the worst allowed pattern over the longest searched prefix (256 chars): ~16 ms measured
+    assert not parse(r"name~.*.*x")(hostile)
+    with pytest.raises(QueryError):
+        parse("name~" + "a" * 201)

@@ -169,3 +169,18 @@ def test_cli_refuses_nonsense_options(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit) as exited:
         main(["stats", "--count", "0"])
     assert exited.value.code == 2 and "--count must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "prometheus"])
+def test_hostile_names_reach_stats_output_escaped(fmt: str) -> None:
+    """Issue 14 #4: C1 controls and bidi overrides in guest names went raw into `vmtui stats`
+    output (a terminal or a log viewer reading it runs them)."""
+    from tests.ui.rendered import unsafe_characters
+
+    out = io.StringIO()
+    run([host_uri("hostile_host")], interval=0.1, count=1, fmt=fmt, out=out,
+        sleep=lambda _s: None)  # fmt: skip
+    text = out.getvalue()
+    assert not unsafe_characters(text), unsafe_characters(text)
+    # escaped, still readable (JSON and Prometheus double the backslash once more)
+    assert "x85del" in text and "x7fc1" in text and "u202egnp.exe" in text

@@ -137,3 +137,15 @@ def test_wide_characters_take_two_columns_once() -> None:
     rows, _ = emu.view()
     text = "".join(seg.text for seg in row_segments(rows[0], None))
     assert text.startswith("中x")
+
+
+def test_rows_become_runs_of_one_style_and_the_cursor_cell_is_reversed() -> None:
+    emu, _ = emulator()
+    emu.feed(b"ab\x1b[31mcd\x1b[0mef")
+    rows, _ = emu.view()
+    segments = row_segments(rows[0][:6], 3)
+    assert [s.text for s in segments] == ["ab", "c", "d", "ef"]
+    assert segments[1].style is not None and segments[1].style.color is not None
+    assert segments[1].style.color.number == 1 and not segments[1].style.reverse
+    assert segments[2].style is not None and segments[2].style.reverse
+    assert segments[0].style == segments[3].style

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import libvirt
 
 from vmtui.backend.errors import ActionFailed
+from vmtui.backend.quiesce import Quiesce, quiesced
 
 if TYPE_CHECKING:
     from vmtui.backend.hypervisor import Hypervisor
@@ -45,11 +46,27 @@ def snapshot_xml(name: str, description: str = "") -> str:
 
 def create_snapshot(hv: Hypervisor, uuid: str, name: str, description: str = "") -> str:
     """Take a snapshot called ``name`` of the guest (libvirt's default kind). Returns the name."""
+    return take_snapshot(hv, uuid, name, description)[0]
+
+
+def take_snapshot(
+    hv: Hypervisor, uuid: str, name: str, description: str = ""
+) -> tuple[str, Quiesce]:
+    """create_snapshot, with a running guest's filesystems frozen through its agent when it
+    has one (backend/quiesce.py); the name and how it was quiesced."""
     check_snapshot_name(name)
     _, dom, guest = hv.lookup_guest(uuid, writable=True)
     try:
-        snap = dom.snapshotCreateXML(snapshot_xml(name, description), 0)
-        return str(snap.getName())
+        running = dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+        xml = dom.XMLDesc(0)
+        snap, how = quiesced(
+            dom,
+            guest,
+            lambda: dom.snapshotCreateXML(snapshot_xml(name, description), 0),
+            domain_xml=xml,
+            running=running,
+        )
+        return str(snap.getName()), how
     except libvirt.libvirtError as err:
         raise hv.wrap_error(err, f"snapshot ({name})", guest) from None
     finally:

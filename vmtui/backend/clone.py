@@ -13,24 +13,25 @@ cancelled or anything fails: a failed clone leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-import re
 import threading
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import libvirt
 
-from vmtui.backend.devices import checked_name
+from vmtui.backend import paths
+from vmtui.backend.devices import InvalidInput
 from vmtui.backend.errors import ActionFailed, VmtuiError, libvirt_message
 from vmtui.backend.hypervisor import Hypervisor
 from vmtui.backend.models import GuestState
+from vmtui.core.names import guest_name_problem
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")
 POLL_SECONDS = 0.5
 # A guest in these states does not write to its disks while they are copied.
 _STILL = (GuestState.SHUTOFF, GuestState.PAUSED)
@@ -55,6 +56,25 @@ class CloneDisk:
 
 
 @dataclass(frozen=True)
+class PoolSpace:
+    """Room in one target pool: bytes the copies need (their originals' allocation) and
+    bytes free (the pool's ``available``) when the plan was made."""
+
+    pool: str
+    needed: int
+    available: int
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+@dataclass(frozen=True)
 class ClonePlan:
     source_uuid: str
     source_name: str
@@ -65,6 +85,10 @@ class ClonePlan:
     shared_folders: tuple[str, ...]  # host directories, shared as they are
     boot_files: tuple[str, ...]  # "kernel: /path", carried over as they are
     nics: int  # each gets a new MAC
+    # what the copy shares with the original or would clash on (shared_resources)
+    shared: tuple[str, ...] = ()
+    genid: bool = False  # the original has a VM generation ID: the clone gets a new one
+    space: tuple[PoolSpace, ...] = ()  # each target pool: what the copies need, what is free
 
     def review(self) -> list[str]:
         """Lines for the user to read before cloning."""
@@ -79,6 +103,15 @@ class ClonePlan:
             out.append(f"Shared folder carried over as it is: {path}.")
         for line in self.boot_files:
             out.append(f"Direct-kernel boot file carried over as it is: {line}.")
+        for line in self.shared:
+            out.append(f"Shared with {self.source_name}: {line}.")
+        if self.genid:
+            out.append("A new VM generation ID (genid), as virt-clone gives.")
+        for room in self.space:
+            out.append(
+                f"Pool {room.pool}: the copies need about {_size(room.needed)}; "
+                f"{_size(room.available)} free."
+            )
         out.append("Snapshots are not copied.")
         if self.state is GuestState.PAUSED:
             out.append(
@@ -120,8 +153,12 @@ def suggest_name(name: str, taken: set[str]) -> str:
 
 
 def validate_clone_name(name: str, taken: set[str]) -> str:
-    rule = "1-64 letters, digits or _ . + -, starting with a letter, digit or _."
-    return checked_name(name, _NAME, rule, taken, what="clone", label="name", owner="guest")
+    """The clone's name, stripped: the one rule for guest names (core/names.py)."""
+    text = name.strip()
+    problem = guest_name_problem(text, taken)
+    if problem is not None:
+        raise InvalidInput(problem)
+    return text
 
 
 def _copy_name(volume: str, old: str, new: str, target: str, taken: set[str]) -> str:
@@ -275,7 +312,106 @@ def plan_clone(hv: Hypervisor, uuid: str, new_name: str, target_pool: str = "") 
         if (root.findtext(f"os/{tag}") or "").strip()
     )
     nics = len(root.findall("./devices/interface"))
-    return ClonePlan(uuid, name, state, new_name, tuple(disks), tuple(kept), shares, boot, nics)
+    space = _check_space(hv, disks, pool)
+    return ClonePlan(
+        uuid,
+        name,
+        state,
+        new_name,
+        tuple(disks),
+        tuple(kept),
+        shares,
+        boot,
+        nics,
+        shared=shared_resources(root),
+        genid=root.find("genid") is not None,
+        space=space,
+    )
+
+
+def _check_space(
+    hv: Hypervisor, disks: Iterable[CloneDisk], pool: Callable[[str], Any]
+) -> tuple[PoolSpace, ...]:
+    """Each target pool must have room for its copies (ActionFailed when one has not)."""
+    needed: dict[str, int] = {}
+    for d in disks:
+        needed[d.pool] = needed.get(d.pool, 0) + max(d.allocation, 0)
+    out: list[PoolSpace] = []
+    for pname, want in needed.items():
+        obj = pool(pname)
+        try:
+            with contextlib.suppress(libvirt.libvirtError):
+                obj.refresh(0)  # a directory pool's figures are as of its last refresh
+            available = int(obj.info()[3])
+        except libvirt.libvirtError as err:
+            raise hv.wrap_failure(err, f"Could not read the free space of pool {pname}") from None
+        if want > available:
+            raise ActionFailed(
+                f"Pool {pname} has {_size(available)} free and the copies need about "
+                f"{_size(want)}: free some space or clone into another pool. Nothing was made."
+            )
+        out.append(PoolSpace(pname, want, available))
+    return tuple(out)
+
+
+_CHARDEVS = ("serial", "parallel", "console", "channel", "redirdev", "smartcard")
+_AUTO_TAPS = ("vnet", "vif", "macvtap", "macvlan", "testnet")
+
+
+def shared_resources(root: ET.Element) -> tuple[str, ...]:
+    """What a copy of the domain ``root`` shares with the original, or would clash on while
+    both run: fixed display ports, host devices, custom NIC target names, shared memory,
+    fixed vsock CIDs, files and sockets of character devices, fixed listening ports."""
+    out: list[str] = []
+    devices = root.find("devices")
+    has_serial = devices is not None and devices.find("serial") is not None
+    for elem in devices if devices is not None else ():
+        tag = elem.tag
+        if tag == "graphics":
+            kind = elem.get("type", "")
+            if elem.get("autoport") == "yes":
+                continue
+            for attr in ("port", "tlsPort", "websocket"):
+                port = elem.get(attr, "")
+                if port.isdigit() and int(port) > 0:
+                    out.append(f"{kind} display on fixed {attr} {port} (the two would clash)")
+        elif tag == "hostdev":
+            where = paths.hostdev_address(elem) or "?"
+            out.append(
+                f"host {elem.get('type', '')} device {where} (one guest at a time can use it)"
+            )
+        elif tag == "interface":
+            target = elem.find("target")
+            dev = target.get("dev", "") if target is not None else ""
+            if dev and not dev.startswith(_AUTO_TAPS):
+                out.append(f"NIC host device name {dev} (two running guests cannot both have it)")
+        elif tag == "shmem":
+            out.append(f"shared memory '{elem.get('name', '')}' (both guests map the same)")
+        elif tag == "vsock":
+            cid = elem.find("cid")
+            if cid is not None and cid.get("auto", "yes") == "no" and cid.get("address"):
+                out.append(f"vsock CID {cid.get('address')} (two running guests cannot share it)")
+        elif tag in _CHARDEVS and not paths.is_serial_alias(elem, has_serial):
+            out.extend(_chardev_share(elem))
+    return tuple(out)
+
+
+def _chardev_share(elem: ET.Element) -> list[str]:
+    ctype = elem.get("type", "")
+    src = elem.find("source")
+    if src is None:
+        return []
+    what = f"{elem.tag} ({ctype})"
+    path = src.get("path", "")
+    if ctype in ("file", "pipe") and path:
+        return [f"{what} writes to {path}"]
+    if ctype == "unix" and path:
+        return [f"{what} socket {path}"]
+    if ctype == "dev" and path:
+        return [f"{what} host device {path} (one guest at a time)"]
+    if ctype in ("tcp", "udp") and src.get("mode", "connect") == "bind" and src.get("service"):
+        return [f"{what} listening port {src.get('service')} (the two would clash)"]
+    return []
 
 
 def _random_mac(taken: set[str]) -> str:
@@ -326,6 +462,9 @@ def clone_xml(
             nvram.remove(child)
     for mac in root.findall("./devices/interface/mac"):
         mac.set("address", _random_mac(taken_macs))
+    genid = root.find("genid")
+    if genid is not None:  # a copy is a new generation: libvirt makes a new ID for <genid/>
+        genid.text = None
     copies = {d.target: d for d in plan.disks}
     for disk in root.findall("./devices/disk"):
         copy = copies.get(_disk_target(disk))
@@ -443,6 +582,14 @@ def clone_guest(
             f"Guest {plan.source_name} is {state.label} now: shut it down or pause it first."
         )
     validate_clone_name(plan.new_name, taken)
+
+    def pool(pname: str) -> Any:
+        try:
+            return conn.storagePoolLookupByName(pname)
+        except libvirt.libvirtError as err:
+            raise hv.wrap_failure(err, f"Could not use storage pool {pname}") from None
+
+    _check_space(hv, plan.disks, pool)  # again: the pool may have filled since the review
     made: list[Any] = []
     try:
         for i, copy in enumerate(plan.disks, 1):

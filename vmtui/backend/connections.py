@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import glob
 import ipaddress
 import os
@@ -30,7 +31,7 @@ import tempfile
 import threading
 import tomllib
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ import tomli_w
 from platformdirs import user_config_dir
 
 from vmtui.backend.errors import VmtuiError
+from vmtui.backend.models import sanitise_fields
+from vmtui.core.safetext import has_unsafe, safe_text
 
 DRIVERS = ("qemu", "lxc", "test", "xen", "libxl", "ch", "bhyve", "vbox")
 TRANSPORTS = ("local", "ssh", "libssh", "libssh2", "tls", "tcp")
@@ -144,6 +147,14 @@ class ConnectionSpec:
     keyfile: str = ""
     params: tuple[tuple[str, str], ...] = ()  # other query parameters, in order
     autoconnect: bool = False
+
+    def __post_init__(self) -> None:
+        # Text from the config file or the form: no control, bidi or zero-width character
+        # reaches the screen (issue 14 #4); such a spec is refused by problems() anyway.
+        sanitise_fields(self, "name", "driver", "transport", "user", "host", "path", "keyfile")
+        if self.params and has_unsafe("".join(k + v for k, v in self.params)):
+            safe = tuple((safe_text(k), safe_text(v)) for k, v in self.params)
+            object.__setattr__(self, "params", safe)
 
     # ------------------------------------------------------------------ URI
     @property
@@ -592,8 +603,45 @@ def _spec_from_table(table: Any, index: int, path: Path) -> ConnectionSpec:
     )
 
 
-# Load-change-save of the file by two workers at once would lose one change: one at a time.
+# Load-change-save of the file by two workers at once would lose one change: one at a time,
+# within this process (a re-entrant lock) and across vmtui processes (two vmtui saving at once
+# lost an update, issue 14 #11): flock on the config's directory, which the atomic replace
+# leaves in place (a lock on the file itself would stay with the replaced inode), and which
+# leaves no lock file behind.
 _FILE_LOCK = threading.RLock()
+_held = 0  # how deep this process holds the file lock (guarded by _FILE_LOCK)
+
+
+def lock_path(path: Path) -> Path:
+    """What :func:`config_lock` flocks: the directory of the file the config's symlink names."""
+    return Path(os.path.realpath(path)).parent
+
+
+@contextlib.contextmanager
+def config_lock(path: Path) -> Iterator[None]:
+    """Hold the config file for a load-change-save: other threads and other processes wait."""
+    global _held
+    with _FILE_LOCK:
+        fd = None
+        if _held == 0:
+            lock = lock_path(path)
+            try:
+                lock.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(lock, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as err:
+                if fd is not None:
+                    os.close(fd)
+                raise ConfigError(
+                    f"Could not lock the config file {path} (its directory {lock}): {err}."
+                ) from None
+        _held += 1
+        try:
+            yield
+        finally:
+            _held -= 1
+            if fd is not None:
+                os.close(fd)  # closing drops the flock
 
 
 @dataclass
@@ -612,6 +660,12 @@ class ConnectionStore:
             raise ConfigError(f"Could not read the config file {self.path}: {err}.") from None
         try:
             return tomllib.loads(data.decode("utf-8"))
+        except RecursionError:  # tomllib recurses once per nested array or inline table
+            raise ConfigCorrupt(
+                f"The config file {self.path} nests arrays or tables too deeply to read; vmtui "
+                "leaves it as it is and will not save connections until it is fixed.",
+                self.path,
+            ) from None
         except UnicodeDecodeError as err:
             raise ConfigCorrupt(
                 f"The config file {self.path} is not UTF-8 text ({err.reason}); vmtui leaves "
@@ -655,7 +709,7 @@ class ConnectionStore:
     def save(self, specs: Sequence[ConnectionSpec]) -> None:
         """Write the connections atomically (mode 0600). Refuses, leaving the file untouched,
         when the file on disk does not parse: the user's text is never overwritten."""
-        with _FILE_LOCK:
+        with config_lock(self.path):
             self._save(specs)
 
     def _save(self, specs: Sequence[ConnectionSpec]) -> None:
@@ -672,7 +726,7 @@ class ConnectionStore:
 
     def add(self, spec: ConnectionSpec, replace: str | None = None) -> list[ConnectionSpec]:
         """Load, add ``spec`` (replacing the one named ``replace``), save; the new list."""
-        with _FILE_LOCK:
+        with config_lock(self.path):
             return self._add(spec, replace)
 
     def _add(self, spec: ConnectionSpec, replace: str | None) -> list[ConnectionSpec]:
@@ -691,10 +745,26 @@ class ConnectionStore:
         return specs
 
     def remove(self, name: str) -> list[ConnectionSpec]:
-        with _FILE_LOCK:
+        with config_lock(self.path):
             specs = [s for s in self.load() if s.name != name]
             self.save(specs)
             return specs
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A top-level table of the file beside the connections (``[dashboard]``: the sort
+        order…); {} when there is none."""
+        value = (self._read() or {}).get(name)
+        return dict(value) if isinstance(value, dict) else {}
+
+    def update_section(self, name: str, values: dict[str, Any]) -> None:
+        """Set these keys of one top-level table, leaving its other keys, the connections
+        and the rest of the file as they are (and, like ``save``, a file that does not
+        parse untouched)."""
+        with config_lock(self.path):
+            doc = self._read() or {}
+            table = doc.get(name)
+            doc[name] = {**(table if isinstance(table, dict) else {}), **values}
+            atomic_write(self.path, tomli_w.dumps(doc).encode("utf-8"))
 
 
 def _error_line(err: tomllib.TOMLDecodeError) -> int | None:

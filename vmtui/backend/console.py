@@ -4,11 +4,18 @@ Bytes in: libvirt's event thread calls back when the stream is readable; the cal
 does non-blocking reads and hands bytes to a feeder thread, which feeds the emulator (parsing
 never runs on libvirt's event thread nor on the UI thread). Bytes out: a writer thread sends
 what the user types. Nothing here blocks the UI.
+
+The inbox between the two is bounded (``INBOX_LIMIT`` bytes): when it is full the callback stops
+asking for readable events, so the guest waits for us instead of our memory growing, and the
+feeder asks again once it has parsed half of it. Nothing the guest sends ends the feeder. It
+reports new output at most every ``change_interval`` seconds (the last change of a burst is
+always reported).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -24,11 +31,19 @@ _EVENTS = (
     | libvirt.VIR_STREAM_EVENT_ERROR
     | libvirt.VIR_STREAM_EVENT_HANGUP
 )
+_PAUSED_EVENTS = libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP
+INBOX_LIMIT = 1 << 20  # bytes read but not parsed yet
+BATCH = 1 << 14  # bytes the feeder takes from the inbox at once
+CHANGE_INTERVAL = 1 / 60  # seconds between two on_change calls, at least
+_log = logging.getLogger(__name__)
 
 
 class ConsoleSession:
-    """One open console. ``on_change`` runs on a worker thread after new output was parsed;
-    ``on_closed(reason)`` once when the stream ends. Both must only hand the news on."""
+    """One open console. ``on_change`` runs on a worker thread after new output was parsed (at
+    most every ``change_interval`` seconds); ``on_closed(reason)`` once when the stream ends.
+    Both must only hand the news on."""
+
+    inbox_limit = INBOX_LIMIT
 
     def __init__(
         self,
@@ -47,6 +62,15 @@ class ConsoleSession:
         self.close_reason = ""
         self.bytes_in = 0
         self.bytes_out = 0
+        self.change_interval = CHANGE_INTERVAL
+        # Seconds to let output gather before parsing it: 0 while someone watches; more while
+        # nobody does, so that a chatty guest costs a few wake-ups a second, not one per read.
+        self.linger = 0.0
+        self.feed_errors = 0
+        self.reading_paused = 0  # times the inbox was full and reading stopped
+        self._queued = 0  # bytes in the inbox
+        self._paused = False
+        self._flow = threading.Lock()  # guards _queued and _paused, and the event mask
         self._inbox: queue.Queue[bytes | None] = queue.Queue()
         self._outbox: queue.Queue[bytes | None] = queue.Queue()
         self._close_lock = threading.Lock()
@@ -60,6 +84,8 @@ class ConsoleSession:
             return
         if events & libvirt.VIR_STREAM_EVENT_READABLE:
             for _ in range(64):  # bounded: leave the loop to other connections too
+                if not self._room():
+                    break
                 try:
                     data = stream.recv(65536)
                 except libvirt.libvirtError as err:
@@ -74,26 +100,75 @@ class ConsoleSession:
                     )
                     return
                 self.bytes_in += len(data)
+                with self._flow:
+                    self._queued += len(data)
                 self._inbox.put(data)
         if events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP):
             self._finish("the console stream was closed by the host")
 
-    # -- feeder thread: parse, then tell the UI once per batch
+    def _room(self) -> bool:
+        """Whether the inbox takes more; when full, stop asking for readable events."""
+        with self._flow:
+            if self._queued < self.inbox_limit:
+                return True
+            if not self._paused:
+                self._paused = True
+                self.reading_paused += 1
+                with contextlib.suppress(libvirt.libvirtError):
+                    self.stream.eventUpdateCallback(_PAUSED_EVENTS)
+            return False
+
+    def _taken(self, size: int) -> None:
+        """The feeder took ``size`` bytes: read again once half the inbox is free."""
+        with self._flow:
+            self._queued -= size
+            if self._paused and self._queued <= self.inbox_limit // 2 and not self.closed:
+                self._paused = False
+                with contextlib.suppress(libvirt.libvirtError):
+                    self.stream.eventUpdateCallback(_EVENTS)
+
+    # -- feeder thread: parse, then tell the UI (at most every change_interval)
     def _feeder(self) -> None:
+        last_change = -1e9
+        pending = False  # parsed output not reported yet
         while True:
-            data = self._inbox.get()
+            wait = None
+            if pending:
+                wait = max(0.0, last_change + self.change_interval - time.monotonic())
+            try:
+                data = self._inbox.get(timeout=wait)
+            except queue.Empty:
+                data = b""
             if data is None:
                 return
-            chunks = [data]
-            with contextlib.suppress(queue.Empty):
-                while len(chunks) < 256:
-                    more = self._inbox.get_nowait()
-                    if more is None:
-                        self._inbox.put(None)
-                        break
-                    chunks.append(more)
-            self.emulator.feed(b"".join(chunks))
-            self.on_change()
+            if data and self.close_reason == "detached":  # closed by the user: drop the rest
+                self._taken(len(data))
+            elif data:
+                if self.linger:
+                    time.sleep(self.linger)
+                chunks, size = [data], len(data)
+                with contextlib.suppress(queue.Empty):
+                    while size < BATCH:
+                        more = self._inbox.get_nowait()
+                        if more is None:
+                            self._inbox.put(None)
+                            break
+                        chunks.append(more)
+                        size += len(more)
+                try:
+                    self.emulator.feed(b"".join(chunks))
+                except Exception:  # a bug, not the guest's doing: the console must go on
+                    self.feed_errors += 1
+                    _log.exception("console %s: parsing failed", self.name)
+                self._taken(size)
+                pending = True
+            if pending and time.monotonic() - last_change >= self.change_interval:
+                pending = False
+                last_change = time.monotonic()
+                try:
+                    self.on_change()
+                except Exception:
+                    _log.exception("console %s: on_change failed", self.name)
 
     # -- writer thread
     def send(self, data: bytes) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import subprocess
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -18,10 +20,11 @@ from typing import Any
 import libvirt
 
 from vmtui.backend import cloudinit
-from vmtui.backend.devices import InvalidInput
+from vmtui.backend.devices import InvalidInput, check_share_host
 from vmtui.backend.errors import ActionFailed, VmtuiError, libvirt_message
 from vmtui.backend.hypervisor import Hypervisor
-from vmtui.backend.spec import DiskSpec, GuestSpec, build_domain_xml
+from vmtui.backend.models import sanitise_fields, sanitise_tuple
+from vmtui.backend.spec import DiskSpec, GuestSpec, InstallSpec, build_domain_xml
 from vmtui.backend.storage import VolumeSpec, volume_xml
 
 Progress = Callable[[str], None]
@@ -33,6 +36,13 @@ class PoolChoice:
     active: bool
     path: str  # the pool's target directory ("" when it has none)
     volumes: tuple[str, ...]
+
+    def __post_init__(self) -> None:  # names from libvirt: shown, never terminal bytes
+        sanitise_fields(self, "name", "path")
+        sanitise_tuple(self, "volumes")
+
+
+MAX_VCPUS_DEFAULT = 16  # a new guest's default maximum vCPUs: the host's CPUs, at most this
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,17 @@ class HostChoices:
     arch: str = "x86_64"
     # CPU modes libvirt says work, per domain type (empty when the driver cannot tell)
     cpu_modes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    host_cpus: int = 0  # the host's CPU count (0: unknown)
+    kvm_reason: str = ""  # why KVM is (not) usable, said next to the domain type
+
+    def __post_init__(self) -> None:  # what the wizard lists: shown, never terminal bytes
+        sanitise_tuple(self, "networks", "uefi_loaders")
+
+    @property
+    def default_max_vcpus(self) -> int:
+        """The maximum vCPUs a new guest gets unless told: the host's CPUs, capped, so
+        vCPUs can be added while it runs (0: unknown, the same as its vCPUs)."""
+        return min(self.host_cpus, MAX_VCPUS_DEFAULT)
 
     def cpu_mode_usable(self, domain_type: str, mode: str) -> bool:
         known = dict(self.cpu_modes).get(domain_type)
@@ -74,6 +95,11 @@ def host_choices(hv: Hypervisor, arch: str = "x86_64") -> HostChoices:
             if (guest.find("arch") is not None and guest.find("arch").get("name") == arch)  # type: ignore[union-attr]
             for d in guest.iter("domain")
         )
+        kvm_reason = (
+            "libvirt offers it for " + arch
+            if kvm
+            else f"libvirt offers no KVM for {arch} here (no /dev/kvm, or not allowed)"
+        )
         loaders: list[str] = []
         cpu_modes: list[tuple[str, tuple[str, ...]]] = []
         for virt in ("kvm", "qemu") if kvm else ("qemu",):
@@ -82,6 +108,7 @@ def host_choices(hv: Hypervisor, arch: str = "x86_64") -> HostChoices:
             except libvirt.libvirtError:
                 if virt == "kvm":
                     kvm = False  # listed, but libvirt cannot use it
+                    kvm_reason = "libvirt lists KVM but cannot describe it (broken?)"
                 continue
             modes = tuple(
                 m.get("name", "")
@@ -103,6 +130,7 @@ def host_choices(hv: Hypervisor, arch: str = "x86_64") -> HostChoices:
             pools.append(PoolChoice(pool.name(), active, path, vols))
         networks = tuple(sorted(n.name() for n in conn.listAllNetworks(0)))
         names = frozenset(d.name() for d in conn.listAllDomains(0))
+        host_cpus = int(conn.getInfo()[2])
     except libvirt.libvirtError as err:
         raise ActionFailed(
             f"Could not read what {hv.uri} offers for a new guest: {libvirt_message(err)}."
@@ -116,6 +144,8 @@ def host_choices(hv: Hypervisor, arch: str = "x86_64") -> HostChoices:
         taken_names=names,
         arch=arch,
         cpu_modes=tuple(cpu_modes),
+        host_cpus=host_cpus,
+        kvm_reason=kvm_reason,
     )
 
 
@@ -124,6 +154,7 @@ class _Made:
     """What this create made so far, newest last (undone in reverse)."""
 
     volumes: list[tuple[str, Any]] = field(default_factory=list)  # (label, virStorageVol)
+    files: list[str] = field(default_factory=list)  # image files made at a host path
     domain: Any = None
 
 
@@ -162,8 +193,16 @@ def create_guest(
             taken = {d.name() for d in conn.listAllDomains(0)}
         except libvirt.libvirtError as err:
             raise hv.wrap_error(err, "create", spec.name) from None
+        if spec.shares:  # checked here, on a remote host the wrong file system
+            check_share_host(hv.uri)
         spec = spec.validate(taken, allow_risky=allow_risky)
         spec = _check_on_host(hv, conn, spec)
+
+        for disk in images_to_make(hv, spec):
+            step = f"create the image file {disk.path}"
+            say(f"Creating {disk.path} ({disk.fmt}, {disk.size_gib:g} GiB)…")
+            make_image_file(disk)
+            made.files.append(disk.path)
 
         for i, disk in enumerate(spec.disks):
             if disk.kind != "new":
@@ -219,8 +258,20 @@ def _check_on_host(hv: Hypervisor, conn: Any, spec: GuestSpec) -> GuestSpec:
     """What only the host can say: pools exist and run, volumes exist (or not yet), files
     exist (local hosts). Existing volumes without a format get theirs from libvirt."""
     disks = list(spec.disks)
+    to_make = images_to_make(hv, spec)
     for i, disk in enumerate(disks):
         if disk.kind == "path":
+            if disk in to_make:  # made at create: its folder must exist
+                folder = os.path.dirname(disk.path) or "/"
+                if not os.path.isdir(folder):
+                    raise InvalidInput(
+                        f"The folder {folder} for the new disk image does not exist."
+                    )
+                if not disk.fmt:
+                    raise InvalidInput(
+                        f"{disk.path} does not exist yet: choose qcow2 or raw to create it."
+                    )
+                continue
             _check_file(hv, disk.path, f"The disk image {disk.path}")
             continue
         pool = _pool(conn, disk.pool)
@@ -238,18 +289,14 @@ def _check_on_host(hv: Hypervisor, conn: Any, spec: GuestSpec) -> GuestSpec:
                 found = fmt.get("type") if fmt is not None else None
                 disks[i] = replace(disk, fmt=found if found in ("qcow2", "raw") else "raw")
     install = spec.install
-    if install.kind == "iso":
-        if install.media_pool:
-            if _volume(_pool(conn, install.media_pool), install.media_volume) is None:
-                raise InvalidInput(
-                    f"Pool {install.media_pool} has no volume called {install.media_volume}."
-                )
-        else:
-            _check_file(hv, install.media_path, f"The ISO {install.media_path}")
-    if install.kind == "kernel":
-        _check_file(hv, install.kernel, f"The kernel {install.kernel}")
-        if install.initrd:
-            _check_file(hv, install.initrd, f"The initrd {install.initrd}")
+    pool_iso = install.kind == "iso" and install.media_pool
+    if pool_iso and _volume(_pool(conn, install.media_pool), install.media_volume) is None:
+        raise InvalidInput(
+            f"Pool {install.media_pool} has no volume called {install.media_volume}."
+        )
+    problem = install_file_problem(hv, install)
+    if problem is not None:
+        raise InvalidInput(problem[1])
     if install.kind == "cloud" and _volume(_pool(conn, install.seed_pool), spec.seed_volume):
         raise InvalidInput(
             f"Pool {install.seed_pool} already has a volume called {spec.seed_volume}."
@@ -267,6 +314,27 @@ def _check_on_host(hv: Hypervisor, conn: Any, spec: GuestSpec) -> GuestSpec:
             "ovmf package or choose BIOS."
         )
     return replace(spec, disks=tuple(disks))
+
+
+def install_file_problem(hv: Hypervisor, install: InstallSpec) -> tuple[str, str] | None:
+    """The first file of the install source that does not exist on a local host, as (the
+    InstallSpec field: "media_path", "kernel" or "initrd"; a sentence); None when all do
+    (or the host is remote: libvirt checks those at start). Blocking: call it in a worker,
+    so the wizard says so at the install step rather than at Create."""
+    if install.kind == "iso" and not install.media_pool:
+        wanted = [("media_path", install.media_path, "The ISO")]
+    elif install.kind == "kernel":
+        wanted = [("kernel", install.kernel, "The kernel")]
+        if install.initrd:
+            wanted.append(("initrd", install.initrd, "The initrd"))
+    else:
+        return None
+    for name, path, what in wanted:
+        try:
+            _check_file(hv, path, f"{what} {path}")
+        except InvalidInput as err:
+            return name, err.message
+    return None
 
 
 def _check_file(hv: Hypervisor, path: str, what: str) -> None:
@@ -305,6 +373,84 @@ def _path(vol: Any) -> str:
         return str(vol.name())
 
 
+def images_to_make(hv: Hypervisor, spec: GuestSpec) -> list[DiskSpec]:
+    """The host-path disks whose file does not exist yet: create makes them (size and format
+    from the disk). Only on a local host, where vmtui can see the file system."""
+    if not hv.is_local or hv.driver == "test":
+        return []
+    return [d for d in spec.disks if d.kind == "path" and not os.path.lexists(d.path)]
+
+
+def make_image_file(disk: DiskSpec) -> None:
+    """Create a sparse image at ``disk.path``: raw by truncating a new file, qcow2 with
+    qemu-img. Never overwrites (InvalidInput when it cannot be made)."""
+    path, size = disk.path, disk.size_bytes
+    if disk.fmt == "raw":
+        try:
+            with open(path, "xb") as image:
+                image.truncate(size)
+        except OSError as err:
+            raise InvalidInput(f"Could not create {path}: {err.strerror or err}.") from None
+        return
+    qemu_img = shutil.which("qemu-img")
+    if qemu_img is None:
+        raise InvalidInput(
+            f"Creating the qcow2 image {path} needs qemu-img, which is not installed; choose "
+            "raw, or a new volume in a pool."
+        )
+    done = subprocess.run(
+        [qemu_img, "create", "-q", "-f", "qcow2", "--", path, str(size)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "qemu-img failed"
+        raise InvalidInput(f"Could not create {path}: {why}.")
+
+
+def default_pool_path(uri: str) -> str:
+    """Where the usual first pool lives (as virt-manager makes it on first use)."""
+    if uri.rstrip("/").endswith("/session"):
+        return os.path.expanduser("~/.local/share/libvirt/images")
+    return "/var/lib/libvirt/images"
+
+
+def create_default_pool(hv: Hypervisor) -> str:
+    """Make (or start) the storage pool 'default': a directory pool at the usual place,
+    built, started and set to start with the host. Returns a sentence saying what was done."""
+    conn = hv.writable_conn()
+    path = default_pool_path(hv.uri)
+    try:
+        try:
+            pool = conn.storagePoolLookupByName("default")
+            made = False
+        except libvirt.libvirtError:
+            root = ET.Element("pool", {"type": "dir"})
+            ET.SubElement(root, "name").text = "default"
+            ET.SubElement(ET.SubElement(root, "target"), "path").text = path
+            pool = conn.storagePoolDefineXML(ET.tostring(root, encoding="unicode"), 0)
+            made = True
+            try:
+                pool.build(0)
+            except libvirt.libvirtError:
+                with contextlib.suppress(libvirt.libvirtError):
+                    pool.undefine()
+                raise
+        if not pool.isActive():
+            pool.create(0)
+        with contextlib.suppress(libvirt.libvirtError):
+            pool.setAutostart(1)
+        where = ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or path
+    except libvirt.libvirtError as err:
+        raise ActionFailed(
+            f"Could not make the storage pool 'default' at {path}: {libvirt_message(err)}."
+        ) from None
+    verb = "Created" if made else "Started"
+    return f"{verb} the storage pool 'default' ({where}); it starts with the host."
+
+
 def _undo(made: _Made) -> str:
     """Remove what this create made (definition first, then volumes, newest first); a
     sentence saying what was removed and what could not be."""
@@ -327,6 +473,13 @@ def _undo(made: _Made) -> str:
             removed.append(f"volume {label}")
         except libvirt.libvirtError as err:
             failed.append(f"volume {label} ({libvirt_message(err)})")
+    for path in reversed(made.files):
+        try:
+            os.unlink(path)
+            removed.append(f"image file {path}")
+        except OSError as err:
+            failed.append(f"image file {path} ({err.strerror or err})")
+    made.files.clear()
     made.volumes.clear()
     made.domain = None
     if not removed and not failed:

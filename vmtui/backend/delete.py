@@ -1,9 +1,13 @@
 """Deleting a guest: what it would touch (its disks, and who else uses them), then the delete.
 
 The guest is forced off and undefined (managed save, snapshot metadata and NVRAM with it);
-then only the disk paths the user ticked are removed, never one another guest uses. The
-connection comes from the caller (``Hypervisor.delete_plan`` / ``Hypervisor.delete``) through
-the small :class:`Host` protocol, so this module does not import the hypervisor.
+then only the disk paths the user ticked are removed, never one another guest uses. Who
+uses a file is decided by identity (``backend/diskusers.py``: volumes, ``realpath``, inodes,
+backing chains, live and inactive XML of every guest); when vmtui cannot be sure, the disk is
+kept and the plan says why. The NVRAM file goes with the definition unless another guest uses
+it too (or vmtui cannot tell): then it stays, and the plan says so either way. The connection
+comes from the caller (``Hypervisor.delete_plan`` / ``Hypervisor.delete``) through the small
+:class:`Host` protocol, so this module does not import the hypervisor.
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import libvirt
 
-from vmtui.backend import domxml
+from vmtui.backend import diskusers, domxml
 from vmtui.backend.errors import ActionFailed, VmtuiError, libvirt_message
-from vmtui.backend.models import GuestInfo, GuestState
+from vmtui.backend.models import DiskInfo, GuestInfo, GuestState
 
 
 class Host(Protocol):
@@ -53,11 +58,24 @@ class DiskPlan:
     target: str
     path: str
     in_pool: bool
-    used_by: tuple[str, ...]  # other guests that use the same path
+    used_by: tuple[str, ...]  # other guests that use the same file (by identity)
+    uses: tuple[str, ...] = ()  # how: "beta (backing file of vda)", ...
+    doubt: str = ""  # why vmtui cannot be sure no other guest uses it ("" when it can)
 
     @property
     def removable(self) -> bool:
-        return not self.used_by
+        return not self.used_by and not self.doubt
+
+    @property
+    def why_kept(self) -> str:
+        """Why this disk cannot be ticked ("" when it can)."""
+        if self.uses:
+            return f"also used by {', '.join(self.uses)}"
+        if self.used_by:
+            return f"also used by {', '.join(self.used_by)}"
+        if self.doubt:
+            return f"vmtui cannot be sure no other guest uses it: {self.doubt}"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,8 @@ class DeletePlan:
     disks: tuple[DiskPlan, ...]
     snapshots: int
     managed_save: bool
+    nvram: str = ""  # the guest's NVRAM file ("" when it has none)
+    nvram_kept: str = ""  # why the NVRAM file stays ("" when it goes with the definition)
 
 
 @dataclass(frozen=True)
@@ -76,49 +96,66 @@ class DeleteResult:
 
 
 def delete_plan(host: Host, uuid: str) -> DeletePlan:
-    """What deleting this guest would touch: its disks (and who else uses them)."""
+    """What deleting this guest would touch: its disks (and who else uses them, by identity),
+    its NVRAM file, saved state and snapshot metadata."""
     conn = host.readable_conn()
     dom = host.lookup_domain(conn, uuid)
     try:
         state = GuestState.from_libvirt(dom.state()[0])
-        cfg = domxml.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        cfg = domxml.parse_domain(xml)
         snapshots = dom.snapshotNum(0)
         managed = bool(dom.hasManagedSaveImage(0))
-        others = _disk_users(conn, exclude=uuid)
+        usage = diskusers.scan(conn, diskusers.access_for(host.is_local, host.driver))
     except libvirt.libvirtError as err:
         raise host.wrap_error(err, "inspect", dom.name()) from None
     guest = host.known_guest(uuid) or GuestInfo(uuid=uuid, name=cfg.name, state=state)
     guest = dataclasses.replace(guest, state=state, disks=cfg.disks, name=cfg.name)
     disks = []
     for disk in cfg.disks:
-        path = disk.removable_path
-        if path is None:
+        path = _disk_path(usage, disk)
+        if not path:
             continue
+        uses = usage.users(path, exclude=uuid)
         disks.append(
             DiskPlan(
                 target=disk.target,
                 path=path,
-                in_pool=_volume_for(conn, path) is not None,
-                used_by=tuple(sorted(others.get(path, ()))),
+                in_pool=usage.ident.volume(path) is not None,
+                used_by=diskusers.names(uses),
+                uses=tuple(u.describe() for u in uses),
+                doubt=diskusers.doubt_text(usage.doubts_about(path, exclude=uuid)),
             )
         )
-    return DeletePlan(guest=guest, disks=tuple(disks), snapshots=snapshots, managed_save=managed)
+    nvram = diskusers.nvram_path(ET.fromstring(xml))
+    return DeletePlan(
+        guest=guest,
+        disks=tuple(disks),
+        snapshots=snapshots,
+        managed_save=managed,
+        nvram=nvram,
+        nvram_kept=_why_nvram_stays(usage, nvram, uuid) if nvram else "",
+    )
 
 
-def _disk_users(conn: Any, exclude: str) -> dict[str, set[str]]:
-    """Path -> names of the other guests whose definitions use it."""
-    users: dict[str, set[str]] = {}
-    for dom in conn.listAllDomains(0):
-        if dom.UUIDString() == exclude:
-            continue
-        try:
-            cfg = domxml.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-        except libvirt.libvirtError:
-            continue
-        for disk in cfg.disks:
-            if disk.source:
-                users.setdefault(disk.source, set()).add(cfg.name)
-    return users
+def _disk_path(usage: diskusers.Usage, disk: DiskInfo) -> str:
+    """The file a delete could remove for this disk: its path, or its volume's path."""
+    if disk.removable_path:
+        return disk.removable_path
+    if disk.source_type == "volume" and disk.device != "cdrom" and "/" in disk.source:
+        pool, vol = disk.source.split("/", 1)
+        return usage.ident.pool_volume_path(pool, vol)[0]
+    return ""
+
+
+def _why_nvram_stays(usage: diskusers.Usage, nvram: str, uuid: str) -> str:
+    uses = usage.users(nvram, exclude=uuid)
+    if uses:
+        return f"also used by {', '.join(u.describe() for u in uses)}"
+    doubt = diskusers.doubt_text(usage.doubts_about(nvram, exclude=uuid))
+    if doubt:
+        return f"vmtui cannot be sure no other guest uses it: {doubt}"
+    return ""
 
 
 def _volume_for(conn: Any, path: str) -> Any:
@@ -142,15 +179,18 @@ def delete_guest(host: Host, uuid: str, remove_disks: Sequence[str] = ()) -> Del
             raise ActionFailed(f"{path} is not a disk of guest {name}; nothing was deleted.")
         if disk.used_by:
             raise ActionFailed(
-                f"The disk {path} is also used by {', '.join(disk.used_by)}; nothing was deleted."
+                f"The disk {path} is also used by {', '.join(disk.used_by)}; nothing was "
+                f"deleted. Used as: {', '.join(disk.uses or disk.used_by)}."
             )
+        if not disk.removable:
+            raise ActionFailed(f"The disk {path} is kept: {disk.why_kept}; nothing was deleted.")
     dom = host.lookup_domain(conn, uuid)
     try:
         persistent = dom.isPersistent()  # a transient guest vanishes when destroyed
         if dom.isActive():
             dom.destroy()
         if persistent:
-            _undefine(dom)
+            _undefine(dom, keep_nvram=bool(plan.nvram_kept))
     except libvirt.libvirtError as err:
         raise host.wrap_error(err, "delete", name) from None
     finally:
@@ -166,16 +206,21 @@ def delete_guest(host: Host, uuid: str, remove_disks: Sequence[str] = ()) -> Del
     return DeleteResult(name=name, removed=tuple(removed), failed=tuple(failed))
 
 
-def _undefine(dom: Any) -> None:
+def _undefine(dom: Any, *, keep_nvram: bool = False) -> None:
+    """Undefine with everything that belongs only to this guest; an NVRAM file another guest
+    uses is kept (KEEP_NVRAM; without either flag QEMU refuses, which keeps it too)."""
+    nvram = libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+    if keep_nvram:
+        nvram = getattr(libvirt, "VIR_DOMAIN_UNDEFINE_KEEP_NVRAM", 0)
     full = (
         libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
         | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
         | getattr(libvirt, "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA", 0)
-        | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+        | nvram
     )
     for flags in (
         full,
-        full & ~libvirt.VIR_DOMAIN_UNDEFINE_NVRAM,
+        full & ~nvram,
         libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
     ):
         try:

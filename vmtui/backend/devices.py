@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -69,6 +70,20 @@ DENIED_TREES: dict[Path, str] = {
     Path("/var/run/libvirt"): "libvirt's sockets",
     Path("/var/log/libvirt"): "libvirt's logs",
     Path("/var/cache/libvirt"): "libvirt's cache",
+    Path("/usr"): "the host's programs and libraries",
+    Path("/bin"): "the host's programs",
+    Path("/sbin"): "the host's programs",
+    Path("/lib"): "the host's libraries",
+    Path("/lib64"): "the host's libraries",
+}
+# Refused as they are (what lies below them may be shared): they hold every user's files.
+DENIED_EXACT: dict[Path, str] = {
+    Path("/home"): "every user's home directory, including their SSH keys",
+    Path("/var"): "the host's variable data, including libvirt's state and other guests' disks",
+    Path("/run"): "the host's runtime state and sockets, including libvirt's",
+    Path("/var/run"): "the host's runtime state and sockets, including libvirt's",
+    Path("/mnt"): "every file system mounted on the host",
+    Path("/media"): "every removable medium mounted on the host",
 }
 
 SHARE_DRIVERS = ("virtiofs", "9p")
@@ -83,14 +98,80 @@ _NETNAME = re.compile(r"^[^/\x00-\x1f]{1,64}$")
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 
+# Directories whose every user has secrets in it: sharing one of them (or a parent) shares
+# the users' keys. Checked in the shared directory and one level below it (/home/*/.ssh).
+SECRET_DIRS = (".ssh", ".gnupg")
+_SECRET_SCAN_LIMIT = 2000  # entries looked at one level below (a huge /home stays fast)
+
+
 def path_risk(path: Path) -> str | None:
-    """Why sharing this (resolved) host directory is risky, or None."""
+    """Why sharing this (resolved) host directory is risky, or None: it lies in a denied
+    tree, a denied tree lies below it (/var holds /var/lib/libvirt), or users' keys do
+    (/home holds /home/*/.ssh)."""
     if path == DENIED_ROOT:
         return "the whole host file system"
+    if path in DENIED_EXACT:
+        return DENIED_EXACT[path]
     for tree, why in DENIED_TREES.items():
         if path == tree or tree in path.parents:
             return why
+    for tree, why in DENIED_TREES.items():
+        if path in tree.parents:
+            return f"{tree}, which lies below it: {why}"
+    secrets = _secrets_below(path)
+    if secrets is not None:
+        return f"{secrets}, which lies below it: a user's private keys"
     return None
+
+
+def _secrets_below(path: Path) -> Path | None:
+    """A users' secrets directory in ``path`` or one level below, if there is one."""
+    try:
+        for name in SECRET_DIRS:
+            if (path / name).is_dir():
+                return path / name
+        with os.scandir(path) as entries:
+            for n, entry in enumerate(entries):
+                if n >= _SECRET_SCAN_LIMIT:
+                    break
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
+                for name in SECRET_DIRS:
+                    if os.path.isdir(os.path.join(entry.path, name)):
+                        return Path(entry.path) / name
+    except OSError:
+        return None
+    return None
+
+
+def check_share_host(uri: str) -> None:
+    """Shared-folder paths are resolved and checked on the machine vmtui runs on; on a remote
+    host (a URI naming a host, as Hypervisor.is_local reads it) that check would look at the
+    wrong file system, so sharing is refused there (InvalidInput). The isolation view, the
+    new-guest wizard and create_guest all ask this first."""
+    if urllib.parse.urlsplit(uri).hostname:
+        raise InvalidInput(
+            f"Shared folders can be added only on the machine vmtui runs on: the host path "
+            f"cannot be checked on {uri} from here. Run vmtui on that host."
+        )
+
+
+class MissingFolder(InvalidInput):
+    """A shared-folder path that does not exist yet (``path``: resolved); it can be made
+    with ``make_share_folder`` once the user agreed."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def make_share_folder(path: Path) -> Path:
+    """Create a directory to share (and its missing parents); InvalidInput with a sentence."""
+    try:
+        path.mkdir(mode=0o755, parents=True, exist_ok=True)
+    except OSError as err:
+        raise InvalidInput(f"Could not create {path}: {err.strerror or err}.") from None
+    return path
 
 
 def resolve_share_path(raw: str, *, allow_risky: bool = False) -> Path:
@@ -108,7 +189,7 @@ def resolve_share_path(raw: str, *, allow_risky: bool = False) -> Path:
         raise InvalidInput(f"The host path {text} is relative; give a full path from /.")
     resolved = given.resolve(strict=False)
     if not resolved.exists():
-        raise InvalidInput(f"The host directory {resolved} does not exist.")
+        raise MissingFolder(f"The host directory {resolved} does not exist.", resolved)
     if not resolved.is_dir():
         raise InvalidInput(f"{resolved} is not a directory; only directories can be shared.")
     why = path_risk(resolved)

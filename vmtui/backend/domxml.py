@@ -5,7 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from vmtui.backend import paths
 from vmtui.backend.models import DiskInfo, GraphicsInfo, HostDevice, NicInfo, SharedFolder
+from vmtui.backend.paths import HostPath
 from vmtui.backend.tagxml import tags_from_domain
 from vmtui.core import units
 
@@ -35,7 +37,10 @@ class DomainConfig:
     has_console: bool
     hostdevs: tuple[HostDevice, ...] = ()
     has_agent: bool = False
+    agent_state: str = ""  # the live agent channel's state attribute
     tags: tuple[str, ...] = ()  # vmtui's tags (backend/tagxml.py)
+    # every path but the NICs' links (backend/paths.py): chardevs, disks, folders, devices ...
+    paths: tuple[HostPath, ...] = ()
 
 
 def _kib(elem: ET.Element | None) -> int:
@@ -71,36 +76,56 @@ def _text(root: ET.Element, path: str) -> str:
 
 def _disk(elem: ET.Element) -> DiskInfo:
     source_type = elem.get("type", "file")
-    src = elem.find("source")
-    source = ""
-    if src is not None:
-        if source_type == "volume":
-            pool, vol = src.get("pool", ""), src.get("volume", "")
-            source = f"{pool}/{vol}" if pool or vol else ""
-        elif source_type == "network":
-            source = f"{src.get('protocol', '')}:{src.get('name', '')}".strip(":")
-        else:
-            source = src.get("file") or src.get("dev") or src.get("dir") or src.get("name") or ""
     target = elem.find("target")
     driver = elem.find("driver")
     return DiskInfo(
         target=target.get("dev", "") if target is not None else "",
         device=elem.get("device", "disk"),
-        source=source,
+        source=paths.disk_source(elem),
         source_type=source_type,
         bus=target.get("bus", "") if target is not None else "",
         format=driver.get("type", "") if driver is not None else "",
         readonly=elem.find("readonly") is not None,
         shareable=elem.find("shareable") is not None,
+        chain=_backing_chain(elem),
     )
+
+
+def _backing_chain(elem: ET.Element) -> tuple[str, ...]:
+    """The images below a disk, nearest first, as libvirt wrote them (``<backingStore>``)."""
+    out: list[str] = []
+    store = elem.find("backingStore")
+    while store is not None and len(out) < 32:
+        src = store.find("source")
+        if src is None:
+            break
+        out.append(src.get("file") or src.get("dev") or src.get("name") or "?")
+        store = store.find("backingStore")
+    return tuple(out)
+
+
+def _nic_source(kind: str, src: ET.Element | None, elem: ET.Element) -> str:
+    """Where a NIC leads, as the user would name it: a network, bridge or host device, a
+    vhost-user socket, a socket NIC's address:port, a passed-through card's PCI address."""
+    if kind == "ethernet":
+        target = elem.find("target")
+        return target.get("dev", "") if target is not None else ""
+    if src is None:
+        return ""
+    if kind == "vhostuser":
+        return src.get("path", "")
+    if kind in ("udp", "mcast", "server", "client"):
+        host, port = src.get("address", ""), src.get("port", "")
+        return f"{host}:{port}" if port else host
+    if kind == "hostdev":
+        return paths.hostdev_address(elem)
+    return src.get("network") or src.get("bridge") or src.get("dev") or src.get("name") or ""
 
 
 def _nic(elem: ET.Element) -> NicInfo:
     kind = elem.get("type", "")
     src = elem.find("source")
-    source = ""
-    if src is not None:
-        source = src.get("network") or src.get("bridge") or src.get("dev") or ""
+    source = _nic_source(kind, src, elem)
     mac = elem.find("mac")
     model = elem.find("model")
     target = elem.find("target")
@@ -114,57 +139,37 @@ def _nic(elem: ET.Element) -> NicInfo:
 
 
 def _graphics(elem: ET.Element) -> GraphicsInfo:
-    listen = elem.get("listen", "")
-    if not listen:
-        lst = elem.find("listen")
-        if lst is not None:
-            listen = lst.get("address", "") or lst.get("socket", "") or lst.get("type", "")
     port = _int(elem.get("port"), -1)
+    listen = paths.graphics_listen(elem)
     return GraphicsInfo(kind=elem.get("type", ""), listen=listen, port=port if port > 0 else None)
 
 
-def _filesystem(elem: ET.Element) -> SharedFolder:
-    driver = elem.find("driver")
-    src = elem.find("source")
+def _filesystem(elem: ET.Element, domain_type: str) -> SharedFolder:
     target = elem.find("target")
     return SharedFolder(
-        driver=(driver.get("type", "") if driver is not None else "") or "9p",
-        source=(src.get("dir") or src.get("file") or src.get("name") or "")
-        if src is not None
-        else "",
+        driver=paths.folder_driver(elem, domain_type),
+        source=paths.folder_source(elem),
         tag=target.get("dir", "") if target is not None else "",
         readonly=elem.find("readonly") is not None,
     )
 
 
 def _hostdev(elem: ET.Element) -> HostDevice:
-    kind = elem.get("type", "") or elem.tag
-    src = elem.find("source")
-    address = ""
-    if src is not None:
-        vendor, product = src.find("vendor"), src.find("product")
-        addr = src.find("address")
-        if vendor is not None or product is not None:
-            ids = (x.get("id", "") if x is not None else "" for x in (vendor, product))
-            address = ":".join(i.removeprefix("0x") for i in ids)
-        elif addr is not None and addr.get("domain") is not None:
-            dom, bus = addr.get("domain", "0"), addr.get("bus", "0")
-            slot, fn = addr.get("slot", "0"), addr.get("function", "0")
-            try:
-                address = f"{int(dom, 0):04x}:{int(bus, 0):02x}:{int(slot, 0):02x}.{int(fn, 0):x}"
-            except ValueError:
-                address = f"{dom}:{bus}:{slot}.{fn}"
-        elif addr is not None:
-            address = ":".join(f"{k}={v}" for k, v in sorted(addr.attrib.items()))
-        else:
-            adapter = src.find("adapter")
-            address = adapter.get("name", "") if adapter is not None else ""
-    return HostDevice(kind=kind, address=address)
+    return HostDevice(kind=elem.get("type", "") or elem.tag, address=paths.hostdev_address(elem))
 
 
 def _is_agent(elem: ET.Element) -> bool:
     target = elem.find("target")
     return target is not None and target.get("name", "") == "org.qemu.guest_agent.0"
+
+
+def _agent_state(devs: list[ET.Element]) -> str:
+    """The live XML's agent channel state ("connected", "disconnected"), "" when unknown."""
+    for d in devs:
+        if d.tag == "channel" and _is_agent(d):
+            target = d.find("target")
+            return target.get("state", "") if target is not None else ""
+    return ""
 
 
 def parse_domain(xml: str) -> DomainConfig:
@@ -196,9 +201,13 @@ def parse_domain(xml: str) -> DomainConfig:
         disks=tuple(_disk(d) for d in devs if d.tag == "disk"),
         nics=tuple(_nic(d) for d in devs if d.tag == "interface"),
         graphics=tuple(_graphics(d) for d in devs if d.tag == "graphics"),
-        shared_folders=tuple(_filesystem(d) for d in devs if d.tag == "filesystem"),
+        shared_folders=tuple(
+            _filesystem(d, root.get("type", "")) for d in devs if d.tag == "filesystem"
+        ),
         has_console=any(d.tag in ("console", "serial") for d in devs),
         hostdevs=tuple(_hostdev(d) for d in devs if d.tag == "hostdev"),
         has_agent=any(_is_agent(d) for d in devs if d.tag == "channel"),
+        agent_state=_agent_state(devs),
         tags=tags_from_domain(root),
+        paths=paths.device_paths(root),
     )

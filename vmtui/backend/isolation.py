@@ -11,7 +11,7 @@ import contextlib
 import random
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import libvirt
@@ -21,13 +21,15 @@ from vmtui.backend.devices import (
     InvalidInput,
     NicSpec,
     SharedFolderSpec,
+    check_share_host,
     ensure_shared_memory,
     filesystem_element,
     interface_element,
 )
 from vmtui.backend.errors import ActionFailed, libvirt_message
 from vmtui.backend.models import GraphicsInfo, HostDevice, NicInfo, SharedFolder
-from vmtui.backend.verdict import MODE_HELP, network_mode, nic_mode, verdict
+from vmtui.backend.paths import HostPath
+from vmtui.backend.verdict import MODE_HELP, network_mode, nic_mode, sealed, verdict
 
 if TYPE_CHECKING:
     from vmtui.backend.domxml import DomainConfig
@@ -55,6 +57,9 @@ class Exposure:
     graphics: tuple[GraphicsInfo, ...]
     agent: bool
     verdict: str
+    # every path but the NICs' links, with what each leads to (backend/paths.py): folders,
+    # host devices, chardevs, disks, displays, the agent ...
+    paths: tuple[HostPath, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,9 @@ def exposure(cfg: DomainConfig, modes: Mapping[str, str]) -> Exposure:
         hostdevs=cfg.hostdevs,
         graphics=cfg.graphics,
         agent=cfg.has_agent,
-        verdict=verdict((p.mode for p in paths), cfg.shared_folders, cfg.hostdevs),
+        # folders and host devices are among cfg.paths (a folder in the guest's RAM is not)
+        verdict=sealed(verdict((p.mode for p in paths), (), (), cfg.paths), cfg),
+        paths=cfg.paths,
     )
 
 
@@ -123,6 +130,17 @@ def read_isolation(hv: Hypervisor, uuid: str) -> IsolationReport:
 
 
 # ---------------------------------------------------------------- changes
+def folder_live_refusal(driver: str) -> str:
+    """Why a shared folder of this driver cannot be added to or removed from a running
+    guest ("" when it can). QEMU hot-plugs only virtiofs; libvirt refuses the rest ("live
+    attach of device 'filesystem' is not supported"). The one rule the backend (it does not
+    try), the confirmations, the virsh words and the result's sentence all follow."""
+    if driver == "virtiofs":
+        return ""
+    shown = "9p" if driver in ("", "9p", "path", "handle", "loop") else driver
+    return f"QEMU cannot add or remove a {shown} folder while the guest runs"
+
+
 @dataclass(frozen=True)
 class ChangeResult:
     """What a change did: ``live`` (the running guest has it now), ``config`` (from the next
@@ -133,6 +151,7 @@ class ChangeResult:
     config: bool
     live_refused: str = ""
     live_pending: bool = False  # unplug asked; the running guest has not released it yet
+    not_live: str = ""  # why the running guest was not changed at all (folder_live_refusal)
 
     @property
     def sentence(self) -> str:
@@ -146,6 +165,11 @@ class ChangeResult:
             return f"Done: guest {self.name} has the change now and keeps it at the next boot."
         if self.live:
             return f"Done: guest {self.name} has the change now (it is transient: no next boot)."
+        if self.not_live:
+            return (
+                f"Saved for the next boot of {self.name} ({self.not_live}); the running guest "
+                "keeps its shared folders until then."
+            )
         if self.live_refused:
             return (
                 f"Saved for the next boot of {self.name}; the running guest refused the live "
@@ -413,11 +437,7 @@ def attach_folder(
     """Share a host directory. The path is resolved (symlinks, ``..``) and checked against the
     deny list first (RiskyPath unless ``allow_risky``). virtiofs needs shared memory, which
     only the persistent config can get: then the running guest gets the folder at next boot."""
-    if not hv.is_local:
-        raise InvalidInput(
-            f"Shared folders can be added only on the machine vmtui runs on: the host path "
-            f"cannot be checked on {hv.uri} from here. Run vmtui on that host."
-        )
+    check_share_host(hv.uri)
     spec = spec.validate(allow_risky=allow_risky)
     elem = filesystem_element(spec)
     ch = _Change(hv, uuid, "share a folder with")
@@ -440,6 +460,10 @@ def attach_folder(
                 "a virtiofs folder; use 9p, or make the guest persistent."
             )
     live_elem = elem if live is not None else None
+    not_live = folder_live_refusal(spec.driver) if live is not None and config is not None else ""
+    if not_live:  # saved for the next boot only: the running guest is not asked
+        result = ch.run(ch.dom.attachDeviceFlags, elem, None, add)
+        return replace(result, not_live=not_live)
     if config is not None and spec.needs_shared_memory and ensure_shared_memory(_copy(config)):
         # The memory backing is not a device: the persistent config is edited as a whole.
         return ch.redefine_then_live(add, ch.dom.attachDeviceFlags, live_elem, reason)
@@ -456,7 +480,22 @@ def attach_folder(
 def detach_folder(hv: Hypervisor, uuid: str, tag: str) -> ChangeResult:
     """Stop sharing the folder with this mount tag."""
     ch = _Change(hv, uuid, "stop sharing a folder with")
-    return ch.detach(lambda root: _find_fs(root, tag))
+    config, live = ch.roots()
+    found = _find_fs(live, tag) if live is not None else None
+    driver = found.find("driver") if found is not None else None
+    kind = "virtiofs" if driver is not None and driver.get("type") == "virtiofs" else "9p"
+    not_live = folder_live_refusal(kind) if found is not None and config is not None else ""
+    if not not_live:
+        return ch.detach(lambda root: _find_fs(root, tag))
+
+    def remove(root: ET.Element) -> None:
+        gone = _find_fs(root, tag)
+        if gone is not None:
+            _devices(root).remove(gone)
+
+    config_fs = _find_fs(config, tag) if config is not None else None
+    result = ch.run(ch.dom.detachDeviceFlags, config_fs, None, remove)
+    return replace(result, not_live=not_live)
 
 
 def set_folder_readonly(hv: Hypervisor, uuid: str, tag: str, readonly: bool) -> ChangeResult:

@@ -12,7 +12,11 @@ guest runs on the target (or is defined there, offline), and is meant for a thre
   :class:`MigrationProgress`, and when ``cancel_event`` is set it calls
   ``virDomainAbortJob``.
 * A shut-off guest is defined on the target from its XML, then (``undefine_source``)
-  undefined on the source.
+  undefined on the source. What a definition alone cannot carry (a managed-save image, the
+  metadata of snapshots and checkpoints) would be lost with the source's definition: such a
+  move is refused before anything changes (:func:`offline_losses` says what is at stake). If
+  the source's definition cannot be removed, the new one on the target is removed again: a
+  guest is never left defined on both hosts by a move that asked to remove it.
 
 A failed or cancelled migration leaves the guest where it was: libvirt resumes it on the
 source. ``migrate`` checks that and says so in the error's sentence
@@ -25,6 +29,7 @@ import contextlib
 import ipaddress
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -312,8 +317,20 @@ def _migrate_offline(
             f"{spec.target_uri} already has a guest with the UUID of {name}; nothing was "
             f"changed, {name} stays on {source_hv.uri}."
         )
+    if spec.undefine_source:
+        try:
+            losses = offline_losses(dom)
+        except libvirt.libvirtError as err:
+            raise source_hv.wrap_error(err, "inspect", name) from None
+        if losses:
+            raise MigrationFailed(
+                f"Guest {name} has {_and(losses)} on {source_hv.uri}, which an offline move "
+                f"cannot take along: removing its definition there would lose them. Nothing "
+                f"was changed. Start it and move it live, remove them first, or keep its "
+                f"definition on {source_hv.uri} (untick 'Remove its definition')."
+            )
     try:
-        tconn.defineXML(xml)
+        tdom = tconn.defineXML(xml)
     except libvirt.libvirtError as err:
         raise MigrationFailed(
             f"Could not define guest {name} on {spec.target_uri}: {libvirt_message(err)}. "
@@ -324,11 +341,15 @@ def _migrate_offline(
         try:
             source_hv_undefine(dom)
         except libvirt.libvirtError as err:
-            raise MigrationFailed(
-                f"Guest {name} is now defined on {spec.target_uri}, but its definition on "
-                f"{source_hv.uri} could not be removed: {libvirt_message(err)}."
-            ) from None
+            undone = _undo_target(tdom, name, source_hv.uri, spec.target_uri, err)
+            raise MigrationFailed(undone) from None
         kept = f"its definition was removed from {source_hv.uri}"
+    nvram = _nvram_of(xml)
+    if nvram and spec.undefine_source:
+        kept += (
+            f". Its NVRAM file {nvram} stays on {source_hv.uri}: copy it to the same path on "
+            f"{spec.target_uri} to keep its UEFI settings"
+        )
     seconds = time.monotonic() - started
     return MigrationResult(
         name,
@@ -341,15 +362,61 @@ def _migrate_offline(
     )
 
 
-def source_hv_undefine(dom: Any) -> None:
-    """Undefine, keeping nothing libvirt would refuse to drop (NVRAM kept on disk)."""
+def offline_losses(dom: Any) -> list[str]:
+    """What removing this guest's definition after an offline move would lose (phrases:
+    "a saved memory state", "2 snapshots", ...); [] when nothing."""
+    out = []
+    if dom.hasManagedSaveImage(0):
+        out.append("a saved memory state (managed save)")
+    snapshots = dom.snapshotNum(0)
+    if snapshots:
+        out.append(f"{snapshots} snapshot{'s' if snapshots != 1 else ''}")
+    with contextlib.suppress(libvirt.libvirtError, AttributeError):
+        checkpoints = len(dom.listAllCheckpoints(0))
+        if checkpoints:
+            out.append(f"{checkpoints} checkpoint{'s' if checkpoints != 1 else ''}")
+    return out
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _nvram_of(xml: str) -> str:
+    with contextlib.suppress(ET.ParseError):
+        elem = ET.fromstring(xml).find("os/nvram")
+        if elem is not None:
+            src = elem.find("source")
+            return (src.get("file", "") if src is not None else (elem.text or "")).strip()
+    return ""
+
+
+def _undo_target(tdom: Any, name: str, source_uri: str, target_uri: str, err: Exception) -> str:
+    """The source's definition could not be removed: remove the target's new one, so the
+    guest is not defined on both hosts; the sentence says what happened."""
+    why = libvirt_message(err) if isinstance(err, libvirt.libvirtError) else str(err)
     try:
-        dom.undefineFlags(
-            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-            | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
-            | libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
+        tdom.undefine()
+    except libvirt.libvirtError as undo:
+        return (
+            f"Guest {name} is now defined on both {source_uri} and {target_uri}: its "
+            f"definition on {source_uri} could not be removed ({why}), and the new one on "
+            f"{target_uri} could not be removed either ({libvirt_message(undo)}). Remove one "
+            "of them by hand before starting it."
         )
+    return (
+        f"Could not remove the definition of guest {name} from {source_uri} ({why}), so the "
+        f"copy just defined on {target_uri} was removed again. Nothing was changed; {name} "
+        f"stays on {source_uri}."
+    )
+
+
+def source_hv_undefine(dom: Any) -> None:
+    """Undefine the source's copy after an offline move. No flag drops saved state (a
+    managed-save image or snapshot metadata makes libvirt refuse, and ``offline_losses``
+    refused such a move already); the NVRAM file is kept on disk."""
+    try:
+        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM)
     except libvirt.libvirtError as err:
         if err.get_error_code() not in (
             libvirt.VIR_ERR_INVALID_ARG,

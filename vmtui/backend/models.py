@@ -5,6 +5,31 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
+
+from vmtui.core.safetext import safe_text
+
+
+def _plain(text: str) -> bool:
+    return text.isascii() and text.isprintable()
+
+
+def sanitise_fields(obj: Any, *names: str, multiline: bool = False) -> None:
+    """Replace the named str fields of a frozen dataclass with their safe_text form (a field
+    from libvirt, a guest or a config file is shown as it is, never as terminal bytes).
+    Called from ``__post_init__``: the one place each model's text enters (issue 14 #4)."""
+    for name in names:
+        value = getattr(obj, name)
+        if value and not _plain(value):
+            object.__setattr__(obj, name, safe_text(value, multiline=multiline))
+
+
+def sanitise_tuple(obj: Any, *names: str) -> None:
+    """The same for fields holding a tuple of str (tags, guest names)."""
+    for name in names:
+        values = getattr(obj, name)
+        if values and not all(_plain(v) for v in values):
+            object.__setattr__(obj, name, tuple(safe_text(v) for v in values))
 
 
 class GuestState(enum.IntEnum):
@@ -65,6 +90,7 @@ class DiskInfo:
     format: str  # qcow2, raw, "" when unknown
     readonly: bool
     shareable: bool
+    chain: tuple[str, ...] = ()  # backing files, nearest first (from a running guest's XML)
 
     @property
     def removable_path(self) -> str | None:
@@ -107,6 +133,39 @@ class HostDevice:
 
 
 @dataclass(frozen=True)
+class NicAddresses:
+    """One network interface and its addresses, as a source reported them (addresses.py)."""
+
+    name: str  # the guest's name for it (eth0) from the agent; the host's (vnet3) otherwise
+    mac: str
+    addresses: tuple[str, ...]  # "192.0.2.10/24", "fe80::1/64"
+
+    def __post_init__(self) -> None:
+        sanitise_fields(self, "name", "mac")  # the guest agent's words: guest data
+        sanitise_tuple(self, "addresses")
+
+
+@dataclass(frozen=True)
+class GuestAddresses:
+    """A guest's IP addresses and where they came from (agent, lease, arp), or why none."""
+
+    source: str  # "agent", "lease", "arp"; "" when no source knew any
+    nics: tuple[NicAddresses, ...] = ()
+    why_none: str = ""  # a sentence when there are none (no agent, no lease …)
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every address without its prefix length, in the order reported."""
+        return tuple(a.split("/")[0] for nic in self.nics for a in nic.addresses)
+
+    @property
+    def first(self) -> str:
+        """The first IPv4 address, else the first IPv6 one, else ""."""
+        every = self.all
+        return next((a for a in every if ":" not in a), every[0] if every else "")
+
+
+@dataclass(frozen=True)
 class GuestInfo:
     """What a guest is: identity, state and configuration (from its XML and flags)."""
 
@@ -140,12 +199,38 @@ class GuestInfo:
     has_agent: bool = False  # a qemu-guest-agent channel
     isolation: str = ""  # verdict word (backend/verdict.py): isolated, NAT, host-shared ...
     tags: tuple[str, ...] = ()  # vmtui's tags, from the guest's own <metadata> (tagxml.py)
+    # False until the guest's XML has been read: only the listing and the bulk stats are
+    # known (name, state, vCPUs and memory when the driver reports them, flags); every
+    # XML-derived field above holds its default and the UI shows it as loading, not as none
+    loaded: bool = True
+    # False while the guest's QEMU does not answer the stats call (stopped, wedged): its
+    # state is the last known one and it has no live figures
+    answering: bool = True
+    agent_state: str = ""  # the agent channel: "connected", "disconnected", "" (none / unknown)
+    addresses: GuestAddresses | None = None  # None: not read yet (backend/addresses.py)
     # libvirt's raw state reason, for the poll's cheap "nothing changed" check
     reason_code: int = field(default=0, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The boundary for a guest's text (issue 14 #4): whatever builds a GuestInfo (the poll,
+        # the delete plan, dataclasses.replace), its name, title, description and tags hold no
+        # control, bidi or zero-width character (core/safetext.py; idempotent, cheap on ASCII)
+        sanitise_fields(self, "name", "title", "reason")
+        sanitise_fields(self, "description", multiline=True)
+        sanitise_tuple(self, "tags")
 
     @property
     def is_active(self) -> bool:
         return self.state.is_active
+
+    @property
+    def agent_connected(self) -> bool:
+        return self.agent_state == "connected"
+
+    @property
+    def ip(self) -> str:
+        """The address the table shows: first IPv4, else IPv6, else ""."""
+        return self.addresses.first if self.addresses is not None else ""
 
 
 @dataclass(frozen=True)
@@ -182,6 +267,9 @@ class HostInfo:
     memory_kib: int
     numa_nodes: int
     local: bool  # the host is the machine vmtui runs on
+
+    def __post_init__(self) -> None:
+        sanitise_fields(self, "hostname", "hypervisor", "cpu_model")  # what the host says of itself
 
 
 @dataclass(frozen=True)
@@ -225,6 +313,12 @@ class Snapshot:
     host: HostStats | None = None
     poll_seconds: float = 0.0  # how long the poll took end to end
     stats_seconds: float = 0.0  # how long the bulk stats call alone took
+    # Guests whose XML is still being read (their XML-derived fields are loading): a query
+    # on tags or the isolation verdict is incomplete while this is not empty
+    loading: frozenset[str] = frozenset()
+    # Running guests whose QEMU did not answer this tick's stats call in time (a stopped or
+    # wedged process): their figures are not live; the other guests' are
+    not_answering: frozenset[str] = frozenset()
 
     # Derived once per snapshot (a snapshot never changes): asked several times per poll by
     # the host panel, the status line and the merging of several hosts' snapshots.
@@ -284,3 +378,6 @@ class GuestEvent:
     name: str
     event: str  # started, stopped, suspended ...
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        sanitise_fields(self, "name", "event", "detail")  # the guest's name, shown in the log

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import libvirt
 
-from vmtui.backend import domxml
+from vmtui.backend import domxml, shown
 from vmtui.backend.devices import InvalidInput
 from vmtui.backend.errors import ActionFailed, VmtuiError
+from vmtui.backend.models import sanitise_fields, sanitise_tuple
 from vmtui.backend.verdict import network_mode
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ class NetworkInfo:
     ip: str  # "192.168.100.1/24" or ""
     dhcp: str  # "192.168.100.10-192.168.100.99" or ""
     used_by: tuple[str, ...]  # guests with a NIC on it (live or persistent config)
+
+    def __post_init__(self) -> None:  # names from libvirt: shown, never terminal bytes
+        sanitise_fields(self, "name", "bridge", "mode")
+        sanitise_tuple(self, "used_by")
 
     @property
     def ip_range(self) -> str:
@@ -236,7 +241,10 @@ def _lookup(hv: Hypervisor, name: str) -> tuple[Any, Any]:
     """The writable connection and the network called ``name`` on it."""
     conn = hv.writable_conn()
     try:
-        return conn, conn.networkLookupByName(name)
+        # by the name vmtui shows: an escaped one finds its network too (backend/shown.py)
+        return conn, shown.lookup(
+            conn.networkLookupByName, lambda: conn.listAllNetworks(0), lambda n: n.name(), name
+        )
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_NETWORK:
             raise ActionFailed(f"The network {name} no longer exists on {hv.uri}.") from None

@@ -9,6 +9,7 @@ running guest); a shut-off guest's never does.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -17,10 +18,13 @@ from typing import Any
 
 import libvirt
 
+from vmtui.backend import paths
 from vmtui.backend.devices import InvalidInput, checked_name
 from vmtui.backend.errors import ActionFailed
 from vmtui.backend.hypervisor import Hypervisor
-from vmtui.backend.models import GuestState
+from vmtui.backend.models import GuestState, sanitise_fields
+from vmtui.backend.quiesce import Quiesce, quiesced, thaw_after_revert
+from vmtui.backend.shown import lookup as lookup_shown
 
 # Letters, digits and a few separators; no "/" (libvirt keeps snapshot metadata in files
 # named after the snapshot) and no leading "-" (it would read as an option to virsh).
@@ -39,6 +43,13 @@ class GuestSnapshot:
     current: bool
     has_memory: bool
     children: int
+    # how create_snapshot treated the guest's filesystems (backend/quiesce.py); None elsewhere
+    quiesce: Quiesce | None = dataclasses.field(default=None, compare=False)
+    external: bool = False  # overlays / a memory file outside the image (backend/extsnap.py)
+
+    def __post_init__(self) -> None:  # a snapshot's name and words: shown, never terminal bytes
+        sanitise_fields(self, "name", "parent", "state")
+        sanitise_fields(self, "description", multiline=True)
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,9 @@ class SnapshotTree:
     state: GuestState
     snapshots: tuple[GuestSnapshot, ...]
     blocker: str  # empty when a snapshot can be taken; else why not (a sentence)
+
+    def __post_init__(self) -> None:
+        sanitise_fields(self, "guest", "blocker")
 
     @property
     def current(self) -> GuestSnapshot | None:
@@ -78,30 +92,34 @@ def snapshot_blocker(domain_xml: str) -> str:
     ``snapshot='no'``) must be a qcow2 image."""
     root = ET.fromstring(domain_xml)
     name = root.findtext("name") or "?"
+    writable = 0
     for disk in root.findall("./devices/disk"):
         if disk.get("device", "disk") in ("cdrom", "floppy"):
             continue
         if disk.find("readonly") is not None or disk.get("snapshot") == "no":
             continue
+        writable += 1
         target = disk.find("target")
         dev = target.get("dev", "?") if target is not None else "?"
-        source = disk.find("source")
-        where = ""
-        if source is not None:
-            where = source.get("file") or source.get("dev") or source.get("name") or ""
-            if source.get("volume"):
-                where = f"{source.get('pool')}/{source.get('volume')}"
+        where = paths.disk_source(disk)  # the real source: network disks keep their host
         shown = f"{dev} ({where})" if where else dev
         driver = disk.find("driver")
-        fmt = (driver.get("type") if driver is not None else None) or "raw"
+        fmt = driver.get("type", "") if driver is not None else ""
         if fmt != "qcow2":
+            # no format in the XML is not "raw": vmtui cannot tell what the image is
+            is_what = f"is {fmt}" if fmt else "has no format in its definition"
             return (
-                f"Guest {name} cannot take a snapshot: its disk {shown} is {fmt}, and internal "
+                f"Guest {name} cannot take a snapshot: its disk {shown} {is_what}, and internal "
                 "snapshots need every writable disk in qcow2 format. A qcow2 copy of the disk "
                 f"would hold snapshots (qemu-img convert -O qcow2), or an external disk-only "
-                f"snapshot would work (virsh snapshot-create-as {name} NAME --disk-only), "
-                "which vmtui does not make."
+                f"snapshot would work (virsh snapshot-create-as {name} NAME --disk-only): "
+                "press E for one."
             )
+    if not writable:  # said before n, not as libvirt's error after it
+        return (
+            f"Guest {name} has no disk, so there is nothing to snapshot: internal snapshots "
+            "are kept in a qcow2 disk. Add one first (e, the XML editor)."
+        )
     return ""
 
 
@@ -122,6 +140,16 @@ def _name_or_none(get: Callable[[], Any]) -> str | None:
         if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
             raise
         return None
+
+
+def _snapshot_named(dom: Any, name: str) -> Any:
+    """The guest's snapshot by the name vmtui shows (an escaped name too: backend/shown.py)."""
+    return lookup_shown(
+        lambda n: dom.snapshotLookupByName(n, 0),
+        lambda: dom.listAllSnapshots(0),
+        lambda s: s.getName(),
+        name,
+    )
 
 
 def _snapshot_info(snap: Any, current: str | None) -> GuestSnapshot:
@@ -145,6 +173,8 @@ def _snapshot_info(snap: Any, current: str | None) -> GuestSnapshot:
         current=snap.getName() == current,
         has_memory=has_memory,
         children=snap.numChildren(0),
+        external=(memory is not None and memory.get("snapshot") == "external")
+        or any(d.get("snapshot") == "external" for d in root.findall("disks/disk")),
     )
 
 
@@ -195,9 +225,16 @@ def create_words(guest: str, name: str, description: str) -> tuple[str, ...]:
 
 
 def create_snapshot(
-    hv: Hypervisor, uuid: str, name: str, description: str = "", memory: bool | None = None
+    hv: Hypervisor,
+    uuid: str,
+    name: str,
+    description: str = "",
+    memory: bool | None = None,
+    quiesce: bool | None = None,
 ) -> GuestSnapshot:
     """Take an internal snapshot. ``memory`` None means: with memory when the guest runs.
+    ``quiesce`` (backend/quiesce.py): None freezes a running guest's filesystems through its
+    agent when it has one, True insists, False never; the result's ``quiesce`` says which.
 
     Raises InvalidInput (bad or taken name, or memory asked of a guest that is off) and
     ActionFailed (disk formats refuse, or libvirt refused) before anything changes."""
@@ -225,8 +262,16 @@ def create_snapshot(
             "include its memory state. Keep memory ticked, or shut the guest down first."
         )
     try:
-        snap = dom.snapshotCreateXML(snapshot_xml(name, description, memory), 0)
-        info = _snapshot_info(snap, snap.getName())
+        # a running guest's filesystems frozen through its agent meanwhile (quiesce.py)
+        snap, how = quiesced(
+            dom,
+            guest,
+            lambda: dom.snapshotCreateXML(snapshot_xml(name, description, memory), 0),
+            domain_xml=xml,
+            running=state is GuestState.RUNNING,
+            want=quiesce,
+        )
+        info = dataclasses.replace(_snapshot_info(snap, snap.getName()), quiesce=how)
     except libvirt.libvirtError as err:
         raise hv.wrap_error(err, f"take snapshot {name} of", guest) from None
     finally:
@@ -240,8 +285,9 @@ def revert_snapshot(hv: Hypervisor, uuid: str, name: str) -> GuestState:
     What the guest did since (disk writes, and its memory when it runs) is lost."""
     _, dom, guest = hv.lookup_guest(uuid, writable=True)
     try:
-        snap = dom.snapshotLookupByName(name, 0)
+        snap = _snapshot_named(dom, name)
         dom.revertToSnapshot(snap, 0)
+        thaw_after_revert(dom)  # a quiesced snapshot's memory holds frozen filesystems
         return GuestState.from_libvirt(dom.state()[0])
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
@@ -259,7 +305,7 @@ def delete_snapshot(hv: Hypervisor, uuid: str, name: str, children: bool = False
     _, dom, guest = hv.lookup_guest(uuid, writable=True)
     flags = libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN if children else 0
     try:
-        snap = dom.snapshotLookupByName(name, 0)
+        snap = _snapshot_named(dom, name)
         snap.delete(flags)
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:

@@ -23,6 +23,7 @@ from vmtui.backend.devices import (
     interface_element,
 )
 from vmtui.core import units
+from vmtui.core.names import guest_name_problem
 
 DOMAIN_TYPES = ("kvm", "qemu")
 CPU_MODES = ("host-model", "host-passthrough", "custom")
@@ -288,21 +289,10 @@ class GuestSpec:
 
 
 def check_name(name: str, taken: Collection[str] = ()) -> None:
-    """A guest name libvirt accepts (and keeps as typed), not used on the host yet."""
-    if not name:
-        raise InvalidInput("Give the guest a name.")
-    if name != name.strip():
-        raise InvalidInput("The name must not start or end with spaces.")
-    if "/" in name:
-        raise InvalidInput("The name must not contain '/'.")
-    if _CONTROL.search(name) or _XML_BAD.search(name):
-        raise InvalidInput("The name must not contain control characters or line breaks.")
-    if name.startswith("."):
-        raise InvalidInput("The name must not start with '.'.")
-    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        raise InvalidInput(f"The name is too long (at most {MAX_NAME_BYTES} bytes).")
-    if name in taken:
-        raise InvalidInput(f"A guest called {name} already exists on this host.")
+    """A new guest's name: the one rule (core/names.py), not used on the host yet."""
+    problem = guest_name_problem(name, taken)
+    if problem is not None:
+        raise InvalidInput(problem)
 
 
 def check_title(title: str) -> None:
@@ -612,6 +602,6 @@ def parse_mib(text: str, what: str, default_unit: str = "m") -> float:
     try:
         return units.parse_size(text.replace(" ", ""), default_unit or "m") / units.MIB
     except units.SizeError:
-        raise InvalidInput(
-            f"{what}: {text.strip() or 'nothing'} is not a size like 512M or 2G."
-        ) from None
+        if not text.strip():
+            raise InvalidInput(f"{what}: give a size, like 512M or 2G.") from None
+        raise InvalidInput(f"{what}: {text.strip()} is not a size like 512M or 2G.") from None

@@ -157,6 +157,9 @@ _GUEST_FIELDS = (
 
 
 NAN = math.nan
+# History values are kept as 4-byte floats: 7 significant digits are plenty for a graph, and
+# ten minutes of six figures for 10,000 guests take 72 MB instead of 144 MB (issue 12).
+HISTORY_TYPECODE = "f"
 
 
 class _Tick:
@@ -197,14 +200,14 @@ def _columns(stats: list[GuestStats]) -> tuple[array[float], ...]:
         rx.append(NAN if v is None else v)
         v = s.net_tx_bps
         tx.append(NAN if v is None else v)
-    return tuple(array("d", col) for col in (cpu, mem, rd, wr, rx, tx))
+    return tuple(array(HISTORY_TYPECODE, col) for col in (cpu, mem, rd, wr, rx, tx))
 
 
 class StatsHistory:
     """Bounded per-guest and host histories; safe to read from any thread (a short lock).
 
-    Stored a tick at a time, one ``array('d')`` per figure holding every guest of that tick
-    (8 bytes a value, NaN standing for ``None``): appending a tick is six array builds, not
+    Stored a tick at a time, one ``array('f')`` per figure holding every guest of that tick
+    (4 bytes a value, NaN standing for ``None``): appending a tick is six array builds, not
     six appends per guest, so it stays cheap at thousands of guests (the poll tick's budget).
     Reading one guest's history walks the ticks (hundreds) once."""
 

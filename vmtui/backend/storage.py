@@ -1,8 +1,10 @@
 """Storage pools and volumes of one host: list, refresh, create and delete volumes.
 
-A volume's users are the guests (defined or running, on the same host) whose disks point at
-its path, or at ``pool/volume`` for ``<disk type='volume'>``. Deleting a used volume is
-refused with their names before libvirt is asked. Volume XML is built with ElementTree.
+A volume's users are the guests (defined or running, on the same host) that use it in any
+way, decided by identity in ``backend/diskusers.py``: as a disk (by path, any spelling of it,
+or ``pool/volume``), as the backing file of another disk, as a kernel, initrd, DTB, firmware
+or NVRAM file. Deleting a used volume is refused with their names before libvirt is asked, and
+so is deleting one when vmtui cannot be sure. Volume XML is built with ElementTree.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any
 
 import libvirt
 
-from vmtui.backend import domxml
+from vmtui.backend import diskusers, shown
 from vmtui.backend.devices import InvalidInput
 from vmtui.backend.errors import ActionFailed, NotConnected, VmtuiError, libvirt_message
 from vmtui.backend.hypervisor import Hypervisor
+from vmtui.backend.models import sanitise_fields, sanitise_tuple
 from vmtui.core import format as fmt
 from vmtui.core import units
 
@@ -49,6 +52,9 @@ class PoolInfo:
     persistent: bool
     path: str  # target path ("" when the pool has none)
 
+    def __post_init__(self) -> None:  # names from libvirt: shown, never terminal bytes
+        sanitise_fields(self, "name", "kind")
+
     @property
     def active(self) -> bool:
         return self.state == "running"
@@ -62,7 +68,12 @@ class VolumeInfo:
     format: str  # qcow2, raw, iso..., "" when unknown
     capacity: int  # bytes
     allocation: int
-    used_by: tuple[str, ...]  # guests of this host whose disks use it
+    used_by: tuple[str, ...]  # guests of this host that use it (diskusers: by identity)
+    uses: tuple[str, ...] = ()  # how: "beta (backing file of vda)", "alpha (kernel)"
+
+    def __post_init__(self) -> None:  # names from libvirt: shown (the path stays: an identity)
+        sanitise_fields(self, "name", "pool", "format")
+        sanitise_tuple(self, "used_by", "uses")
 
 
 @dataclass(frozen=True)
@@ -140,7 +151,9 @@ def _pool(hv: Hypervisor, name: str, *, writable: bool = False) -> tuple[Any, An
     """The connection and the pool called ``name`` on it (ActionFailed when there is none)."""
     conn = hv.writable_conn() if writable else hv.readable_conn()
     try:
-        return conn, conn.storagePoolLookupByName(name)
+        # by the name vmtui shows: an escaped one finds its pool too (backend/shown.py)
+        pools = lambda: conn.listAllStoragePools(0)  # noqa: E731
+        return conn, shown.lookup(conn.storagePoolLookupByName, pools, lambda p: p.name(), name)
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
             raise ActionFailed(f"There is no storage pool {name} on {hv.uri}.") from None
@@ -172,33 +185,17 @@ def list_pools(hv: Hypervisor) -> tuple[PoolInfo, ...]:
     return tuple(sorted(pools, key=lambda p: p.name))
 
 
-def disk_users(conn: Any) -> dict[str, set[str]]:
-    """Path (or ``pool/volume``) -> names of the guests whose disks use it: both the
-    definition and, for running guests, the live XML (hot-plugged disks count)."""
-    users: dict[str, set[str]] = {}
-    for dom in conn.listAllDomains(0):
-        xmls = []
-        try:
-            if dom.isPersistent():
-                xmls.append(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-            if dom.isActive():
-                xmls.append(dom.XMLDesc(0))
-        except libvirt.libvirtError:
-            continue  # it went away meanwhile
-        for xml in xmls:
-            cfg = domxml.parse_domain(xml)
-            for disk in cfg.disks:
-                if disk.source:
-                    users.setdefault(disk.source, set()).add(cfg.name)
-    return users
+def disk_users(hv: Hypervisor) -> diskusers.Usage:
+    """Who uses which file of this host (definitions and live XML of every guest)."""
+    return diskusers.scan(hv.readable_conn(), diskusers.access_for(hv.is_local, hv.driver))
 
 
-def _volume_info(pool_name: str, vol: Any, users: dict[str, set[str]]) -> VolumeInfo:
+def _volume_info(pool_name: str, vol: Any, users: diskusers.Usage) -> VolumeInfo:
     _kind, capacity, allocation = vol.info()
     root = ET.fromstring(vol.XMLDesc(0))
     path = vol.path()
     name = vol.name()
-    used = users.get(path, set()) | users.get(f"{pool_name}/{name}", set())
+    uses = users.users(path, extra=frozenset({("poolvol", f"{pool_name}/{name}")}))
     fmt_el = root.find("target/format")
     return VolumeInfo(
         name=name,
@@ -207,17 +204,18 @@ def _volume_info(pool_name: str, vol: Any, users: dict[str, set[str]]) -> Volume
         format=fmt_el.get("type", "") if fmt_el is not None else "",
         capacity=int(capacity),
         allocation=int(allocation),
-        used_by=tuple(sorted(used)),
+        used_by=diskusers.names(uses),
+        uses=tuple(u.describe() for u in uses),
     )
 
 
 def list_volumes(hv: Hypervisor, pool_name: str) -> tuple[VolumeInfo, ...]:
     """The volumes of an active pool with the guests using each (blocking)."""
-    conn, pool = _pool(hv, pool_name)
+    _conn, pool = _pool(hv, pool_name)
     with _pool_call(hv, f"list the volumes of pool {pool_name}"):
         if not pool.isActive():
             return ()
-        users = disk_users(conn)
+        users = disk_users(hv)
         vols = [_volume_info(pool_name, v, users) for v in pool.listAllVolumes(0)]
     return tuple(sorted(vols, key=lambda v: v.name))
 
@@ -234,7 +232,7 @@ def refresh_pool(hv: Hypervisor, pool_name: str) -> None:
 
 def create_volume(hv: Hypervisor, pool_name: str, spec: VolumeSpec) -> VolumeInfo:
     """Create a (validated) volume in an active pool; refuses a name already taken."""
-    conn, pool = _pool(hv, pool_name, writable=True)
+    _conn, pool = _pool(hv, pool_name, writable=True)
     with _pool_call(hv, f"create volume {spec.name} in pool {pool_name}"):
         if not pool.isActive():
             raise ActionFailed(f"Storage pool {pool_name} is not active; start it first.")
@@ -243,25 +241,34 @@ def create_volume(hv: Hypervisor, pool_name: str, spec: VolumeSpec) -> VolumeInf
                 f"Storage pool {pool_name} already has a volume {spec.name}; nothing was created."
             )
         vol = pool.createXML(volume_xml(spec), 0)
-        return _volume_info(pool_name, vol, disk_users(conn))
+        return _volume_info(pool_name, vol, disk_users(hv))
 
 
 def delete_volume(hv: Hypervisor, pool_name: str, volume: str) -> None:
     """Delete a volume, unless a guest of this host uses it (refused, naming the guests)."""
-    conn, pool = _pool(hv, pool_name, writable=True)
+    _conn, pool = _pool(hv, pool_name, writable=True)
     try:
-        vol = pool.storageVolLookupByName(volume)
+        vol = shown.lookup(
+            pool.storageVolLookupByName, lambda: pool.listAllVolumes(0), lambda v: v.name(), volume
+        )
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
             raise ActionFailed(f"Pool {pool_name} has no volume {volume}.") from None
         raise _pool_error(hv, err, f"find volume {volume} in pool {pool_name}") from None
     with _pool_call(hv, f"delete volume {volume} of pool {pool_name}"):
-        info = _volume_info(pool_name, vol, disk_users(conn))
+        users = disk_users(hv)
+        info = _volume_info(pool_name, vol, users)
         if info.used_by:
             guests = ", ".join(info.used_by)
             which = "guest" if len(info.used_by) == 1 else "guests"
             raise ActionFailed(
-                f"Volume {volume} is used by {which} {guests}; nothing was deleted. Remove "
-                "the disk from the guest first."
+                f"Volume {volume} is used by {which} {guests}; nothing was deleted. It is used "
+                f"as: {', '.join(info.uses)}; remove that use from the guest first."
+            )
+        doubt = diskusers.doubt_text(users.doubts_about(info.path))
+        if doubt:
+            raise ActionFailed(
+                f"vmtui cannot be sure no guest uses volume {volume} ({doubt}); nothing was "
+                "deleted."
             )
         vol.delete(0)

@@ -21,6 +21,8 @@ import libvirt
 from vmtui.backend.devices import InvalidInput
 from vmtui.backend.errors import ActionFailed, libvirt_message
 from vmtui.backend.hypervisor import Hypervisor
+from vmtui.backend.models import sanitise_fields
+from vmtui.core.safetext import xml_char_refs
 
 KINDS = ("domain", "network", "pool")
 NOUNS = {"domain": "guest", "network": "network", "pool": "storage pool"}
@@ -49,6 +51,9 @@ class XmlDocument:
     name: str
     xml: str
     active: bool  # running (or started): an edit applies from its next start
+
+    def __post_init__(self) -> None:
+        sanitise_fields(self, "name")  # shown in the title, the diff and the log
 
     @property
     def noun(self) -> str:
@@ -91,7 +96,9 @@ def read_xml(hv: Hypervisor, kind: str, uuid: str) -> XmlDocument:
     obj = _lookup(hv, conn, kind, uuid)
     try:
         name = obj.name()
-        xml = _xml_of(kind, obj)
+        # shown in the editor: C1 and bidi characters as character references (the same
+        # document to libvirt, never terminal bytes on screen; issue 14 #4)
+        xml = xml_char_refs(_xml_of(kind, obj))
         active = bool(obj.isActive())
     except libvirt.libvirtError as err:
         raise hv.wrap_failure(err, f"Could not read the XML of {NOUNS[kind]} {uuid}") from None

@@ -1,6 +1,12 @@
 """Open serial consoles: each one's emulator and session live across detaching, guest reboots
 and reconnects. The UI thread never talks to a console stream: opening and closing run in
 workers, and the outcome comes back as a message the app routes here.
+
+A console's output reaches the UI thread only while its screen shows it, at most once per
+frame (``ConsoleChanged``); a detached console parses in its own thread and tells nobody.
+A console that could not be opened is not tried again until its guest has been seen stopped
+(then it is re-attached when the guest runs again); what failed when nobody asked (such an
+automatic re-attach) is said on the console's bar, never in a toast.
 """
 
 from __future__ import annotations
@@ -9,11 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from textual import constants
 from textual.app import App
 
 from vmtui.backend import ConsoleBusy, ConsoleSession, Emulator, Hypervisor, Snapshot
 from vmtui.control.messages import ConsoleChanged, ConsoleClosed, ConsoleFailed, ConsoleOpened
 from vmtui.control.runner import Runner, sentence
+
+FRAME = 1 / constants.MAX_FPS  # a shown console is redrawn at most this often
+LINGER = 0.1  # seconds a hidden console's output gathers before it is parsed
 
 
 @dataclass
@@ -28,6 +38,9 @@ class ConsoleState:
     opening: bool = False
     busy: bool = False  # another client holds it; we wait for the user to take it over
     errors: list[str] = field(default_factory=list)
+    on_screen: bool = False  # a console screen shows it (see ``shown``)
+    asked: bool = True  # the user asked for the last attach (else: an automatic re-attach)
+    retry: bool = True  # re-attach when the guest runs (off after a failure, until it stops)
 
     @property
     def connected(self) -> bool:
@@ -36,6 +49,13 @@ class ConsoleState:
     def send(self, data: bytes) -> None:
         if self.session is not None:
             self.session.send(data)
+
+    def shown(self, on: bool) -> None:
+        """A console screen shows it (or stopped showing it): its output goes to the UI
+        thread once per frame, or to nobody and parsed in larger gulps."""
+        self.on_screen = on
+        if self.session is not None:
+            self.session.linger = 0.0 if on else LINGER
 
 
 class Consoles:
@@ -61,22 +81,30 @@ class Consoles:
             self.attach(console, force)
         return console
 
-    def attach(self, console: ConsoleState, force: bool) -> None:
+    def attach(self, console: ConsoleState, force: bool, asked: bool = True) -> None:
+        """Open the console's session in a worker; ``asked``: the user asked for it (a failure
+        is then told in a toast, else only on the console's bar)."""
         console.opening = True
         console.busy = False
+        console.asked = asked
         console.status = "connecting…"
         hv = self._hypervisor_for(console.uuid)
         uuid, emulator, post = console.uuid, console.emulator, self._app.post_message
+
+        def changed() -> None:  # feeder thread, at most every FRAME seconds
+            if console.on_screen:
+                post(ConsoleChanged(uuid))
 
         def work() -> None:
             try:
                 session = hv.open_console(
                     uuid,
                     emulator,
-                    on_change=lambda: post(ConsoleChanged(uuid)),
+                    on_change=changed,
                     on_closed=lambda reason: post(ConsoleClosed(uuid, reason)),
                     force=force,
                 )
+                session.change_interval = FRAME
             except Exception as err:
                 error = sentence(err, "Could not open the console: {err}")
                 post(ConsoleFailed(uuid, error, busy=isinstance(err, ConsoleBusy)))
@@ -93,7 +121,9 @@ class Consoles:
             self._runner.close_quietly(message.session.close, "close console")
             return None
         console.session = message.session
+        console.shown(console.on_screen)
         console.opening = False
+        console.retry = True
         console.status = "connected"
         return console
 
@@ -102,6 +132,7 @@ class Consoles:
         if console is None:
             return None
         console.opening = False
+        console.retry = False  # not by itself again until the guest has been seen stopped
         console.status = message.error
         return console
 
@@ -120,15 +151,21 @@ class Consoles:
         return console
 
     def reconnect(self, snapshot: Snapshot) -> None:
-        """Re-attach (never with FORCE) the consoles of guests that run again."""
+        """Re-attach (never with FORCE, without a toast) the consoles of guests that run again.
+        One that failed waits until its guest has been seen stopped: a guest the console
+        cannot open (no console streams on the host, no serial device) is not tried, and its
+        error not told, again on every poll."""
         if not self.states:
             return  # (no set of every running guest each poll for nothing)
-        running = {g.uuid for g in snapshot.guests if g.is_active}
+        active = {g.uuid: g.is_active for g in snapshot.guests}  # (of this snapshot's host)
         for console in self.states.values():
-            if console.uuid in running and not (
-                console.connected or console.opening or console.busy
-            ):
-                self.attach(console, force=False)
+            if console.uuid not in active:
+                continue  # another host's guest, or gone
+            if not active[console.uuid]:
+                if not console.opening:
+                    console.retry = True
+            elif console.retry and not (console.connected or console.opening or console.busy):
+                self.attach(console, force=False, asked=False)
 
     def close(self, uuid: str) -> None:
         console = self.states.pop(uuid, None)

@@ -23,6 +23,7 @@ from vmtui.backend import (
     NotConnected,
     Snapshot,
 )
+from vmtui.control.hostfigures import HostFigures
 from vmtui.core import format as fmt
 
 
@@ -34,6 +35,7 @@ class HostLink:
         self.snapshot: Snapshot | None = None
         self.host_history: HostHistory | None = None
         self.histories: dict[str, GuestHistory] = {}
+        self.figures = HostFigures()  # an hour of the host's load, for its charts
         self.polling = False
         self.poll_again = False
         self.timer: Timer | None = None
@@ -56,8 +58,17 @@ class HostLink:
         self.snapshot = snapshot
         self.histories = histories
         self.host_history = host_history
+        self.figures.add(snapshot.host, host_history.interval)
         self.retry_at = None
         self.lost_reason = ""
+
+    def progressed(self, snapshot: Snapshot, host_history: HostHistory, now: float) -> None:
+        """The running poll showed what it has so far (guests' XML still being read): shown
+        as the host's; the poll is making progress, so it is not overdue."""
+        self.snapshot = snapshot
+        self.host_history = host_history
+        self.poll_started = now
+        self.ever_polled = True
 
     def failed(self, reason: str, retry_at: float) -> None:
         """The running poll failed: the host's guests are stale until ``retry_at``."""
@@ -122,7 +133,7 @@ class HostLink:
         return (
             "●",
             f"Connected to {fmt.short_uri(hv.uri)}{host} · {len(snap.guests)} guests, "
-            f"{running} running{mode}",
+            f"{running} running{_progress(snap)}{mode}",
             "bold green",
         )
 
@@ -151,6 +162,9 @@ class Hosts(Mapping[str, HostLink]):
         link = self._links.get(uri)
         if link is None:
             link = self._links[uri] = HostLink(self._connect(uri))
+            # libvirt's open (seconds over ssh) starts now, beside Textual starting up or the
+            # screen that added the host; the first poll waits for it
+            link.hv.preconnect()
         return link
 
     def remove(self, uri: str) -> HostLink | None:
@@ -211,9 +225,21 @@ def fleet_status(
     mode = " · read-only" if readonly else ""
     return (
         "●",
-        f"Connected to {len(links)} hosts · {len(guests)} guests, {running} running{mode}",
+        f"Connected to {len(links)} hosts · {len(guests)} guests, {running} running"
+        f"{_progress(merged) if merged else ''}{mode}",
         "bold green",
     )
+
+
+def _progress(snap: Snapshot) -> str:
+    """What the host's poll has not finished: details still being read, silent guests."""
+    out = ""
+    if snap.loading:
+        out += f" · reading {len(snap.loading):,} guests' details"
+    if snap.not_answering:
+        n = len(snap.not_answering)
+        out += f" · {n} guest{'s' if n > 1 else ''} not answering"
+    return out
 
 
 def host_of(uri: str) -> str:
@@ -272,6 +298,8 @@ def merge_snapshots(links: Iterable[HostLink]) -> Snapshot | None:
         host=snaps[0].host,
         poll_seconds=max(s.poll_seconds for s in snaps),
         stats_seconds=max(s.stats_seconds for s in snaps),
+        loading=frozenset().union(*(s.loading for s in snaps)),
+        not_answering=frozenset().union(*(s.not_answering for s in snaps)),
     )
     if running is not None:
         merged.__dict__["running"] = running  # seeds the cached property

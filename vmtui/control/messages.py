@@ -29,6 +29,8 @@ class Polled(Message):
     snapshot: Snapshot
     histories: dict[str, GuestHistory]
     host_history: HostHistory
+    # the poll goes on (guests' XML still being read): show it, but the poll has not ended
+    partial: bool = False
 
     def can_replace(self, message: Message) -> bool:
         # Only a newer poll of the SAME host replaces a pending one: dropping another host's

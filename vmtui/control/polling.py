@@ -13,7 +13,7 @@ from typing import Any
 
 from textual.app import App
 
-from vmtui.backend import Hypervisor, NoDaemon, VmtuiError
+from vmtui.backend import Hypervisor, NoDaemon, Snapshot, VmtuiError
 from vmtui.control.hosts import HostLink
 from vmtui.control.messages import Polled, PollFailed
 
@@ -62,7 +62,8 @@ class Poller:
             return
         link.polling = True
         link.poll_started = self._clock()
-        known = {g.uuid for g in link.snapshot.guests} if link.snapshot else set()
+        # the snapshot's own uuid set (made once per snapshot), not a walk of every guest
+        known: frozenset[str] = link.snapshot.uuids if link.snapshot else frozenset()
         watched = self._watched()
         hv = link.hv
         self._app.run_worker(
@@ -74,10 +75,17 @@ class Poller:
         )
 
     def _poll(self, hv: Hypervisor, watched: frozenset[str]) -> None:
-        """In the worker: one poll, and the histories of the guests being watched."""
+        """In the worker: one poll, and the histories of the guests being watched.
+
+        While the poll reads guests' XML (their first poll) it hands over partial snapshots:
+        posted as ``Polled(partial=True)``, so rows show before every XML is read."""
         uri = hv.uri
+
+        def progress(partial: Snapshot) -> None:
+            self._app.post_message(Polled(partial, {}, hv.host_history(), partial=True))
+
         try:
-            snapshot = hv.poll()
+            snapshot = hv.poll(progress)
         except NoDaemon as err:
             failed = PollFailed(err.message, hv.backoff.next(), no_daemon=True, uri=uri)
             self._app.post_message(failed)
@@ -97,6 +105,10 @@ class Poller:
         link = self._hosts.get(message.snapshot.uri)
         if link is None:
             return None  # a late answer from a host that was removed
+        if message.partial:
+            if link.polling:  # not a straggler of an ended poll
+                link.progressed(message.snapshot, message.host_history, self._clock())
+            return link
         self.polls += 1
         link.answered(message.snapshot, message.histories, message.host_history)
         return link
@@ -112,6 +124,8 @@ class Poller:
     def rearm(self, link: HostLink, delay: float | None = None) -> None:
         """After an answer: the next poll in ``delay`` (the interval by default), or at once
         when something asked for a poll while this one ran."""
+        if link.polling:
+            return  # a partial answer: the poll goes on and re-arms when it ends
         wait = self.interval if delay is None else delay
         self.schedule(0.05 if link.poll_again else wait, link)
         link.poll_again = False

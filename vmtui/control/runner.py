@@ -14,6 +14,7 @@ from textual.app import App
 from vmtui.backend import VmtuiError
 from vmtui.control.messages import CallFinished
 from vmtui.core.activity import ActivityLog, virsh
+from vmtui.core.safetext import safe_text
 
 T = TypeVar("T")
 
@@ -23,7 +24,7 @@ def sentence(err: Exception, unexpected: str) -> str:
     ``unexpected`` followed by the error (a bug or a library's surprise, said plainly)."""
     if isinstance(err, VmtuiError):
         return err.message
-    return unexpected.format(err=err)
+    return safe_text(unexpected.format(err=err), multiline=True)  # may quote guest data
 
 
 class Runner:

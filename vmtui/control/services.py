@@ -18,6 +18,7 @@ from vmtui.backend import GuestHistory, Hypervisor, Snapshot
 from vmtui.backend.connections import ConnectionStore
 from vmtui.control.hosts import HostLink
 from vmtui.control.runner import Runner
+from vmtui.control.work import Operations
 from vmtui.core.activity import ActivityLog
 
 
@@ -72,11 +73,18 @@ class Services(Protocol):
         """(symbol, sentence, style) for one host right now."""
 
     @property
+    def operations(self) -> Operations:
+        """Long-running operations (migration, clone, export, backup) quitting would cut short."""
+
+    @property
     def runner(self) -> Runner:
         """Runs blocking backend calls in workers (``runner.run``), reports on the UI thread."""
 
     def request_poll(self, uri: str | None = None) -> None:
         """Poll a host (every host when None) soon; never overlaps a running poll."""
+
+    def long_history(self, uuid: str) -> GuestHistory | None:
+        """Up to an hour of a watched guest's figures (the charts' longer windows)."""
 
     def watch_guest(self, uuid: str, on: bool) -> None:
         """Ship (or stop shipping) this guest's history with every poll."""

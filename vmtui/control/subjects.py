@@ -23,4 +23,5 @@ def subject_of(guest: GuestInfo, stats: GuestStats | None, host_label: str = "")
         mem_kib=mem,
         vcpus=guest.vcpus,
         autostart=guest.autostart,
+        addresses=guest.addresses.all if guest.addresses is not None else (),
     )

@@ -12,6 +12,7 @@ part of ``backend.Hypervisor`` they use (a Protocol, so this module needs no bac
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,6 +28,7 @@ class PowerControl(Protocol):
     def pause(self, uuid: str) -> None: ...
     def resume(self, uuid: str) -> None: ...
     def set_autostart(self, uuid: str, on: bool) -> None: ...
+    def managed_save(self, uuid: str) -> None: ...
 
 
 Call = Callable[[PowerControl, str], None]
@@ -72,6 +74,9 @@ REBOOT = Power(lambda hv, u: hv.reboot(u), ("reboot",), "reboot", "asked to rebo
 FORCE_OFF = Power(lambda hv, u: hv.force_off(u), ("destroy",), "force off", "forced off")
 PAUSE = Power(lambda hv, u: hv.pause(u), ("suspend",), "pause", "paused")
 RESUME = Power(lambda hv, u: hv.resume(u), ("resume",), "resume", "resumed")
+MANAGED_SAVE = Power(
+    lambda hv, u: hv.managed_save(u), ("managedsave",), "save the state of", "saved and stopped"
+)
 AUTOSTART_ON = Power(
     lambda hv, u: hv.set_autostart(u, True),
     ("autostart",),
@@ -116,6 +121,13 @@ CATALOGUE: tuple[GuestAction, ...] = (
         help="Cut the guest's power (asks first)",
     ),
     GuestAction("pause", "Pause", "p", power=PAUSE, help="Freeze the guest's vCPUs"),
+    GuestAction(
+        "managed_save",
+        "Save state",
+        "Z",
+        power=MANAGED_SAVE,
+        help="Save the guest's memory to disk and stop it; start resumes it (virsh managedsave)",
+    ),
     GuestAction("resume", "Resume", "u", power=RESUME, help="Let the paused guest run again"),
     GuestAction("autostart", "Autostart", "a", help="Start the guest when the host boots, or not"),
     GuestAction(
@@ -146,9 +158,87 @@ CATALOGUE: tuple[GuestAction, ...] = (
         help="vCPUs, memory, CPU pinning and limits",
     ),
     GuestAction("snapshots", "Snapshots", "S", mutating=False),
+    GuestAction(
+        "disks",
+        "Disks",
+        "b",
+        mutating=False,
+        palette="Disks of",
+        help="Add, detach and resize disks, backing chains, insert or eject a CD-ROM",
+    ),
+    GuestAction(
+        "backups",
+        "Backups",
+        "B",
+        mutating=False,
+        palette="Backups of",
+        help="Full and incremental backups of a running guest; restore one as a new guest",
+    ),
+    GuestAction(
+        "machine",
+        "Boot and firmware",
+        "M",
+        mutating=False,
+        palette="Boot and firmware of",
+        help="Boot order and menu, BIOS / UEFI / secure boot, TPM 2.0, saved state",
+    ),
     GuestAction("edit_xml", "Edit XML", "e"),
     GuestAction("clone", "Clone", "K"),
     GuestAction("migrate", "Migrate", "m", help="Move the guest to another connected host"),
+    GuestAction(
+        "host_devices",
+        "Host devices",
+        "U",  # G is the table's last row
+        palette="Host devices for",
+        help="PCI / USB devices and GPUs of the host: who holds each, attach, detach",
+    ),
+    GuestAction(
+        "export",
+        "Export",
+        "E",
+        palette="Export to a file:",
+        help="Write this shut-off guest (XML, every disk, a manifest) to one archive",
+    ),
+    GuestAction(
+        "sandbox",
+        "Sandbox",
+        "X",
+        palette="Throwaway sandbox of",
+        help="Start a sealed copy-on-write copy of this shut-off guest; gone when it stops",
+    ),
+    # inside the guest (screens/inside.py): refused with a sentence on a read-only connection
+    # where they would change the guest, rather than hidden (the agent's screen reads too)
+    GuestAction(
+        "exec",
+        "Run command",
+        "x",
+        mutating=False,
+        palette="Run a command in",
+        help="Run a shell command through the guest agent (marked guests: in each)",
+    ),
+    GuestAction(
+        "ssh",
+        "SSH login",
+        "w",
+        mutating=False,
+        palette="ssh into",
+        help="Log into the guest with ssh; vmtui comes back when ssh exits",
+    ),
+    GuestAction(
+        "ssh_login",
+        "SSH login user",
+        "W",
+        palette="ssh login user of",
+        help="The user (and port) w logs in as, kept with the guest like its tags",
+    ),
+    GuestAction(
+        "agent",
+        "Guest agent",
+        "I",
+        mutating=False,
+        palette="Guest agent of",
+        help="OS, users, filesystems; shut down, reboot, passwords, clock, freeze",
+    ),
     # reached through `a` (on or off by the guest's state) and bulk actions on marked guests
     GuestAction("autostart_on", "Autostart on", power=AUTOSTART_ON),
     GuestAction("autostart_off", "Autostart off", power=AUTOSTART_OFF),
@@ -168,3 +258,49 @@ def delete_words(name: str, disks: tuple[str, ...] | list[str] = ()) -> list[str
     if disks:
         words += ["--storage", ",".join(disks)]
     return words
+
+
+# When each keyed action makes sense (the palette offers those, in catalogue order; issue 16):
+# "off" shut off, "running" running, "paused", "active" running or paused, "graphics" active
+# with a display, "agent" active with a guest agent answering; any other action: always.
+WHEN: dict[str, str] = {
+    "start": "off",
+    "sandbox": "off",
+    "export": "off",
+    "shutdown": "running",
+    "reboot": "running",
+    "pause": "running",
+    "managed_save": "active",
+    "resume": "paused",
+    "force_off": "active",
+    "console": "active",
+    "display": "graphics",
+    "ssh": "active",
+    "exec": "agent",
+    "agent": "agent",
+}
+
+
+def offered(
+    *, active: bool, running: bool, paused: bool, graphics: bool, agent: bool
+) -> list[str]:
+    """Every keyed catalogue action that makes sense for a guest in this state, in order."""
+    fits = {
+        "off": not active,
+        "running": running,
+        "paused": paused,
+        "active": active,
+        "graphics": active and graphics,
+        "agent": active and agent,
+    }
+    return [a.name for a in CATALOGUE if a.key and fits.get(WHEN.get(a.name, ""), True)]
+
+
+def delete_line(uri: str, name: str, disks: tuple[str, ...] | list[str], running: bool) -> str:
+    """The virsh line of a delete, for the activity log: a running guest is forced off first
+    (``virsh destroy``), and the log says so."""
+    undefine = shlex.join(["virsh", *(["-c", uri] if uri else []), *delete_words(name, disks)])
+    if not running:
+        return undefine
+    destroy = shlex.join(["virsh", *(["-c", uri] if uri else []), "destroy", name])
+    return f"{destroy} && {undefine}"

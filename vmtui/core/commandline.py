@@ -10,6 +10,10 @@ libvirt).
     :snapshot web* nightly      the last word is the snapshot's name
     :tag web* +db -old          +tag adds, -tag removes
     :mark tag:db / :unmark      mark the matching guests on the dashboard / drop all marks
+    :exec uptime                run a shell command in the marked (or selected) guests
+    :exec web* tag:db -- df -h  ... or in the guests named before ``--`` (their agent runs it)
+    :sandbox BASE [NAME] [net=NET]  a throwaway sandbox of a shut-off guest or a disk image
+                                path (net=: one NIC on that isolated network, else none)
     :help                       list the commands
     :q                          quit
 
@@ -57,8 +61,10 @@ COMMANDS: dict[str, Spec] = {
     "pin": Spec("pin", "Pin every vCPU to host CPUs: :pin db1 0-3", "cpus"),
     "snapshot": Spec("snapshot", "Take a snapshot: :snapshot web* nightly", "snapshot"),
     "tag": Spec("tag", "Add/remove tags: :tag web* +db -old", "tags"),
+    "exec": Spec("exec", "Run a command through the guest agent: :exec web* -- uptime", "shell"),
     "mark": Spec("mark", "Mark guests on the dashboard: :mark tag:db"),
     "unmark": Spec("unmark", "Drop every mark", targets=False),
+    "sandbox": Spec("sandbox", "Throwaway sandbox: :sandbox BASE [NAME] [net=ISOLATED-NET]"),
     "help": Spec("help", "List these commands", targets=False),
     "q": Spec("quit", "Quit vmtui", targets=False),
 }
@@ -76,9 +82,10 @@ ALIASES = {
     "undefine": "delete",
     "h": "help",
     "?": "help",
+    "run": "exec",
 }
 MUTATING = {"start", "shutdown", "reboot", "force_off", "pause", "resume", "delete"}
-MUTATING |= {"vcpus", "pin", "snapshot", "tag"}
+MUTATING |= {"vcpus", "pin", "snapshot", "tag", "sandbox", "exec"}
 
 _GLOB = re.compile(r"[*?\[]")
 _QUERY_TERM = re.compile(
@@ -99,6 +106,9 @@ class Command:
     cpulist: str = ""
     snapshot: str = ""
     edit: TagEdit = field(default_factory=TagEdit)
+    shell: str = ""  # exec: the command to run, as typed (spaces and quotes kept)
+    new_name: str = ""  # sandbox: the sandbox's name ("" : chosen from the base's)
+    network: str = ""  # sandbox: an isolated network for its one NIC ("" : no NIC)
 
     @property
     def has_targets(self) -> bool:
@@ -144,6 +154,18 @@ def parse(text: str) -> Command:
         raise CommandError(f"Type a command: {', '.join(COMMANDS)}.")
     name, spec = lookup(words[0])
     args = words[1:]
+    if spec.action == "sandbox":  # a guest's name or an image's path, maybe a name, net=NET
+        nets = [w.removeprefix("net=") for w in args if w.startswith("net=")]
+        args = [w for w in args if not w.startswith("net=")]
+        if len(args) > 2 or len(nets) > 1 or "" in nets:
+            raise CommandError(
+                ":sandbox takes a base (a guest or an image path), a name and net=NETWORK."
+            )
+        new_name = args[1] if len(args) > 1 else ""
+        return Command("sandbox", tuple(args[:1]), new_name=new_name, network="".join(nets))
+    shell = ""
+    if spec.value == "shell":  # :exec [targets --] command
+        args, shell = _split_shell(text)
     if not spec.targets:
         if args:
             raise CommandError(f":{name} takes no arguments.")
@@ -158,7 +180,7 @@ def parse(text: str) -> Command:
             add=tuple(w[1:] for w in edits if w[0] == "+"),
             remove=tuple(w[1:] for w in edits if w[0] == "-"),
         )
-    elif spec.value:
+    elif spec.value and spec.value != "shell":
         if not args:
             raise CommandError(f":{name} needs {_VALUE_HELP[spec.value]}.")
         value, args = args[-1], args[:-1]
@@ -170,7 +192,7 @@ def parse(text: str) -> Command:
             query.parse(terms)
         except QueryError as err:
             raise CommandError(err.message) from None
-    return Command(spec.action, names, terms, **extra)  # type: ignore[arg-type]
+    return Command(spec.action, names, terms, shell=shell, **extra)  # type: ignore[arg-type]
 
 
 _VALUE_HELP = {
@@ -178,6 +200,26 @@ _VALUE_HELP = {
     "cpus": "the host CPUs last, e.g. :pin db1 0-3",
     "snapshot": "the snapshot's name last, e.g. :snapshot web* nightly",
 }
+
+
+_DASHES = re.compile(r"(?:^|\s)--(?:\s|$)")
+
+
+def _split_shell(text: str) -> tuple[list[str], str]:
+    """``:exec [targets --] command``: the target words and the command as typed."""
+    rest = text.strip().removeprefix(":").lstrip()
+    parts = rest.split(None, 1)
+    rest = parts[1] if len(parts) > 1 else ""
+    targets: list[str] = []
+    dashes = _DASHES.search(rest)
+    if dashes:
+        targets = rest[: dashes.start()].split()
+        rest = rest[dashes.end() :]
+    if not rest.strip():
+        raise CommandError(
+            ":exec needs a command, e.g. :exec uptime (marked guests) or :exec web* -- uptime."
+        )
+    return targets, rest.strip()
 
 
 def _is_tag(word: str) -> bool:
@@ -190,7 +232,11 @@ def _is_tag(word: str) -> bool:
 
 def _value(name: str, kind: str, value: str) -> dict[str, object]:
     if kind == "count":
-        if not value.isdigit() or int(value) < 1:
+        if value.isdigit() and int(value) < 1:
+            raise CommandError(
+                f"A guest needs at least 1 vCPU; :{name} needs a count of 1 or more."
+            )
+        if not value.isdigit():
             raise CommandError(
                 f"'{value}' is not a number of vCPUs; :{name} needs {_VALUE_HELP[kind]}."
             )

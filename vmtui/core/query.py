@@ -14,6 +14,8 @@ Terms:
 * ``tag:db``         carries the tag (case-insensitive; ``*`` and ``?`` are wildcards)
 * ``host:hv2``       lives on the host with that label (or whose URI contains it)
 * ``autostart:yes``  yes/no (also true/false, on/off)
+* ``ip:10.0.``       has an address starting so (IPv4 or IPv6), or inside a network
+                     written with its prefix (``ip:192.0.2.0/24``)
 * ``cpu>50``         CPU % of the host; ``mem>2G`` memory (K, M, G, T; binary; a bare
                      number is MiB); ``vcpus>=4``. Operators: ``>``, ``>=``, ``<``, ``<=``, ``=``
 * ``-term`` or ``!term``  the opposite of the term
@@ -25,13 +27,19 @@ column and the term that is wrong.
 from __future__ import annotations
 
 import fnmatch
+import importlib
+import ipaddress
 import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from vmtui.core import units
 from vmtui.core.errors import Sentence
+
+# The standard library's own regex parser (re._parser: private, no stubs; sre_parse warns).
+_sre_parser: Any = importlib.import_module("re._parser")
 
 
 class QueryError(Sentence, ValueError):
@@ -58,6 +66,7 @@ class Subject:
     mem_kib: int | None = None
     vcpus: int = 0
     autostart: bool = False
+    addresses: tuple[str, ...] = ()  # IP addresses without prefix length (addresses.py)
 
 
 Predicate = Callable[[Subject], bool]
@@ -87,7 +96,7 @@ STATE_WORDS += ("blocked", "stopping", "active", "inactive")
 YES = {"yes": True, "y": True, "true": True, "on": True, "1": True}
 YES |= {"no": False, "n": False, "false": False, "off": False, "0": False}
 
-FIELDS = ("name", "state", "tag", "host", "autostart")
+FIELDS = ("name", "state", "tag", "host", "autostart", "ip")
 NUMERIC = ("cpu", "mem", "vcpus")
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -203,16 +212,85 @@ def _numeric(token: Token, m: re.Match[str]) -> Predicate:
     return vcpus
 
 
+# ``name~`` runs on the UI thread on every key and every poll, and Python's ``re`` has no time
+# limit: a pattern is refused when its cost can blow up (benchmarks/README.md, "Regex guard").
+# Nested repeats (``(a+)+``) or an alternation under a repeat (``(a|ab)*``) take time
+# exponential in the name's length; each repeat in sequence multiplies it by the length (four
+# ``.*`` over a 200-character name: 3.6 s). So: no nesting, no alternation or back-reference
+# under a repeat, at most two repeats, a pattern of at most 200 characters, and only the first
+# 256 characters of a name are searched (worst case measured: 16 ms per name).
+REGEX_MAX_REPEATS = 2
+REGEX_MAX_LENGTH = 200
+REGEX_SUBJECT = 256
+_REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+
+
+def _regex_problem(pattern: str) -> str | None:
+    """Why ``pattern`` could take too long on a hostile name (None when it is bounded)."""
+    if len(pattern) > REGEX_MAX_LENGTH:
+        return f"the regular expression is longer than {REGEX_MAX_LENGTH} characters."
+    try:
+        tree = _sre_parser.parse(pattern, re.IGNORECASE)
+    except (re.error, RecursionError, OverflowError):
+        return None  # re.compile says why
+    repeats = 0
+    stack: list[tuple[Any, bool]] = [(tree, False)]
+    while stack:
+        node, under_repeat = stack.pop()
+        for op, av in node:
+            name = str(op)
+            if name in _REPEATS:
+                _lo, hi, sub = av
+                if hi > 1:
+                    if under_repeat:
+                        return (
+                            "it nests one repeat inside another (like (a+)+), which can take "
+                            "minutes on a long name; write it without the nesting."
+                        )
+                    repeats += 1
+                    if repeats > REGEX_MAX_REPEATS:
+                        return (
+                            f"it has more than {REGEX_MAX_REPEATS} repeats (*, +, {{n,m}}), "
+                            "which can take seconds on a long name; use fewer."
+                        )
+                stack.append((sub, under_repeat or hi > 1))
+                continue
+            if under_repeat and name in ("BRANCH", "GROUPREF", "GROUPREF_EXISTS"):
+                return (
+                    "it repeats an alternation or a back-reference (like (a|ab)*), which can "
+                    "take minutes on a long name; write it without the repeat."
+                )
+            stack.extend((child, under_repeat) for child in _subpatterns(av))
+    return None
+
+
+def _subpatterns(av: Any) -> list[Any]:
+    """The sub-patterns inside one parsed node's argument (any nesting of tuples/lists)."""
+    if isinstance(av, _sre_parser.SubPattern):
+        return [av]
+    if isinstance(av, (tuple, list)):
+        return [sub for item in av for sub in _subpatterns(item)]
+    return []
+
+
+def compile_name_regex(token: Token, pattern: str) -> re.Pattern[str]:
+    """The ``name~`` pattern compiled, or a QueryError saying why it is refused."""
+    why = _regex_problem(pattern)
+    if why is not None:
+        raise _bad(token, why)
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except (re.error, RecursionError, OverflowError) as err:
+        raise _bad(token, f"the regular expression is not valid ({err}).") from None
+
+
 def _field(token: Token, key: str, value: str, sep: str) -> Predicate:
     key = key.lower()
     if sep == "~":
         if key != "name":
             raise _bad(token, "only names take a regular expression (name~...).")
-        try:
-            regex = re.compile(value, re.IGNORECASE)
-        except re.error as err:
-            raise _bad(token, f"the regular expression is not valid ({err}).") from None
-        return lambda s: regex.search(s.name) is not None
+        regex = compile_name_regex(token, value)
+        return lambda s: regex.search(s.name[:REGEX_SUBJECT]) is not None
     if key not in FIELDS:
         known = ", ".join(f"{f}:" for f in FIELDS)
         raise _bad(token, f"'{key}' is not something to filter on; use {known} or name~.")
@@ -236,11 +314,34 @@ def _field(token: Token, key: str, value: str, sep: str) -> Predicate:
         return lambda s: any(t.lower() == low for t in s.tags)
     if key == "host":
         return lambda s: s.host.lower() == low or low in s.uri.lower()
+    if key == "ip":
+        return _ip(token, low)
     # autostart
     flag = YES.get(low)
     if flag is None:
         raise _bad(token, f"'{value}' is not yes or no.")
     return lambda s: s.autostart == flag
+
+
+def _ip(token: Token, low: str) -> Predicate:
+    """``ip:10.0.`` (an address starts so) or ``ip:192.0.2.0/24`` (an address inside)."""
+    if "/" not in low:
+        return lambda s: any(a.lower().startswith(low) for a in s.addresses)
+    try:
+        network = ipaddress.ip_network(low, strict=False)
+    except ValueError:
+        raise _bad(token, f"'{low}' is not a network; write e.g. ip:192.0.2.0/24.") from None
+
+    def inside(s: Subject) -> bool:
+        for a in s.addresses:
+            try:
+                if ipaddress.ip_address(a) in network:
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    return inside
 
 
 _EXAMPLES = {
@@ -249,6 +350,7 @@ _EXAMPLES = {
     "tag": "tag:db",
     "host": "host:hv2",
     "autostart": "autostart:yes",
+    "ip": "ip:10.0.",
 }
 _FIELD_TERM = re.compile(r"^([A-Za-z]+)([:~])(.*)$", re.DOTALL)
 
@@ -257,7 +359,13 @@ def parse_term(token: Token) -> Predicate:
     """One term as a predicate (QueryError when it makes no sense)."""
     text = token.text
     if not token.quoted and len(text) > 1 and text[0] in "-!":
-        inner = parse_term(Token(text[1:], token.position + 1))
+        # count the negations in a loop (a term of 1,200 of them must not recurse 1,200 deep)
+        count = 0
+        while len(text) - count > 1 and text[count] in "-!":
+            count += 1
+        inner = parse_term(Token(text[count:], token.position + count))
+        if count % 2 == 0:
+            return inner
         return lambda s: not inner(s)
     if not token.quoted:
         m = _NUMERIC_TERM.match(text)

@@ -30,6 +30,7 @@ from vmtui.backend.allocation import (
     form_for,
     plan_changes,
     read_allocation,
+    set_domain_type,
 )
 from vmtui.backend.devices import InvalidInput
 from vmtui.control.services import services
@@ -40,9 +41,9 @@ from vmtui.widgets.status_line import StatusLine
 # (field, label, placeholder)
 FIELDS: tuple[tuple[str, str, str], ...] = (
     ("vcpus", "vCPUs", "a number"),
-    ("max_vcpus", "Max vCPUs", "guest off only"),
+    ("max_vcpus", "Max vCPUs", "running: next boot"),
     ("memory", "Memory", "512M, 2G…"),
-    ("max_memory", "Max memory", "guest off only"),
+    ("max_memory", "Max memory", "running: next boot"),
     ("shares", "CPU shares", "2-262144"),
     ("period", "CPU period µs", "1000-1000000"),
     ("quota", "CPU quota µs", "-1 = none"),
@@ -67,7 +68,10 @@ def side_text(alloc: Allocation | None, field: str) -> str:
         return fmt.DASH
     if field.startswith("pin-"):
         pins = alloc.pins.get(int(field[4:]))
-        return cpu_list_text(pins) if pins else "any"
+        if pins:
+            return cpu_list_text(pins)
+        # a cpuset vmtui could not fully read is shown as written, never as "any"
+        return alloc.pin_text.get(int(field[4:]), "any")
     value = getattr(alloc, ATTRIBUTES.get(field, field))
     if field in ("memory", "max_memory"):
         return fmt.kib(value)
@@ -84,6 +88,18 @@ def host_line(info: AllocationInfo) -> str:
         f"Guest {info.name} is {state}{kind}. Host: {host.count} CPUs "
         f"(online {host.online_text}), {fmt.kib(host.memory_kib)} memory."
     )
+
+
+def hotplug_note(changes: list[Change], running_vcpus: int | None) -> str:
+    """After vCPUs were added to a running guest: the guest may have to bring them online."""
+    if running_vcpus is not None and any(
+        c.kind == "vcpus" and c.live and c.number > running_vcpus for c in changes
+    ):
+        return (
+            " A guest without CPU hotplug rules may need to bring new vCPUs online itself "
+            "(echo 1 > /sys/devices/system/cpu/cpuN/online)."
+        )
+    return ""
 
 
 class AllocationScreen(Screen[None]):
@@ -108,6 +124,7 @@ class AllocationScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("ctrl+s", "apply", "Apply"),
         Binding("ctrl+r", "reload", "Reload", show=False),
+        Binding("T", "domain_type", "KVM / QEMU"),
     ]
 
     def __init__(self, uuid: str, name: str) -> None:
@@ -119,6 +136,7 @@ class AllocationScreen(Screen[None]):
         self.applying = False
         self.host = ""
         self.gone = False  # left (unmounted): late answers are dropped
+        self.header_text = ""
 
     def compose(self) -> ComposeResult:
         yield Static(f"Allocation of {self.guest_name}", id="alloc-title", markup=False)
@@ -137,6 +155,35 @@ class AllocationScreen(Screen[None]):
     def on_mount(self) -> None:
         self.host = services(self).uri_of(self.uuid) or ""  # changes go to this host only
         self.action_reload()
+        # the host's committed vCPUs and memory follow the polls (a change made here too)
+        self.set_interval(max(1.0, services(self).interval), self.refresh_header)
+
+    def refresh_header(self) -> None:
+        """The guest's state and the host's CPUs, memory and what running guests commit,
+        as of the host's last poll."""
+        info = self.info
+        if info is None or self.gone:
+            return
+        link = services(self).hosts.get(self.host)
+        stats = link.snapshot.host if link is not None and link.snapshot is not None else None
+        committed = ""
+        if stats is not None and not stats.committed_vcpus:
+            committed = " No guest runs on this host now."
+        elif stats is not None:
+            committed = (
+                f" Running guests commit {stats.committed_vcpus} "
+                f"vCPU{'' if stats.committed_vcpus == 1 else 's'} and "
+                f"{fmt.kib(stats.committed_mem_kib)} memory."
+            )
+        header = self.query_one("#alloc-host", Static)
+        kind = {
+            "kvm": " Runs under KVM (T: switch).",
+            "qemu": " Runs under QEMU emulation (T: switch).",
+        }
+        text = host_line(info) + kind.get(self._domain_type(), "") + committed
+        if text != self.header_text:
+            self.header_text = text
+            header.update(text)
 
     def _hv(self) -> Hypervisor:
         app = services(self)
@@ -169,15 +216,7 @@ class AllocationScreen(Screen[None]):
         self.info = info
         self.base = form_for(info.shown)  # _set_when switches it to the chosen side
         self.query_one("#alloc-title", Static).update(f"Allocation of {info.name}")
-        link = services(self).hosts.get(self.host)
-        stats = link.snapshot.host if link is not None and link.snapshot is not None else None
-        committed = (
-            f" Running guests commit {stats.committed_vcpus} vCPUs and "
-            f"{fmt.kib(stats.committed_mem_kib)}."
-            if stats is not None
-            else ""
-        )
-        self.query_one("#alloc-host", Static).update(host_line(info) + committed)
+        self.refresh_header()
         form = self.query_one("#alloc-form", VerticalScroll)
         form.remove_children()
         rows = [self._row("", "now", "next boot", None, head=True)]
@@ -188,7 +227,7 @@ class AllocationScreen(Screen[None]):
         form.mount_all(rows)
         notes = []
         if info.running:
-            notes.append("Max vCPUs and max memory change only while the guest is shut off.")
+            notes.append("Max vCPUs and max memory of a running guest change at its next boot.")
         notes.append("Only the fields you edit change; memory sizes take K, M, G.")
         self.query_one("#alloc-note", Static).update(" ".join(notes))
         self._set_when(info)
@@ -210,8 +249,6 @@ class AllocationScreen(Screen[None]):
         else:
             value = cast(str, getattr(self.base, field))
         box = Input(value, placeholder=hint, id=f"f-{field}", compact=True)
-        if field.startswith("max_") and info.running:
-            box.disabled = True
         return Horizontal(
             Label(label, classes="name", markup=False),
             Label(side_text(info.live, field), classes="now", markup=False),
@@ -306,8 +343,15 @@ class AllocationScreen(Screen[None]):
         """One change at a time, in order (a maximum before the value it allows)."""
         if index == len(changes):
             self.applying = False
-            self.notify(f"Changed the allocation of {self.guest_name}.", markup=False, timeout=3)
+            live = self.info.live if self.info is not None else None
+            note = hotplug_note(changes, live.vcpus if live is not None else None)
+            self.notify(
+                f"Changed the allocation of {self.guest_name}.{note}",
+                markup=False,
+                timeout=8 if note else 3,
+            )
             self.action_reload()
+            services(self).request_poll(self.host or None)  # the header's committed figures
             return
         change = changes[index]
 
@@ -330,6 +374,50 @@ class AllocationScreen(Screen[None]):
             command=change.virsh(self.guest_name),
             host=hv.uri,
         )
+
+    def _domain_type(self) -> str:
+        snapshot = services(self).snapshot
+        guest = (
+            next((g for g in snapshot.guests if g.uuid == self.uuid), None) if snapshot else None
+        )
+        return guest.domain_type if guest is not None else ""
+
+    def action_domain_type(self) -> None:
+        """T: switch between KVM and QEMU emulation (TCG) from the next start: the way out
+        when KVM is present but broken and a guest spins with a blank console."""
+        current = self._domain_type()
+        if current not in ("kvm", "qemu"):
+            self.show_error(
+                f"Guest {self.guest_name} runs under '{current or '?'}': only "
+                "KVM and QEMU emulation can be switched here."
+            )
+            return
+        new = "qemu" if current == "kvm" else "kvm"
+        why = (
+            "QEMU emulation (TCG) needs no KVM: slower, but it runs where KVM is missing or "
+            "broken. A host CPU mode becomes QEMU's own CPU model."
+            if new == "qemu"
+            else "KVM runs the guest on the host's CPU, much faster, where /dev/kvm works."
+        )
+        hv = self._hv()
+        uuid, name = self.uuid, self.guest_name
+
+        def switch() -> None:
+            services(self).runner.run(
+                lambda: set_domain_type(hv, uuid, new),
+                done=lambda _said: self.action_reload(),
+                failed=self.show_error,
+                what=f"change the domain type of {name}",
+                success=lambda said: said,
+                command=("edit", name),
+                host=hv.uri,
+            )
+
+        ConfirmScreen(
+            f"Run {name} under {'QEMU emulation' if new == 'qemu' else 'KVM'}?",
+            f"It runs under {current} now. {why} It applies from the guest's next start.",
+            confirm="Switch",
+        ).ask(self.app, switch)
 
     def on_unmount(self) -> None:
         self.gone = True

@@ -7,33 +7,39 @@ guest's own tools (isolation, allocation, snapshots, …) are screens pushed fro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
+from textual.fuzzy import Matcher
 from textual.screen import Screen
 
 from vmtui.backend import GuestInfo, GuestState
 from vmtui.control.messages import GuestActionRequested
 from vmtui.control.services import services
-from vmtui.core.actions import ACTIONS, CATALOGUE
+from vmtui.core.actions import ACTIONS, CATALOGUE, offered
 from vmtui.core.actions import MUTATING as CATALOGUE_MUTATING
-from vmtui.screens import bulk
+from vmtui.screens import bulk, sandbox
 from vmtui.screens.allocation import AllocationScreen
+from vmtui.screens.archive import ExportScreen
+from vmtui.screens.backups import BackupsScreen
 from vmtui.screens.clone import CloneScreen
-from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.confirm import ConfirmScreen, guest_identity
+from vmtui.screens.disks import DisksScreen
 from vmtui.screens.display import DisplayScreen
-from vmtui.screens.hostview import HostView
+from vmtui.screens.hostdevices import HostDevicesScreen
+from vmtui.screens.inside import InsideActions
 from vmtui.screens.isolation import IsolationScreen
+from vmtui.screens.machine import MachineScreen
 from vmtui.screens.migrate import MigrateScreen
 from vmtui.screens.snapshots import SnapshotsScreen
 from vmtui.screens.xmledit import XmlEditScreen
 
 
-class GuestActionScreen(HostView):
+class GuestActionScreen(InsideActions):  # a HostView, with x, w, I from inside.py
     """A screen with a current guest and one key per action on it."""
 
     # 80 columns hold only so much footer: the rest is in ? (help) and ctrl+p (palette).
@@ -81,6 +87,9 @@ class GuestActionScreen(HostView):
     def action_pause(self) -> None:
         self._run("pause")
 
+    def action_managed_save(self) -> None:
+        self._run("managed_save")
+
     def action_resume(self) -> None:
         self._run("resume")
 
@@ -102,6 +111,7 @@ class GuestActionScreen(HostView):
             "not written to its disks (open files, caches, unsaved work) is lost. Its disks "
             "and definition stay.",
             confirm="Force off",
+            identity=guest_identity(guest),
         ).ask(
             self.app,
             lambda: self.post_message(GuestActionRequested("force_off", guest.uuid, guest.name)),
@@ -142,14 +152,28 @@ class GuestActionScreen(HostView):
         guest = self.current_guest()
         return [guest] if guest is not None else []
 
+    def hidden_uuids(self, guests: Sequence[GuestInfo]) -> frozenset[str]:
+        """Which of these guests the screen's filter hides (none here; the dashboard's has one)."""
+        return frozenset()
+
     def action_tags(self) -> None:
-        bulk.ask_tags(self.app, self.targets())
+        targets = self.targets()
+        bulk.ask_tags(self.app, targets, self.hidden_uuids(targets))
 
     def action_allocation(self) -> None:
         self._open(lambda g: AllocationScreen(g.uuid, g.name))
 
     def action_snapshots(self) -> None:
         self._open(lambda g: SnapshotsScreen(g.uuid, g.name))
+
+    def action_disks(self) -> None:
+        self._open(lambda g: DisksScreen(g.uuid, g.name))
+
+    def action_backups(self) -> None:
+        self._open(lambda g: BackupsScreen(g.uuid, g.name))
+
+    def action_machine(self) -> None:
+        self._open(lambda g: MachineScreen(g.uuid, g.name))
 
     def action_clone(self) -> None:
         guest = self.selected_guest()
@@ -165,6 +189,23 @@ class GuestActionScreen(HostView):
 
     def action_edit_xml(self) -> None:
         self._open(lambda g: XmlEditScreen("domain", g.uuid, g.name, g.host))
+
+    def action_host_devices(self) -> None:
+        self._open(lambda g: HostDevicesScreen(g.uuid, g.name))
+
+    def action_export(self) -> None:
+        guest = self.selected_guest()
+        if guest is None:
+            return
+        if guest.is_active:
+            self._say(f"Guest {guest.name} is {guest.state.label}: shut it down to export it.")
+            return
+        self.app.push_screen(ExportScreen(guest.uuid, guest.name))
+
+    def action_sandbox(self) -> None:
+        guest = self.selected_guest()
+        if guest is not None:
+            sandbox.ask(self.app, guest)
 
     def action_migrate(self) -> None:
         guest = self.selected_guest()
@@ -182,21 +223,16 @@ class GuestActionScreen(HostView):
 
 
 def _offered(guest: GuestInfo) -> list[str]:
-    """The catalogue's actions that make sense in the guest's state, in palette order."""
+    """Every catalogue action that makes sense in the guest's state, in catalogue order (the
+    same list the keys use: core/actions.py ``offered``)."""
     state = guest.state
-    names = [] if state.is_active else ["start"]
-    if state in (GuestState.RUNNING, GuestState.BLOCKED):
-        names += ["shutdown", "reboot", "pause"]
-    if state is GuestState.PAUSED:
-        names.append("resume")
-    if state.is_active:
-        names.append("force_off")
-    names.append("autostart")
-    if state.is_active and guest.graphics:
-        names.append("display")
-    if state.is_active:
-        names.append("console")
-    return [*names, "delete", "allocation", "migrate"]
+    return offered(
+        active=state.is_active,
+        running=state in (GuestState.RUNNING, GuestState.BLOCKED),
+        paused=state is GuestState.PAUSED,
+        graphics=bool(guest.graphics),
+        agent=guest.agent_connected,
+    )
 
 
 def _available(guest: GuestInfo) -> list[tuple[str, str, str]]:
@@ -242,4 +278,15 @@ class GuestCommands(Provider):
         for title, help_text, callback in self._commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+                yield Hit(score, plain_highlight(matcher, title), callback, help=help_text)
+
+
+def plain_highlight(matcher: Matcher, title: str) -> Content:
+    """``matcher.highlight`` without reading ``title`` as markup: a guest's name is data
+    (``[@click=app.quit]`` in a name became a clickable action in the palette)."""
+    content = Content(title)
+    _score, offsets = matcher.fuzzy_search.match(matcher.query, title)
+    for offset in offsets:
+        if not title[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content

@@ -8,11 +8,12 @@ answered, a summary lists who succeeded and who failed, and why.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -21,13 +22,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from vmtui.backend import GuestInfo
-from vmtui.backend.bulk import create_snapshot, pin_vcpus, set_vcpus, vcpus_words
+from vmtui.backend.bulk import pin_vcpus, set_vcpus, take_snapshot, vcpus_words
+from vmtui.backend.quiesce import Quiesce
 from vmtui.backend.tags import edit_tags, virsh_words
 from vmtui.control.services import services
 from vmtui.core.actions import ACTIONS, POWER, delete_words
 from vmtui.core.activity import virsh
 from vmtui.core.tagtext import TagEdit, TagError, parse_tag_edit
-from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.confirm import ConfirmScreen, guests_identity
 
 IN_FLIGHT = 4  # guests acted on at the same time
 
@@ -39,7 +41,7 @@ class Job:
     guest: GuestInfo
     call: Callable[[], Any]
     command: Sequence[str] | str  # virsh words (or a whole command line) for the log
-    done: str  # what to say when it worked
+    done: str | Callable[[Any], str]  # what to say when it worked (or made from the result)
 
 
 @dataclass(frozen=True)
@@ -85,13 +87,17 @@ def delete_jobs(app: App[Any], guests: Sequence[GuestInfo]) -> list[Job]:
     ]
 
 
+def snapshot_taken(name: str, taken: tuple[str, Quiesce]) -> str:
+    return f"snapshot {name} taken. {taken[1].sentence}"
+
+
 def snapshot_jobs(app: App[Any], guests: Sequence[GuestInfo], name: str) -> list[Job]:
     return [
         Job(
             g,
-            on_host(app, g.uuid, create_snapshot, name),
+            on_host(app, g.uuid, take_snapshot, name),
             ("snapshot-create-as", g.name, name),
-            f"snapshot {name} taken",
+            partial(snapshot_taken, name),  # quiesced or not (backend/quiesce.py)
         )
         for g in guests
     ]
@@ -105,7 +111,7 @@ def tag_jobs(app: App[Any], guests: Sequence[GuestInfo], edit: TagEdit) -> list[
         except TagError:
             result = g.tags
         words = virsh_words(g.name, result, g.persistent, g.is_active)
-        done = f"tags: {' '.join(result) or '(none)'}"
+        done = f"now tagged {' '.join(result)}" if result else "now has no tags"
         jobs.append(Job(g, on_host(app, g.uuid, edit_tags, edit), words, done))
     return jobs
 
@@ -177,8 +183,9 @@ class BulkRun:
             host=job.guest.host,
         )
 
-    def _succeeded(self, i: int, _result: object) -> None:
-        self._record(i, True, self.jobs[i].done)
+    def _succeeded(self, i: int, result: object) -> None:
+        done = self.jobs[i].done
+        self._record(i, True, done(result) if callable(done) else done)
 
     def _record(self, i: int, ok: bool, message: str) -> None:
         self.outcomes[i] = Outcome(self.jobs[i].guest.name, ok, message)
@@ -202,9 +209,14 @@ class BulkRun:
     def _report(self) -> None:
         services(self.app).record_bulk(self)
         ok, bad = len(self.succeeded), len(self.failed)
-        summary = f"{self.title}: {ok} of {len(self.jobs)} succeeded"
-        if bad:
-            summary += f", {bad} failed ({', '.join(o.name for o in self.failed)})"
+        if len(self.results) == 1:  # one guest: say what happened to it, not "1 of 1"
+            one = self.results[0]
+            said = f"{one.name}, {one.message}" if one.ok else one.message
+            summary = f"{self.title}: {said}".rstrip(".")
+        else:
+            summary = f"{self.title}: {ok} of {len(self.jobs)} guests done"
+            if bad:
+                summary += f", {bad} failed ({', '.join(o.name for o in self.failed)})"
         self.app.notify(summary + ".", markup=False, severity="error" if bad else "information")
         if bad or len(self.jobs) > 1:
             self.app.push_screen(BulkSummaryScreen(self.title, self.results))
@@ -256,28 +268,43 @@ class BulkSummaryScreen(ModalScreen[None]):
 
 
 class PromptScreen(ModalScreen[str | None]):
-    """One line of text (a snapshot name, tags); None when cancelled."""
+    """One line of text (a snapshot name, tags); None when cancelled. ``check`` (text ->
+    a sentence saying what is wrong, or None) keeps the dialog open, the text kept, with the
+    problem under the field."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
-    def __init__(self, title: str, body: str, value: str = "", placeholder: str = "") -> None:
+    def __init__(
+        self,
+        title: str,
+        body: str,
+        value: str = "",
+        placeholder: str = "",
+        check: Callable[[str], str | None] | None = None,
+    ) -> None:
         super().__init__()
         self._title = title
         self._body = body
         self._value = value
         self._placeholder = placeholder
+        self._check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog help"):
             yield Label(self._title, id="title", markup=False)
             yield Static(self._body, id="body", markup=False)
             yield Input(self._value, placeholder=self._placeholder, id="prompt")
+            yield Static("", id="prompt-error", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#prompt", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        problem = self._check(event.value) if self._check else None
+        if problem:
+            self.query_one("#prompt-error", Static).update(Text(problem, style="red"))
+            return
         self.dismiss(event.value)
 
     def action_cancel(self) -> None:
@@ -290,9 +317,9 @@ def names_of(guests: Sequence[GuestInfo], limit: int = 12) -> str:
     return ", ".join(names) + more
 
 
-def ask_tags(app: App[Any], guests: Sequence[GuestInfo]) -> None:
+def ask_tags(app: App[Any], guests: Sequence[GuestInfo], hidden: Collection[str] = ()) -> None:
     """Ask for a tag edit and apply it to these guests (one: plain words replace its tags;
-    several: plain words are added)."""
+    several: plain words are added). The question names those the filter hides."""
     if not guests:
         app.notify("No guest is selected.", severity="warning", timeout=3)
         return
@@ -306,42 +333,97 @@ def ask_tags(app: App[Any], guests: Sequence[GuestInfo]) -> None:
         title = f"Tags of {len(guests)} marked guests"
         body = f"{names_of(guests)}.\n+tag or tag adds it to each, -tag removes it."
         value = ""
+    note = hidden_note(guests, hidden)
+    if note:
+        body = note.lstrip("\n") + "\n" + body
+
+    def read(text: str) -> TagEdit:
+        edit = TagEdit(replace=()) if single and not text.strip() else None
+        return edit or parse_edit(text, single)
+
+    def problem(text: str) -> str | None:  # said in the dialog, the text kept (issue 16)
+        try:
+            read(text)
+        except TagError as err:
+            return err.message
+        return None
 
     def answered(text: str | None) -> None:
         if text is None:
             return
         try:
-            edit = TagEdit(replace=()) if single and not text.strip() else None
-            edit = edit or parse_edit(text, single)
+            edit = read(text)
         except TagError as err:
             app.notify(err.message, markup=False, severity="error", timeout=6)
             return
         if edit.empty:
             app.notify("Nothing to change.", timeout=2)
             return
-        BulkRun(app, f"Tag ({edit.describe()})", tag_jobs(app, guests, edit)).start()
+        title = "Tags" if single else f"Tags {edit.describe()}"
+        BulkRun(app, title, tag_jobs(app, guests, edit)).start()
 
-    app.push_screen(PromptScreen(title, body, value, "+db -old"), answered)
+    app.push_screen(PromptScreen(title, body, value, "+db -old", check=problem), answered)
 
 
 def parse_edit(text: str, single: bool) -> TagEdit:
     return parse_tag_edit(text, replace_when_plain=single)
 
 
-def bulk_action(app: App[Any], action: str, guests: Sequence[GuestInfo]) -> None:
-    """start / shutdown / reboot / pause / resume / force_off (asks) / delete (asks) on all."""
+def hidden_note(guests: Sequence[GuestInfo], hidden: Collection[str]) -> str:
+    """The sentence saying which of these guests the current filter hides ("" if none)."""
+    gone = [g for g in guests if g.uuid in hidden]
+    if not gone:
+        return ""
+    if len(gone) == len(guests):
+        which = "It is" if len(gone) == 1 else "All of them are"
+        return f"\n{which} hidden by the current filter."
+    verb = "is" if len(gone) == 1 else "are"
+    return f"\n{len(gone)} of them {verb} hidden by the current filter: {names_of(gone)}."
+
+
+def confirm_many(
+    app: App[Any],
+    title: str,
+    guests: Sequence[GuestInfo],
+    then: Callable[[], object],
+    *,
+    hidden: Collection[str] = (),
+) -> None:
+    """Run ``then`` at once for one guest the user can see; ask first (the count, every name,
+    which ones the filter hides) when more than one guest, or a hidden one, is affected: a
+    typo such as ``*`` or a negated tag must not act on every guest unasked (issue 14, #7)."""
+    note = hidden_note(guests, hidden)
+    if len(guests) <= 1 and not note:
+        then()
+        return
+    count = f"{len(guests)} guest{'s' if len(guests) != 1 else ''}"
+    ConfirmScreen(
+        f"{title}: {count}?",
+        f"{names_of(guests)}.{note}",
+        confirm=title,
+        identity=guests_identity(guests),
+    ).ask(app, then)
+
+
+def bulk_action(
+    app: App[Any], action: str, guests: Sequence[GuestInfo], hidden: Collection[str] = ()
+) -> None:
+    """start / shutdown / reboot / pause / resume / force_off / delete on all; asks first when
+    more than one guest (or one the filter hides) is affected, force off and delete always.
+    ``hidden``: the uuids of guests the dashboard's filter hides."""
     if not guests:
         app.notify("No guest is selected.", severity="warning", timeout=3)
         return
-    names = names_of(guests)
+    names = names_of(guests) + "." + hidden_note(guests, hidden)
     if action == "force_off":
         running = [g for g in guests if g.state.is_active]
         ConfirmScreen(
             f"Force off {len(guests)} guest(s)?",
-            f"{names}.\nThis cuts each guest's power at once, like pulling the plug: what it "
+            f"{names}\nThis cuts each guest's power at once, like pulling the plug: what it "
             "has not written to its disks is lost. Disks and definitions stay."
             + ("" if running else " (None of them is running.)"),
             confirm="Force off",
+            identity=guests_identity(guests),
         ).ask(app, lambda: BulkRun(app, "Force off", simple_jobs(app, "force_off", guests)).start())
         return
     if action == "delete":
@@ -349,10 +431,12 @@ def bulk_action(app: App[Any], action: str, guests: Sequence[GuestInfo]) -> None
         warn = f" Running ones ({', '.join(active)}) are forced off first." if active else ""
         ConfirmScreen(
             f"Delete {len(guests)} guest(s)?",
-            f"{names}.\nTheir definitions (and snapshot metadata, saved state) go.{warn} "
+            f"{names}\nTheir definitions (and snapshot metadata, saved state) go.{warn} "
             "Every disk stays.",
             confirm="Delete",
+            identity=guests_identity(guests),
         ).ask(app, lambda: BulkRun(app, "Delete", delete_jobs(app, guests)).start())
         return
     title = ACTIONS[action].description
-    BulkRun(app, title, simple_jobs(app, action, guests)).start()
+    run = BulkRun(app, title, simple_jobs(app, action, guests))
+    confirm_many(app, title, guests, run.start, hidden=hidden)

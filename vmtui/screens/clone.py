@@ -52,6 +52,8 @@ class CloneScreen(HostView):
 
     BINDINGS = [
         Binding("escape", "back", "Back / cancel"),
+        # ctrl+s commits, as in the allocation screen and the XML editor (after Review)
+        Binding("ctrl+s", "clone", "Clone"),
     ]
 
     def __init__(self, uuid: str, name: str) -> None:
@@ -60,6 +62,7 @@ class CloneScreen(HostView):
         self.guest_name = name
         self.plan: ClonePlan | None = None
         self.cloning = False
+        self.operation: int | None = None  # registered with services().operations while it runs
         self.cancel_event = threading.Event()
         self.result: CloneEnded | None = None
         self.error = ""
@@ -84,7 +87,7 @@ class CloneScreen(HostView):
             yield Static("", id="clone-error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Review", id="review")
-                yield Button("Clone", variant="primary", id="clone", disabled=True)
+                yield Button("Clone (ctrl+s)", variant="primary", id="clone", disabled=True)
                 yield Button("Back (esc)", id="back")
         yield StatusLine()
         yield Footer()
@@ -152,7 +155,12 @@ class CloneScreen(HostView):
         for line in plan.review():
             text.append("• " + line + "\n")
         total = sum(d.allocation for d in plan.disks)
-        text.append(f"About {fmt.kib(total // 1024)} to copy.", style="dim")
+        copy = (
+            f"About {fmt.kib(total // 1024)} to copy."
+            if total >= 1024
+            else "Its disks hold no data yet: there is almost nothing to copy."
+        )
+        text.append(copy if plan.disks else "It has no disk to copy.", style="dim")
         self.query_one("#clone-review", Static).update(text)
         button = self.query_one("#clone", Button)
         button.disabled = False
@@ -176,12 +184,22 @@ class CloneScreen(HostView):
         self.review()
 
     # ------------------------------------------------------------ clone
+    def action_clone(self) -> None:
+        """ctrl+s: clone once reviewed; before that, review (a plan is needed first)."""
+        if self.plan is None and not self.cloning:
+            self.review()
+            return
+        self.start_clone()
+
     @on(Button.Pressed, "#clone")
     def start_clone(self) -> None:
         plan = self.plan
         if plan is None or self.cloning:
             return
         self.cloning = True
+        self.operation = services(self).operations.begin(
+            f"the clone of {plan.source_name} to {plan.new_name}"
+        )
         self.cancel_event.clear()
         for wid in ("#clone", "#review", "#name", "#pool"):
             self.query_one(wid).disabled = True
@@ -221,6 +239,7 @@ class CloneScreen(HostView):
     def on_clone_ended(self, message: CloneEnded) -> None:
         plan = self.plan
         self.cloning = False
+        services(self).operations.end(self.operation)
         self.result = message
         assert plan is not None
         hv = self._hv()

@@ -24,9 +24,10 @@ from vmtui.control.subjects import subject_of
 from vmtui.core import commandline, query
 from vmtui.core.actions import POWER
 from vmtui.core.commandline import Command, CommandError
-from vmtui.screens import bulk
+from vmtui.screens import bulk, sandbox
 from vmtui.screens.base import GuestActionScreen
 from vmtui.screens.dashboard import DashboardScreen
+from vmtui.screens.exec import run_in_guests
 
 
 class CommandSuggester(Suggester):
@@ -140,6 +141,14 @@ def targets(app: App[Any], command: Command, screen: Screen[object]) -> list[Gue
     return [g for s, g in pairs if s.uuid in chosen]
 
 
+def hidden_of(screen: Screen[object], guests: list[GuestInfo]) -> frozenset[str]:
+    """The uuids among ``guests`` that the dashboard's filter (or host narrowing) hides: a
+    command acts on them too, and its question says so."""
+    if isinstance(screen, GuestActionScreen):
+        return screen.hidden_uuids(guests)
+    return frozenset()
+
+
 def check(app: App[Any], text: str, screen: Screen[object]) -> str | None:
     """Why this line cannot run (a sentence), or None when it can."""
     try:
@@ -148,6 +157,8 @@ def check(app: App[Any], text: str, screen: Screen[object]) -> str | None:
             return None
         if command.mutating and services(app).readonly:
             return "The connection is read-only; restart vmtui without --readonly to change guests."
+        if command.action == "sandbox" and command.names and command.names[0].startswith("/"):
+            return None  # a disk image's path: no guest to find
         if not targets(app, command, screen):
             return "No guest is marked or selected; name one, e.g. :start web1."
     except CommandError as err:
@@ -171,11 +182,15 @@ def execute(app: App[Any], text: str, screen: Screen[object]) -> None:
             if isinstance(screen, DashboardScreen):
                 screen.table.clear_marks()
             return
+        if command.action == "sandbox" and command.names and command.names[0].startswith("/"):
+            sandbox.start(app, command.names[0], command.new_name, network=command.network)
+            return
         guests = targets(app, command, screen)
     except CommandError as err:
         app.notify(err.message, markup=False, severity="error", timeout=6)
         return
     action = command.action
+    hidden = hidden_of(screen, guests)
     if action == "mark":
         if not isinstance(screen, DashboardScreen):
             app.notify("Marks live on the dashboard; go back (esc) first.", timeout=4)
@@ -183,21 +198,35 @@ def execute(app: App[Any], text: str, screen: Screen[object]) -> None:
         for g in guests:
             screen.table.set_marked(g.uuid, True)
         app.notify(f"{len(screen.table.marked)} guest(s) marked.", timeout=2)
-    elif action in POWER or action == "delete":
-        bulk.bulk_action(app, action, guests)
+        return
+    if action == "sandbox":
+        if len(guests) != 1:
+            app.notify("A sandbox is made of one guest; name it: :sandbox web1.", timeout=5)
+        else:
+            sandbox.ask(app, guests[0], command.new_name, network=command.network)
+        return
+    if action in POWER or action == "delete":
+        bulk.bulk_action(app, action, guests, hidden)
+        return
+    if action == "exec":  # through each guest's agent, output per guest (screens/exec.py)
+        run_in_guests(app, command.shell, guests, hidden)
+        return
     elif action == "snapshot":
         title = f"Snapshot {command.snapshot}"
-        bulk.BulkRun(app, title, bulk.snapshot_jobs(app, guests, command.snapshot)).start()
+        jobs = bulk.snapshot_jobs(app, guests, command.snapshot)
     elif action == "tag":
         title = f"Tag ({command.edit.describe()})"
-        bulk.BulkRun(app, title, bulk.tag_jobs(app, guests, command.edit)).start()
+        jobs = bulk.tag_jobs(app, guests, command.edit)
     elif action == "vcpus":
         title = f"Set {command.count} vCPUs"
-        bulk.BulkRun(app, title, bulk.vcpus_jobs(app, guests, command.count)).start()
+        jobs = bulk.vcpus_jobs(app, guests, command.count)
     elif action == "pin":
         title = f"Pin vCPUs to {command.cpulist}"
         jobs = bulk.pin_jobs(app, guests, command.cpus, command.cpulist)
-        bulk.BulkRun(app, title, jobs).start()
+    else:
+        return
+    # more than one guest (or one the filter hides): ask first, naming them (issue 14, #7)
+    bulk.confirm_many(app, title, guests, bulk.BulkRun(app, title, jobs).start, hidden=hidden)
 
 
 def open_command_line(app: App[Any]) -> None:

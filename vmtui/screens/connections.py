@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
@@ -163,7 +164,9 @@ class ConnectionsScreen(HostView):
             keep = current.key if current else None
             table.clear()
             for key, name, state, uri in shown:
-                table.add_row(name, state, uri, key=key)
+                # a str cell is Rich markup to DataTable: a name holding '[/' crashed the
+                # screen and an IPv6 host ('[fe80::1]') vanished as a tag. Text is plain.
+                table.add_row(Text(name), Text(state), Text(uri), key=key)
             self.rows = rows
             self._shown = shown
             if keep is not None:
@@ -317,6 +320,13 @@ def parse_params(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _unbracket(host: str) -> str:
+    """``[fe80::1]`` -> ``fe80::1``: an IPv6 address as written in a URI is still the host."""
+    if host.startswith("[") and host.endswith("]") and ":" in host:
+        return host[1:-1]
+    return host
+
+
 def format_params(params: Sequence[tuple[str, str]]) -> str:
     return "&".join(f"{k}={v}" for k, v in params)
 
@@ -433,7 +443,7 @@ class ConnectionForm(ModalScreen[tuple[str, ConnectionSpec] | None]):
             driver=self._choice("driver", "qemu"),
             transport=self._choice("transport", "ssh"),
             user=self._text("user"),
-            host=self._text("host"),
+            host=_unbracket(self._text("host")),
             port=int(port) if port.isdigit() else None,
             path=self._text("path"),
             keyfile=keyfile,

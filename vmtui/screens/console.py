@@ -33,6 +33,18 @@ class ConsoleScreen(HostView):
         self.query_one(TerminalView).focus()
         self.update_bar()
 
+    def on_screen_resume(self) -> None:
+        """Shown: its output comes to the UI thread again (once per frame); catch up now."""
+        self.console.shown(True)
+        for view in self.query(TerminalView):
+            view.refresh_screen()
+
+    def on_screen_suspend(self) -> None:
+        self.console.shown(False)  # hidden: the session parses without telling anyone
+
+    def on_unmount(self) -> None:
+        self.console.shown(False)
+
     @property
     def terminal(self) -> TerminalView:
         return self.query_one(TerminalView)

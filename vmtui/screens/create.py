@@ -19,14 +19,25 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, ContentSwitcher, Footer, Input, Label, Select, Static
 
-from vmtui.backend.create import CreateResult, HostChoices, create_guest, host_choices
+from vmtui.backend.create import (
+    CreateResult,
+    HostChoices,
+    create_default_pool,
+    create_guest,
+    default_pool_path,
+    host_choices,
+    install_file_problem,
+)
 from vmtui.backend.devices import (
     NIC_KINDS,
     NIC_MODELS,
     InvalidInput,
+    MissingFolder,
     NicSpec,
     RiskyPath,
     SharedFolderSpec,
+    check_share_host,
+    make_share_folder,
 )
 from vmtui.backend.spec import (
     INSTALL_KINDS,
@@ -54,6 +65,15 @@ STEPS = (
     ("graphics", "Graphics"),
     ("review", "Review"),
 )
+
+
+# The install step's field for each InstallSpec file field (install_file_problem).
+INSTALL_FIELDS = {"media_path": "iso-path", "kernel": "kernel", "initrd": "initrd"}
+
+
+class _Step(VerticalScroll, can_focus=False):
+    """One step's fields: Tab goes from field to field, never to the step itself (a stop
+    with nothing highlighted); it scrolls to the focused field."""
 
 
 def _row(label: str, widget: Widget, row_id: str | None = None) -> Horizontal:
@@ -88,6 +108,9 @@ class CreateScreen(Screen[None]):
         self.risky_ok: set[str] = set()  # resolved share paths the user agreed to
         self.spec: GuestSpec | None = None  # the checked spec shown on the review step
         self.creating = False
+        self.checking = False  # the install step's files are being checked
+        self._typed_for = ""  # the host whose defaults the fields were set from
+        self._typed: dict[str, str] = {}  # each text field's value when the wizard opened
         self.result: CreateResult | None = None
         self.error_text = ""  # the sentence shown in the wizard's error line
 
@@ -95,11 +118,13 @@ class CreateScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Label("", id="create-title", markup=False)
         with ContentSwitcher(initial="basics", id="steps"):
-            with VerticalScroll(id="basics"):
+            with _Step(id="basics"):
                 hosts = list(services(self).hosts)
                 if len(hosts) > 1:
                     yield _row("Host", _select([(h, h) for h in hosts], self.uri, "host"))
-                yield _row("Name", Input(placeholder="required, unique on the host", id="name"))
+                yield _row(
+                    "Name", Input(placeholder="letters, digits, _ . + - (up to 64)", id="name")
+                )
                 yield _row("Title", Input(placeholder="optional, one line", id="title"))
                 yield _row("Description", Input(placeholder="optional", id="description"))
                 yield _row("Memory", Input("1024", placeholder="MiB, or 2G", id="memory"))
@@ -118,7 +143,7 @@ class CreateScreen(Screen[None]):
                 firmwares = [("BIOS", "bios"), ("UEFI (OVMF)", "uefi")]
                 yield _row("Firmware", _select(firmwares, "bios", "firmware"))
                 yield Static("", id="host-facts", classes="dim", markup=False)
-            with VerticalScroll(id="install"):
+            with _Step(id="install"):
                 kinds = [(INSTALL_LABELS[k], k) for k in INSTALL_KINDS]
                 yield _row("Source", _select(kinds, "iso", "install-kind"))
                 with Vertical(id="install-iso", classes="group"):
@@ -138,7 +163,7 @@ class CreateScreen(Screen[None]):
                     yield _row("SSH key", Input(placeholder="ssh-ed25519 AAAA…", id="ci-key"))
                     yield _row("User-data", Input(placeholder="optional file", id="ci-file"))
                 yield Static("", id="install-hint", classes="dim", markup=False)
-            with VerticalScroll(id="disks"):
+            with _Step(id="disks"):
                 disk_kinds = [
                     ("new volume", "new"),
                     ("existing volume", "volume"),
@@ -157,8 +182,10 @@ class CreateScreen(Screen[None]):
                 with Horizontal(classes="list-buttons"):
                     yield Button("Add disk", id="add-disk")
                     yield Button("Remove last", id="remove-disk")
+                    # shown only on a host without a running pool (a fresh install)
+                    yield Button("Make pool 'default'", id="make-pool")
                 yield Static("No disks.", id="disk-list", markup=False)
-            with VerticalScroll(id="network"):
+            with _Step(id="network"):
                 yield _row("Kind", _select([(k, k) for k in NIC_KINDS], "network", "nic-kind"))
                 yield _row("Source", Input(placeholder="network / bridge / device", id="nic-src"))
                 yield _row("Model", _select([(m, m) for m in NIC_MODELS], "virtio", "nic-model"))
@@ -166,7 +193,7 @@ class CreateScreen(Screen[None]):
                     yield Button("Add NIC", id="add-nic")
                     yield Button("Remove last", id="remove-nic")
                 yield Static("No network card.", id="nic-list", markup=False)
-            with VerticalScroll(id="shares"):
+            with _Step(id="shares"):
                 yield _row("Host folder", Input(placeholder="/srv/share", id="share-src"))
                 yield _row("Mount tag", Input("share", id="share-tag"))
                 drivers = [("9p", "9p"), ("virtiofs", "virtiofs")]
@@ -176,7 +203,7 @@ class CreateScreen(Screen[None]):
                     yield Button("Add folder", id="add-share")
                     yield Button("Remove last", id="remove-share")
                 yield Static("No shared folder.", id="share-list", markup=False)
-            with VerticalScroll(id="graphics"):
+            with _Step(id="graphics"):
                 kinds_g = [
                     ("none (serial console only)", "none"),
                     ("VNC", "vnc"),
@@ -188,17 +215,20 @@ class CreateScreen(Screen[None]):
                 yield Static(
                     "Every guest gets a serial console (c on the dashboard).", classes="dim"
                 )
-            with VerticalScroll(id="review"):
-                yield Label("Domain XML", classes="heading")
-                yield Static("", id="review-xml", markup=False)
-                yield Label("Equivalent commands", classes="heading")
-                yield Static("", id="review-command", markup=False)
+            with Vertical(id="review"):
+                # The Create button stays under the scroll, on screen whatever the error says.
+                with VerticalScroll(id="review-body"):
+                    yield Label("Domain XML", classes="heading")
+                    yield Static("", id="review-xml", markup=False)
+                    yield Label("Equivalent commands", classes="heading")
+                    yield Static("", id="review-command", markup=False)
                 yield Button("Create (ctrl+n)", variant="success", id="create")
         yield Static("", id="create-progress", markup=False)
         yield ProblemLine(id="create-error")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self._typed = {box.id or "": box.value for box in self.query(Input)}  # the defaults
         self._show_step()
         self._load_choices()
         self.query_one("#name", Input).focus()
@@ -220,7 +250,9 @@ class CreateScreen(Screen[None]):
             return
         self.choices = choices
         self._say_progress("")
-        self.query_one("#domain-type", Select).value = choices.default_domain_type
+        if self._typed_for != choices.uri:  # a re-read (after making a pool) keeps the choice
+            self._typed_for = choices.uri
+            self.query_one("#domain-type", Select).value = choices.default_domain_type
         pools = [(p.name if p.active else f"{p.name} (stopped)", p.name) for p in choices.pools]
         first = next((p.name for p in choices.pools if p.active), "")
         for wid, blank in (("#iso-pool", "(a path)"), ("#seed-pool", ""), ("#disk-pool", "")):
@@ -229,13 +261,26 @@ class CreateScreen(Screen[None]):
             select.set_options(opts or [("(no pool)", "")])
             select.value = "" if blank or not opts else first
         kvm = "usable" if choices.kvm else "not usable (qemu/TCG is the default)"
+        why = f" ({choices.kvm_reason})" if choices.kvm_reason else ""
         uefi = ", ".join(choices.uefi_loaders) or "none found"
         nets = ", ".join(choices.networks) or "none"
         self.query_one("#host-facts", Static).update(
-            f"KVM on this host: {kvm}. UEFI firmware: {uefi}. Networks: {nets}."
+            f"KVM on this host: {kvm}{why}. UEFI firmware: {uefi}. Networks: {nets}."
         )
+        if choices.default_max_vcpus:
+            self.query_one(
+                "#max-vcpus", Input
+            ).placeholder = f"{choices.default_max_vcpus} (host CPUs): add vCPUs while it runs"
         self._show_pool_volumes("iso")
         self._show_pool_volumes("disk")
+        no_pool = not any(p.active for p in choices.pools)
+        self.query_one("#make-pool", Button).display = no_pool
+        if no_pool:
+            self.query_one("#disk-pool-volumes", Static).update(
+                "This host has no running storage pool yet: “Make pool 'default'” makes the "
+                f"usual one ({default_pool_path(choices.uri)}). Or choose kind “host path”: "
+                "a file that does not exist is made with the size and format given."
+            )
 
     # ------------------------------------------------------------------ steps
     def _show_step(self) -> None:
@@ -247,7 +292,7 @@ class CreateScreen(Screen[None]):
         self._update_install_groups()
 
     def action_next(self) -> None:
-        if self.creating:
+        if self.creating or self.checking:
             return
         self._error("")
         if STEPS[self.step][0] == "review":
@@ -258,6 +303,40 @@ class CreateScreen(Screen[None]):
         except InvalidInput as err:
             self._error(err.message)
             return
+        if STEPS[self.step][0] == "install":
+            self._check_install_files()
+            return
+        self._go_on()
+
+    def _check_install_files(self) -> None:
+        """The kernel, initrd or ISO must exist (on a local host): said here, at the install
+        step, next to its field, not at Create."""
+        install, uri, step = self._install(), self.uri, self.step
+        self.checking = True
+
+        def checked(problem: tuple[str, str] | None) -> None:
+            self.checking = False
+            if self.step != step or not self.is_attached:
+                return
+            if problem is None:
+                self._go_on()
+                return
+            field, sentence = problem
+            self._error(sentence)
+            self.query_one(f"#{INSTALL_FIELDS.get(field, field)}", Input).focus()
+
+        def failed(sentence: str) -> None:
+            self.checking = False
+            self._error(sentence)
+
+        services(self).runner.run(
+            lambda: install_file_problem(services(self).hypervisor_for_uri(uri), install),
+            done=checked,
+            failed=failed,
+            what="check the install files",
+        )
+
+    def _go_on(self) -> None:
         if STEPS[self.step + 1][0] == "review":
             self._prepare_review()
             return
@@ -273,11 +352,23 @@ class CreateScreen(Screen[None]):
         self._show_step()
         self._focus_first()
 
+    def unsaved_work(self) -> str | None:
+        """What quitting would lose (control/work.py): the wizard part-way, or the create."""
+        if self.creating and self.spec is not None:
+            return f"the creation of guest {self.spec.name}, still running"
+        typed = any(box.value != self._typed.get(box.id or "", "") for box in self.query(Input))
+        if self.step or typed or self.disks or self.nics or self.shares:
+            return (
+                f"the new-guest wizard, at step {self.step + 1} of {len(STEPS)} "
+                "(nothing created yet)"
+            )
+        return None
+
     def action_cancel(self) -> None:
         if self.creating:
             self.notify("The guest is being created; wait for it to finish.", timeout=3)
             return
-        if not (self._value("name") or self.disks or self.nics or self.shares):
+        if not self.unsaved_work():
             self.dismiss(None)
             return
 
@@ -335,6 +426,9 @@ class CreateScreen(Screen[None]):
             max_vcpus = int(self._value("max-vcpus").strip() or "0")
         except ValueError:
             raise InvalidInput("The vCPU counts must be whole numbers.") from None
+        if not max_vcpus and self.choices is not None and vcpus > 0:
+            # room to add vCPUs while it runs: the host's CPUs (capped), at least its vCPUs
+            max_vcpus = max(vcpus, self.choices.default_max_vcpus)
         mode = self._choice("cpu-mode")
         spec = GuestSpec(
             name=self._value("name"),
@@ -443,6 +537,7 @@ class CreateScreen(Screen[None]):
             "add-share": self._add_share,
             "remove-share": lambda: self._remove(self.shares),
             "create": self._create,
+            "make-pool": self._make_pool,
         }.get(event.button.id or "")
         if handler is not None:
             try:
@@ -455,9 +550,44 @@ class CreateScreen(Screen[None]):
         if items:
             items.pop()
 
+    def _make_pool(self) -> None:
+        """A fresh host has no storage pool: make the usual one (as virt-manager does)."""
+        uri = self.uri
+        path = default_pool_path(uri)
+
+        def make() -> None:
+            self._say_progress("Making the storage pool 'default'…")
+            services(self).runner.run(
+                lambda: create_default_pool(services(self).hypervisor_for_uri(uri)),
+                done=lambda _said: self._load_choices(),
+                failed=self._create_failed_quietly,
+                what="make the storage pool 'default'",
+                success=lambda said: said,
+                command=("pool-define-as", "default", "dir", "--target", path),
+                host=uri,
+            )
+
+        ConfirmScreen(
+            "Make the storage pool 'default'?",
+            f"This host has no running storage pool, so new disks cannot be made. Make the "
+            f"usual one: a folder pool called 'default' at {path}, started now and with the "
+            "host (as virt-manager does on first use).",
+            confirm="Make it",
+        ).ask(self.app, make)
+
+    def _create_failed_quietly(self, error: str) -> None:
+        self._say_progress("")
+        self._error(error)
+
     def _add_disk(self) -> None:
         kind = self._choice("disk-kind")
-        size = parse_mib(self._value("disk-size"), "Disk size", "g") / 1024 if kind == "new" else 0
+        if kind != "path" and not self._choice("disk-pool"):
+            raise InvalidInput(
+                "This host has no running storage pool: make one with the button "
+                "“Make pool 'default'”, or choose kind “host path”."
+            )
+        sized = kind in ("new", "path")
+        size = parse_mib(self._value("disk-size"), "Disk size", "g") / 1024 if sized else 0
         disk = DiskSpec(
             kind=kind,
             pool=self._choice("disk-pool") if kind != "path" else "",
@@ -478,6 +608,7 @@ class CreateScreen(Screen[None]):
         self.nics.append(nic)
 
     def _add_share(self, allow_risky: bool = False) -> None:
+        check_share_host(self.uri)  # as the isolation view: never the local disk for a remote
         share = SharedFolderSpec(
             source=self._value("share-src"),
             tag=self._value("share-tag").strip(),
@@ -486,6 +617,9 @@ class CreateScreen(Screen[None]):
         )
         try:
             checked = share.validate(allow_risky=allow_risky)
+        except MissingFolder as missing:
+            self._offer_share_folder(missing, allow_risky)
+            raise
         except RiskyPath as risk:
             risky = str(risk.path)
 
@@ -502,13 +636,34 @@ class CreateScreen(Screen[None]):
             return
         self.shares.append(checked)
 
+    def _offer_share_folder(self, missing: MissingFolder, allow_risky: bool) -> None:
+        """The folder to share does not exist: offer to make it, then add the share."""
+        path = missing.path
+
+        def make() -> None:
+            try:
+                make_share_folder(path)
+                self._add_share(allow_risky=allow_risky)
+                self._error("")
+            except InvalidInput as err:
+                self._error(err.message)
+            self._show_lists()
+
+        ConfirmScreen(
+            f"Create {path}?",
+            f"The host directory {path} does not exist. Create it (and any missing folder "
+            "above it) on this machine, then share it?",
+            confirm="Create",
+        ).ask(self.app, make)
+
     def _show_lists(self) -> None:
         def describe_disk(d: DiskSpec) -> str:
             if d.kind == "new":
                 return f"new {d.fmt} volume, {d.size_gib:g} GiB in pool {d.pool}, {d.bus}"
             if d.kind == "volume":
                 return f"volume {d.volume} in pool {d.pool}, {d.bus}"
-            return f"{d.path}, {d.bus}"
+            how = f"{d.fmt}, made with {d.size_gib:g} GiB if missing" if d.fmt else "as it is"
+            return f"{d.path} ({how}), {d.bus}"
 
         lines = [f"{i + 1}. {describe_disk(d)}" for i, d in enumerate(self.disks)]
         self.query_one("#disk-list", Static).update("\n".join(lines) or "No disks.")

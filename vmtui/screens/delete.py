@@ -10,6 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, Static
 
 from vmtui.backend import DeletePlan
+from vmtui.core.safetext import safe_text
+from vmtui.screens.confirm import guest_identity
 
 
 def describe(plan: DeletePlan) -> str:
@@ -24,9 +26,13 @@ def describe(plan: DeletePlan) -> str:
         extras.append("its saved memory state")
     if plan.snapshots:
         extras.append(f"the metadata of its {plan.snapshots} snapshot(s)")
+    if plan.nvram and not plan.nvram_kept:
+        extras.append(f"its NVRAM file {plan.nvram} (its UEFI variables)")
     if extras:
         parts.append(" and ".join(extras) + " go too")
     text = ", ".join(parts) + "."
+    if plan.nvram and plan.nvram_kept:
+        text += f" Its NVRAM file {plan.nvram} stays: {plan.nvram_kept}."
     if plan.disks:
         text += " Its disks stay unless you tick them; a ticked disk is deleted for good."
     else:
@@ -37,7 +43,10 @@ def describe(plan: DeletePlan) -> str:
 class DeleteScreen(ModalScreen[list[str] | None]):
     """Dismisses with the disk paths to remove (possibly none), or None when cancelled."""
 
-    BINDINGS = [Binding("escape,n", "cancel", "Cancel", show=False)]
+    BINDINGS = [
+        Binding("escape,n", "cancel", "Cancel", show=False),
+        Binding("y", "delete", "Delete", show=False),  # as bulk delete and every question
+    ]
 
     def __init__(self, plan: DeletePlan) -> None:
         super().__init__()
@@ -46,18 +55,23 @@ class DeleteScreen(ModalScreen[list[str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label(f"Delete guest {self.plan.guest.name}?", id="title", markup=False)
-            yield Static(describe(self.plan), id="body", markup=False)
+            yield Static(guest_identity(self.plan.guest), id="identity", markup=False)
+            # paths stay raw in the plan (they are what is removed); shown, they are escaped
+            yield Static(safe_text(describe(self.plan), multiline=True), id="body", markup=False)
             for i, disk in enumerate(self.plan.disks):
                 label = f"{disk.target}: {disk.path}"
-                if disk.used_by:
-                    label += f" (also used by {', '.join(disk.used_by)}: kept)"
+                if not disk.removable:
+                    label += f" (kept: {disk.why_kept})"
                 # Content(...) is plain text: a path is never read as markup.
                 yield Checkbox(
-                    Content(label), value=False, id=f"disk-{i}", disabled=not disk.removable
+                    Content(safe_text(label)),
+                    value=False,
+                    id=f"disk-{i}",
+                    disabled=not disk.removable,
                 )
             with Horizontal(classes="buttons"):
-                yield Button("Delete", variant="error", id="yes")
-                yield Button("Cancel (esc)", id="no")
+                yield Button("Delete (y)", variant="error", id="yes")
+                yield Button("Cancel (n)", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -75,3 +89,6 @@ class DeleteScreen(ModalScreen[list[str] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def action_delete(self) -> None:
+        self.dismiss(self.chosen_disks())

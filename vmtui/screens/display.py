@@ -84,8 +84,11 @@ class SpecialKeysScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def viewer_command(uri: str, name: str) -> tuple[list[str] | None, str]:
-    """The external viewer to run, or why none can run here (a sentence)."""
+def viewer_command(uri: str, uuid: str) -> tuple[list[str] | None, str]:
+    """The external viewer to run, or why none can run here (a sentence).
+
+    The guest goes by its UUID after ``--``: a name starting with ``-`` was read as an option,
+    and a numeric name as another guest's ID (issue 14 #12)."""
     viewer = shutil.which("virt-viewer")
     if viewer is None:
         return None, (
@@ -97,7 +100,7 @@ def viewer_command(uri: str, name: str) -> tuple[list[str] | None, str]:
             "virt-viewer needs a graphical session and this terminal has none "
             "(DISPLAY is not set); the in-terminal view is what works over plain SSH."
         )
-    return [viewer, "--connect", uri, name], ""
+    return [viewer, "--connect", uri, "--", uuid], ""
 
 
 class DisplayScreen(HostView):
@@ -289,7 +292,7 @@ class DisplayScreen(HostView):
             self.send(ctrl_alt_f(int(choice[1:])), f"Ctrl+Alt+F{choice[1:]}")
         elif choice == "viewer":
             uri = services(self).hypervisor_for(self.uuid).uri
-            cmd, why = viewer_command(uri, self.guest_name)
+            cmd, why = viewer_command(uri, self.uuid)
             if cmd is None:
                 self.notify(why, severity="warning", markup=False, timeout=8)
                 return

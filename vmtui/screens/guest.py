@@ -7,13 +7,16 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Footer, Label, Sparkline, Static, TabbedContent, TabPane
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from vmtui.backend import GuestHistory, GuestInfo, GuestStats, Series, Snapshot
 from vmtui.control.services import services
 from vmtui.core import format as fmt
+from vmtui.core.safetext import safe_text
 from vmtui.screens.base import GuestActionScreen
+from vmtui.screens.inside import AgentInfoLoader, addresses_part, agent_line
+from vmtui.widgets.chart import Chart
 from vmtui.widgets.guest_table import STATE_STYLES
 from vmtui.widgets.status_line import StatusLine
 
@@ -25,7 +28,7 @@ def _kv_table() -> Table:
     return table
 
 
-def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
+def overview(guest: GuestInfo, stats: GuestStats | None, inside: object = None) -> Group:
     """The overview's content. Every libvirt string goes in as Text: never parsed as markup."""
     hw = _kv_table()
     state = Text(guest.state.label, style=STATE_STYLES.get(guest.state, ""))
@@ -50,7 +53,7 @@ def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
     machine = " ".join(x for x in (guest.domain_type, guest.arch, guest.machine) if x)
     hw.add_row("Machine", Text(machine or fmt.DASH))
     if guest.kernel:
-        hw.add_row("Kernel", Text(guest.kernel))
+        hw.add_row("Kernel", Text(safe_text(guest.kernel)))
     flags = [
         "autostart" if guest.autostart else "no autostart",
         "persistent" if guest.persistent else "transient",
@@ -60,6 +63,7 @@ def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
     if guest.has_snapshots:
         flags.append("has snapshots")
     hw.add_row("Flags", ", ".join(flags))
+    hw.add_row("Guest agent", agent_line(guest))  # inside.py: the agent lifecycle state
     if guest.is_active:  # figures not measured yet (or not reported) show as dashes
         hw.add_row(
             "Now",
@@ -69,18 +73,21 @@ def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
 
     disks = Table("Disk", "Bus", "Format", "Source", box=None, padding=(0, 1), expand=False)
     for d in guest.disks:
-        src = Text(d.source or "(empty)")
+        # paths stay raw in the model (they are what a delete removes): escaped when shown
+        src = Text(safe_text(d.source) or "(empty)")
         if d.readonly:
             src.append(" ro", style="yellow")
+        for back in d.chain:  # the backing chain (b: the disks screen reads it when off)
+            src.append(f" ← {safe_text(back)}", style="dim")
         disks.add_row(Text(f"{d.target} {d.device}"), Text(d.bus), Text(d.format or "?"), src)
     nics = Table("NIC", "Type", "Source", "Model", box=None, padding=(0, 1))
     for n in guest.nics:
-        nics.add_row(Text(n.mac), Text(n.kind), Text(n.source), Text(n.model))
+        nics.add_row(Text(n.mac), Text(n.kind), Text(safe_text(n.source)), Text(n.model))
     shares = Table("Shared folder", "Tag", "Driver", "Access", box=None, padding=(0, 1))
     for f in guest.shared_folders:
         shares.add_row(
-            Text(f.source),
-            Text(f.tag),
+            Text(safe_text(f.source)),
+            Text(safe_text(f.tag)),
             Text(f.driver),
             Text(
                 "read-only" if f.readonly else "read-write",
@@ -91,6 +98,9 @@ def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
     parts.append(disks if guest.disks else Text("No disks.", style="dim"))
     parts.append(Text(""))
     parts.append(nics if guest.nics else Text("No network interfaces.", style="dim"))
+    parts += [Text(""), addresses_part(guest)]  # every address per NIC, and its source
+    if inside is not None:  # the guest agent's report (inside.AgentInfoLoader)
+        parts += [Text(""), inside]
     parts.append(Text(""))
     parts.append(shares if guest.shared_folders else Text("No shared folders.", style="dim"))
     if guest.graphics:
@@ -107,48 +117,17 @@ def overview(guest: GuestInfo, stats: GuestStats | None) -> Group:
     return Group(*parts)  # type: ignore[arg-type]
 
 
-def _values(series: Series) -> list[float]:
-    return [v if v is not None else 0.0 for v in series.values]
+# Chart windows the guest screen offers (z cycles): the backend keeps ten minutes for every
+# guest, the app an hour for the guest being watched (control/longhistory.py).
+WINDOWS = (600.0, 1800.0, 3600.0)
 
 
-def _latest(series: Series) -> float | None:
-    return next((v for v in reversed(series.values) if v is not None), None)
+class Graph(Chart):
+    """One figure's history as a chart: time axis, unit, current value (widgets/chart.py)."""
 
-
-class Graph(Vertical):
-    """A labelled sparkline of one figure's history, with its latest and peak values."""
-
-    DEFAULT_CSS = """
-    Graph { height: auto; margin: 0 0 1 0; }
-    Graph > Sparkline { height: 3; }
-    """
-
-    def __init__(self, title: str, kind: str, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.title = title
-        self.kind = kind  # "percent", "kib" or "rate"
-
-    def compose(self) -> ComposeResult:
-        yield Label(self.title, classes="graph-title", markup=False)
-        yield Sparkline([], summary_function=max)
-
-    def _show(self, value: float | None) -> str:
-        if self.kind == "percent":
-            return f"{fmt.percent(value)}%"
-        if self.kind == "kib":
-            return fmt.kib(value)
-        return f"{fmt.rate(value)}/s"
-
-    def update_series(self, series: Series, window_seconds: float) -> None:
-        values = _values(series)
-        known = [v for v in series.values if v is not None]
-        peak = max(known) if known else None
-        label = (
-            f"{self.title}: {self._show(_latest(series))} now, peak "
-            f"{self._show(peak)} over {fmt.duration(window_seconds)}"
-        )
-        self.query_one(Label).update(label)
-        self.query_one(Sparkline).data = values or [0.0]
+    def update_series(self, series: Series, interval: float, window: float) -> None:
+        count = max(2, int(window / max(interval, 0.001)) + 1)
+        self.show(series.values[-count:], interval)
 
 
 class GuestScreen(GuestActionScreen):
@@ -156,6 +135,7 @@ class GuestScreen(GuestActionScreen):
         Binding("escape,backspace", "back", "Back"),
         Binding("o", "tab('overview')", "Overview", show=False),
         Binding("g", "tab('graphs')", "Graphs", show=False),
+        Binding("z", "window", "Window"),  # 10 min → 30 min → 1 h (issue 16: in the footer)
     ]
 
     def __init__(self, uuid: str) -> None:
@@ -163,6 +143,8 @@ class GuestScreen(GuestActionScreen):
         self.uuid = uuid
         self._guest: GuestInfo | None = None
         self._shown_overview: object = None
+        self._inside = AgentInfoLoader(self, uuid, self._agent_answered)  # OS, users, fs …
+        self.window = WINDOWS[0]  # seconds the charts show (z)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="guest-title", markup=False)
@@ -177,7 +159,9 @@ class GuestScreen(GuestActionScreen):
                 yield Graph("Net receive", "rate", id="g-net_rx")
                 yield Graph("Net send", "rate", id="g-net_tx")
         yield StatusLine(id="status")
-        yield Footer(compact=True)
+        # 80 columns hold z (the charts' window) and ? (every key, ^p among them) only without
+        # Textual's "^p palette" at the end, as on the dashboard
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         services(self).watch_guest(self.uuid, True)
@@ -205,23 +189,46 @@ class GuestScreen(GuestActionScreen):
             self.dismiss()
             return
         self._guest = guest
+        self._inside.update(guest)  # asks the agent when it (re)connects
         stats = snapshot.stats.get(self.uuid)
         title = f"{guest.name} — {guest.state.label}"
         if guest.title:
             title += f" — {guest.title}"
         self.query_one("#guest-title", Static).update(title)
-        key = (guest, stats.cpu_percent if stats else None)
+        key = (guest, stats.cpu_percent if stats else None, self._inside.version)
         if key != self._shown_overview:
             self._shown_overview = key
-            self.query_one("#overview-body", Static).update(overview(guest, stats))
+            body = overview(guest, stats, self._inside.part())
+            self.query_one("#overview-body", Static).update(body)
         history = services(self).histories.get(self.uuid)
         if history is not None:
             self._show_graphs(history)
 
+    def _agent_answered(self) -> None:
+        if self.is_mounted:
+            self.show_snapshot(services(self).snapshot)
+
     def _show_graphs(self, history: GuestHistory) -> None:
-        window = history.interval * max(1, len(history.cpu.values) - 1)
+        # the hour kept for the watched guest, when it reaches further than the ten minutes
+        longer = services(self).long_history(self.uuid)
+        if longer is not None and len(longer.cpu.values) > len(history.cpu.values):
+            history = longer
         for name in ("cpu", "memory", "disk_read", "disk_write", "net_rx", "net_tx"):
-            self.query_one(f"#g-{name}", Graph).update_series(getattr(history, name), window)
+            graph = self.query_one(f"#g-{name}", Graph)
+            graph.update_series(getattr(history, name), history.interval, self.window)
+
+    def action_window(self) -> None:
+        """z: the charts' window, 10 minutes → 30 minutes → 1 hour (kept while watched)."""
+        self.window = WINDOWS[(WINDOWS.index(self.window) + 1) % len(WINDOWS)]
+        self.notify(
+            f"Charts show the last {fmt.duration(self.window)} (as far as kept since the "
+            "guest screen opened).",
+            markup=False,
+            timeout=3,
+        )
+        history = services(self).histories.get(self.uuid)
+        if history is not None:
+            self._show_graphs(history)
 
     def action_back(self) -> None:
         self.dismiss()

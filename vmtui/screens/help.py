@@ -17,7 +17,8 @@ _TEXTUAL_DEFAULTS = {
 EXTRA_KEYS = (
     ("enter", "Open the selected guest (or choose the selected item)"),
     ("^p", "Command palette: every action on the selected guest"),
-    ("up/down, pgup/pgdn", "Move in the list"),
+    ("up/down, j/k, pgup/pgdn", "Move in the list"),
+    ("home/end, g/G", "The first / the last guest of the list"),
     ("tab, shift+tab", "Move the focus"),
 )
 

@@ -9,7 +9,9 @@ kept for the next boot and the result says so.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
+from typing import Any, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -26,40 +28,52 @@ from vmtui.backend.isolation import (
     attach_nic,
     detach_folder,
     detach_nic,
+    folder_live_refusal,
     random_mac,
     read_isolation,
     set_folder_readonly,
     switch_nic_network,
 )
-from vmtui.backend.models import NicInfo, SharedFolder
+from vmtui.backend.models import NicInfo
 from vmtui.backend.networks import list_networks
-from vmtui.backend.verdict import MODE_HELP, graphics_exposed
+from vmtui.backend.paths import HostPath
+from vmtui.backend.verdict import MODE_HELP
 from vmtui.control.services import services
 from vmtui.core import format as fmt
 from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.foldercheck import check_then_dismiss
 from vmtui.screens.form import FormScreen
 from vmtui.screens.hostview import HostView
 from vmtui.widgets.tables import cursor_key
 
 VERDICT_HELP = {
-    "host-shared": "a shared folder or host device: the guest touches host files or hardware",
+    "host-shared": (
+        "a shared folder, host device, disk, socket or file: the guest touches host files, "
+        "hardware, memory or processes"
+    ),
+    "listening": "a port on the host's network leads into the guest",
     "LAN-bridged": "a NIC on a host bridge or macvtap: the guest is on the host's LAN",
     "unknown": "a NIC vmtui cannot classify: it may lead anywhere",
     "routed": "a routed network: the guest is reachable from the host's networks",
+    "remote": "the host connects to another machine for the guest (a network disk, a socket)",
     "NAT": "NAT: the guest reaches out through the host; nothing reaches in",
     "host-only": "an isolated network with a host address: the guest reaches the host",
     "guest-only": "isolated networks without IP: the guest reaches only other guests on them",
     "isolated": "no path to the host or a network",
+    "sealed": "a throwaway sandbox: no path to the host or a network, gone when it stops",
 }
 VERDICT_STYLES = {
     "host-shared": "bold red",
+    "listening": "bold red",
     "LAN-bridged": "bold yellow",
     "unknown": "yellow",
     "routed": "yellow",
+    "remote": "yellow",
     "NAT": "",
     "host-only": "green",
     "guest-only": "bold green",
     "isolated": "bold green",
+    "sealed": "bold cyan",
 }
 
 COLUMNS = (
@@ -85,8 +99,11 @@ def when_text(report: IsolationReport, *, live_possible: bool = True, note: str 
     return "It applies at the next boot (the guest is shut off)."
 
 
-def virsh_flags(report: IsolationReport) -> tuple[str, ...]:
-    return (("--config",) if report.persistent else ()) + (("--live",) if report.running else ())
+def virsh_flags(report: IsolationReport, live: bool = True) -> tuple[str, ...]:
+    """The flags of the change's virsh line; ``live=False``: the running guest is not
+    changed (a 9p folder: folder_live_refusal), so neither is the line's --live."""
+    running = report.running and (live or not report.persistent)
+    return (("--config",) if report.persistent else ()) + (("--live",) if running else ())
 
 
 # ---------------------------------------------------------------- rows
@@ -95,54 +112,117 @@ def _nic_to(nic: NicInfo) -> str:
         return f"network {nic.source}"
     if nic.kind in ("bridge", "direct"):
         return f"{nic.kind} {nic.source}"
+    if nic.kind == "vhostuser":
+        return f"vhost-user {nic.source}" if nic.source else "vhost-user"
+    if nic.kind == "hostdev":
+        return f"host card {nic.source}" if nic.source else "host card"
+    if nic.kind in ("server", "client", "udp", "mcast", "ethernet") and nic.source:
+        return f"{nic.kind} {nic.source}"
     return nic.kind
 
 
-def path_rows(report: IsolationReport) -> list[tuple[str, tuple[str, ...]]]:
-    """(row key, cells) for every path, live and persistent merged: NICs by MAC, folders by
-    tag; Now/Boot say which configuration has it."""
+@dataclass(frozen=True)
+class PathRow:
+    """One row of the view: ``ref`` is what an action needs (a NIC's MAC, a folder's tag);
+    ``help`` what the path means."""
+
+    key: str
+    cells: tuple[str, ...]
+    ref: str = ""
+    help: str = ""
+
+
+T = TypeVar("T")
+
+
+def _merge(
+    live: tuple[T, ...] | None, config: tuple[T, ...] | None, ident: Callable[[T], object]
+) -> list[tuple[T, bool, bool, T]]:
+    """Live and persistent items paired one to one (never two of one side together):
+    (item, in the live XML, in the persistent XML, the persistent one when there is one)."""
+    out: list[list[Any]] = [[item, True, False, item] for item in live or ()]
+    for item in config or ():
+        match = next((o for o in out if o[1] and not o[2] and ident(o[0]) == ident(item)), None)
+        if match is not None:
+            match[2], match[3] = True, item
+        else:
+            out.append([item, False, True, item])
+    return [(o[0], o[1], o[2], o[3]) for o in out]
+
+
+def build_rows(report: IsolationReport) -> list[PathRow]:
+    """Every path, live and persistent paired (a row per device, never merged: two identical
+    USB sticks are two rows); Now/Boot say which configuration has it."""
     live, config = report.live, report.config
-    rows: list[tuple[str, tuple[str, ...]]] = []
+    rows: list[PathRow] = []
+    used: set[str] = set()
 
-    def has(exp: Exposure | None, test: Callable[[Exposure], bool]) -> str:
-        if exp is None:
-            return fmt.DASH
-        return "yes" if test(exp) else "no"
+    def key_for(base: str) -> str:
+        key, n = base, 2
+        while key in used:
+            key, n = f"{base}#{n}", n + 1
+        used.add(key)
+        return key
 
-    seen: dict[str, tuple[NicInfo, str]] = {}
-    for exp in (live, config):
-        for p in exp.nics if exp else ():
-            seen.setdefault(p.nic.mac, (p.nic, p.mode))
-    for mac, (nic, mode) in seen.items():
-        now = has(live, lambda e, m=mac: any(p.nic.mac == m for p in e.nics))  # type: ignore[misc]
-        boot = has(config, lambda e, m=mac: any(p.nic.mac == m for p in e.nics))  # type: ignore[misc]
-        rows.append((f"nic:{mac}", (f"NIC {mac}", _nic_to(nic), mode, now, boot)))
-    folders: dict[str, SharedFolder] = {}
-    for exp in (live, config):
-        for f in exp.folders if exp else ():
-            folders.setdefault(f.tag, f)
-    for tag, f in folders.items():
-        now = has(live, lambda e, t=tag: any(x.tag == t for x in e.folders))  # type: ignore[misc]
-        boot_f = next((x for x in config.folders if x.tag == tag), None) if config else None
-        boot = fmt.DASH if config is None else ("yes" if boot_f else "no")
-        access = "ro" if (boot_f or f).readonly else "rw"
+    def when(exp: Exposure | None, present: bool) -> str:
+        return fmt.DASH if exp is None else ("yes" if present else "no")
+
+    nics = _merge(
+        live.nics if live else None,
+        config.nics if config else None,
+        lambda p: p.nic.mac.lower() or (p.nic.kind, p.nic.source),
+    )
+    for path, now, boot, _saved in nics:
+        nic = path.nic
+        cells = (f"NIC {nic.mac}", _nic_to(nic), path.mode, when(live, now), when(config, boot))
+        rows.append(PathRow(key_for(f"nic:{nic.mac}"), cells, nic.mac, path.explanation))
+    others = _merge(
+        live.paths if live else None,
+        config.paths if config else None,
+        _path_ident,
+    )
+    for hp, now, boot, saved in others:
+        if hp.kind == "folder":  # the saved access shows: it is what the next boot gets
+            cells = (hp.what, hp.to, saved.mode, when(live, now), when(config, boot))
+            help_text = "A host directory the guest can mount (o toggles read-only, x removes it)."
+            rows.append(PathRow(key_for(f"fs:{hp.ref}"), cells, hp.ref, help_text))
+            continue
+        cells = (hp.what, hp.to or fmt.DASH, hp.mode, when(live, now), when(config, boot))
         rows.append(
-            (f"fs:{tag}", (f"folder {tag} ({f.driver})", f.source, f"share {access}", now, boot))
+            PathRow(
+                key_for(f"{_KEY_PREFIX.get(hp.kind, hp.kind)}:{len(rows)}"),
+                cells,
+                hp.ref,
+                _path_help(hp),
+            )
         )
-    current = report.current
-    for d in current.hostdevs:
-        rows.append(
-            (f"dev:{d.kind}:{d.address}", (f"host {d.kind} device", d.address, "device", "", ""))
-        )
-    for i, g in enumerate(current.graphics):
-        exposed = "network" if graphics_exposed(g) else "local"
-        port = f":{g.port}" if g.port else ""
-        rows.append(
-            (f"gfx:{i}", (f"{g.kind} display", f"{g.listen or 'default'}{port}", exposed, "", ""))
-        )
-    if current.agent:
-        rows.append(("agent", ("guest agent", "channel to the host", "host->guest", "", "")))
     return rows
+
+
+_KEY_PREFIX = {"hostdev": "dev", "graphics": "gfx"}
+
+
+def _path_ident(p: HostPath) -> object:
+    """What pairs a live path with its saved one: a display's live address is filled in
+    (the saved one may say "default"), so displays pair by kind."""
+    if p.kind in ("graphics", "agent"):
+        return (p.kind, p.what)
+    return (p.kind, p.what, p.ref, p.to)
+
+
+def _path_help(hp: HostPath) -> str:
+    if hp.kind == "graphics":
+        return "The guest's screen; 'network' means other hosts can connect to it."
+    if hp.kind == "agent":
+        return "The host can query and command the guest through its agent."
+    if not hp.verdict:
+        return "Private to the guest: not a path to the host."
+    return f"{hp.what} → {hp.to}: counts as {hp.verdict} ({VERDICT_HELP.get(hp.verdict, '')})."
+
+
+def path_rows(report: IsolationReport) -> list[tuple[str, tuple[str, ...]]]:
+    """(row key, cells) for every path (see :func:`build_rows`)."""
+    return [(r.key, r.cells) for r in build_rows(report)]
 
 
 # ---------------------------------------------------------------- forms
@@ -243,14 +323,15 @@ class AddFolderScreen(FormScreen[SharedFolderSpec]):
         path = self.query_one("#path", Input).value
         tag = self.query_one("#tag", Input).value.strip()
         if not path.strip():
-            self.say("Give the host directory to share.")
+            self.say("Give the host directory to share.", near="path")
             return
         if not tag:
-            self.say("Give a mount tag.")
+            self.say("Give a mount tag.", near="tag")
             return
         driver = str(self.query_one("#driver", Select).value)
         readonly = self.query_one("#readonly", Checkbox).value
-        self.dismiss(SharedFolderSpec(path, tag, driver, readonly))
+        # checked here: a problem shows under its field, a missing directory can be made
+        check_then_dismiss(self, SharedFolderSpec(path, tag, driver, readonly))
 
 
 def check_folder(spec: SharedFolderSpec) -> tuple[SharedFolderSpec, str]:
@@ -285,6 +366,7 @@ class IsolationScreen(HostView):
         self.net_modes: dict[str, str] = {}
         self.last_message = ""
         self._seen: object = None
+        self.rows: dict[str, PathRow] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(f"Isolation of {self.guest_name}", id="iso-title", markup=False)
@@ -348,9 +430,11 @@ class IsolationScreen(HostView):
         table = self.query_one(DataTable)
         selected = self.selected_key()
         table.clear()
-        for key, cells in path_rows(report):
-            table.add_row(*(Text(c) for c in cells), key=key)
-        if selected is not None and selected in {k for k, _ in path_rows(report)}:
+        rows = build_rows(report)
+        self.rows = {r.key: r for r in rows}
+        for row in rows:
+            table.add_row(*(Text(c) for c in row.cells), key=row.key)
+        if selected is not None and selected in self.rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
         self._show_detail()
 
@@ -366,24 +450,8 @@ class IsolationScreen(HostView):
         """The last outcome (kept until the next change), then what the selected path means."""
         if not self.is_attached:
             return
-        key = self.selected_key() or ""
-        report = self.report
-        text = ""
-        if key.startswith("nic:") and report is not None:
-            modes = [
-                p.mode
-                for e in (report.live, report.config)
-                if e
-                for p in e.nics
-                if p.nic.mac == key[4:]
-            ]
-            text = MODE_HELP.get(modes[0], "") if modes else ""
-        elif key.startswith("fs:"):
-            text = "A host directory the guest can mount (o toggles read-only, x removes it)."
-        elif key.startswith("gfx:"):
-            text = "The guest's screen; 'network' means other hosts can connect to it."
-        elif key == "agent":
-            text = "The host can query and command the guest through its agent."
+        row = self.rows.get(self.selected_key() or "")
+        text = row.help if row is not None else ""
         lines = [x for x in (self.last_message, text) if x]
         self.query_one("#iso-detail", Static).update("\n".join(lines))
 
@@ -434,10 +502,11 @@ class IsolationScreen(HostView):
         "fs:" the tag); None after saying ``hint`` when no such row is selected."""
         report = self._need_report()
         key = self.selected_key()
-        if report is None or key is None or not key.startswith(prefix):
+        row = self.rows.get(key or "")
+        if report is None or key is None or row is None or not key.startswith(prefix):
             self.notify(hint, timeout=3)
             return None
-        return report, key.removeprefix(prefix)
+        return report, row.ref
 
     def action_add_nic(self) -> None:
         report = self._need_report()
@@ -491,14 +560,13 @@ class IsolationScreen(HostView):
             if spec.readonly
             else "read-write: the guest can change and delete host files"
         )
-        live_possible, note = True, ""
-        if spec.driver == "9p":
-            note = "QEMU cannot add a 9p folder to a running guest"
-            live_possible = not report.running or not report.persistent
+        # one rule (backend folder_live_refusal) for this question, the virsh line and the result
+        note = folder_live_refusal(spec.driver)
         body = f"{spec.source} is shared as '{spec.tag}' ({spec.driver}, {access}). " + when_text(
-            report, live_possible=live_possible, note=note
+            report, live_possible=not note, note=note
         )
-        command = ("attach-device", report.name, f"{spec.tag}-fs.xml", *virsh_flags(report))
+        flags = virsh_flags(report, live=not note)
+        command = ("attach-device", report.name, f"{spec.tag}-fs.xml", *flags)
 
         def go() -> None:
             self._apply(
@@ -534,18 +602,28 @@ class IsolationScreen(HostView):
         if report is None or key is None:
             return
         hv, uuid, flags = services(self).hypervisor_for(self.uuid), self.uuid, virsh_flags(report)
-        if key.startswith("nic:"):
-            mac = key[4:]
+        row = self.rows.get(key)
+        ref = row.ref if row is not None else ""
+        if key.startswith("nic:") and ref:
+            mac = ref
             title = f"Remove NIC {mac} from {report.name}?"
             loses = "this network link"
             words = ("detach-interface", report.name, "network", "--mac", mac, *flags)
             call = partial(detach_nic, hv, uuid, mac)
-        elif key.startswith("fs:"):
-            tag = key[3:]
+        elif key.startswith("fs:") and ref:
+            tag = ref
             title = f"Stop sharing '{tag}' with {report.name}?"
             loses = "the folder (the host's files stay)"
-            words = ("detach-device", report.name, f"{tag}-fs.xml", *flags)
+            running = report.live.folders if report.live else ()
+            driver = next((f.driver for f in running if f.tag == tag), None)
+            note = folder_live_refusal(driver) if driver is not None else ""
+            if report.live is not None and driver is None:
+                note = "the running guest does not have this folder"
+            words = ("detach-device", report.name, f"{tag}-fs.xml", *virsh_flags(report, not note))
             call = partial(detach_folder, hv, uuid, tag)
+            when = when_text(report, live_possible=not note, note=note)
+            self._apply(title, f"The guest loses {loses}. " + when, call, words, "Remove")
+            return
         else:
             self.notify(
                 "Only NICs and shared folders can be removed here; edit the guest's XML for "

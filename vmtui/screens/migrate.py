@@ -37,6 +37,7 @@ from vmtui.backend.migrate import (
 )
 from vmtui.control.services import services
 from vmtui.core import format as fmt
+from vmtui.screens.confirm import guest_identity
 
 
 class MigrationProgressed(Message):
@@ -90,6 +91,7 @@ class MigrateScreen(ModalScreen[None]):
         self.targets = targets
         self.running = False
         self.finished = False
+        self.operation: int | None = None  # registered with services().operations while it runs
         self.cancel_event = threading.Event()
         self.last_progress: MigrationProgress | None = None
         self.outcome = ""  # the final sentence (success or failure)
@@ -99,15 +101,29 @@ class MigrateScreen(ModalScreen[None]):
     def offline(self) -> bool:
         return not self.guest.is_active
 
+    @property
+    def keeps_state_here(self) -> bool:
+        """A managed-save image or snapshots: an offline move cannot take them along, and
+        the backend refuses to remove the definition they hang on (issue 14, item 8)."""
+        return self.guest.has_managed_save or self.guest.has_snapshots
+
     def compose(self) -> ComposeResult:
         guest = self.guest
         with Vertical(id="dialog", classes="dialog"):
             yield Label(Content(f"Migrate guest {guest.name}"), id="title", markup=False)
+            # "remove the definition here" is destructive: which guest exactly (look-alikes)
+            yield Static(guest_identity(guest, self.source_uri), id="identity", markup=False)
             how = (
                 "It is shut off: its definition moves (offline)."
                 if self.offline
                 else f"It is {guest.state.label} on {fmt.short_uri(self.source_uri)}."
             )
+            if self.offline and self.keeps_state_here:
+                how += (
+                    " It has a saved memory state or snapshots here, which an offline move "
+                    "cannot take along: vmtui will not remove its definition from this host "
+                    "(start it and move it live, or keep the definition here too)."
+                )
             yield Static(Content(how), id="body", markup=False)
             with Vertical(id="form"):
                 yield Label("To host:")
@@ -121,7 +137,11 @@ class MigrateScreen(ModalScreen[None]):
                     disabled=self.offline,
                 )
                 yield Checkbox("Persistent on the target", value=True, id="persistent")
-                yield Checkbox("Remove its definition from this host", value=True, id="undefine")
+                yield Checkbox(
+                    "Remove its definition from this host",
+                    value=not (self.offline and self.keeps_state_here),
+                    id="undefine",
+                )
                 yield Checkbox(
                     "Copy disks that are not on shared storage",
                     value=False,
@@ -197,6 +217,9 @@ class MigrateScreen(ModalScreen[None]):
         uuid, cancel = self.guest.uuid, self.cancel_event
         self.running = True
         services(self).set_migrating(uuid, True)
+        self.operation = services(self).operations.begin(
+            f"the migration of {self.guest.name} to {fmt.short_uri(spec.target_uri)}"
+        )
         self.query_one("#form").display = False
         self.query_one("#start").display = False
         self.query_one("#progress").display = True
@@ -232,6 +255,7 @@ class MigrateScreen(ModalScreen[None]):
     def _finish(self, moved: bool) -> None:
         self.running = False
         self.finished = True
+        services(self).operations.end(self.operation)
         app, uuid = services(self), self.guest.uuid
 
         def settled() -> None:

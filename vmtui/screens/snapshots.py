@@ -11,7 +11,8 @@ from textual.containers import Vertical
 from textual.widgets import Checkbox, Footer, Input, Label, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from vmtui.backend import Snapshot, VmtuiError
+from vmtui.backend import GuestState, Snapshot, VmtuiError
+from vmtui.backend.extsnap import revert_external
 from vmtui.backend.snapshots import (
     GuestSnapshot,
     SnapshotTree,
@@ -24,6 +25,7 @@ from vmtui.backend.snapshots import (
 )
 from vmtui.control.services import services
 from vmtui.screens.confirm import ConfirmScreen
+from vmtui.screens.extsnap import ask_external
 from vmtui.screens.form import FormScreen
 from vmtui.screens.hostview import HostView
 from vmtui.widgets.status_line import StatusLine
@@ -64,14 +66,30 @@ def lost_by_revert(tree: SnapshotTree, snap: GuestSnapshot) -> str:
     return text
 
 
-class CreateSnapshotScreen(FormScreen[tuple[str, str, bool]]):
-    """Ask for a name, a description and (running guests) whether to keep memory."""
+def agent_seen(screen: HostView, uuid: str) -> bool:
+    """The guest has an agent channel that the last poll did not see disconnected."""
+    snapshot = services(screen).snapshot
+    guest = next((g for g in snapshot.guests if g.uuid == uuid), None) if snapshot else None
+    return guest is not None and guest.has_agent and guest.agent_state != "disconnected"
+
+
+def quiesce_words(snap: GuestSnapshot) -> str:
+    """Whether the snapshot was taken with the filesystems frozen, in a sentence."""
+    return snap.quiesce.sentence if snap.quiesce is not None else ""
+
+
+class CreateSnapshotScreen(FormScreen[tuple[str, str, bool, bool | None]]):
+    """Ask for a name, a description and (running guests) whether to keep memory and whether
+    to freeze the filesystems through the guest agent meanwhile (quiesce). Dismisses with
+    (name, description, memory, quiesce): quiesce True insists, False declines, None when
+    no agent was seen (taken without, and the result says why)."""
 
     OK_ID = "yes"
 
-    def __init__(self, tree: SnapshotTree) -> None:
+    def __init__(self, tree: SnapshotTree, agent: bool = False) -> None:
         super().__init__()
         self.snaps = tree
+        self.agent = agent  # a guest agent channel that is not known to be disconnected
 
     def compose(self) -> ComposeResult:
         running = self.snaps.state.is_active
@@ -88,6 +106,20 @@ class CreateSnapshotScreen(FormScreen[tuple[str, str, bool]]):
             )
             if not running:
                 yield Static("The guest is off: the snapshot holds its disks.", classes="dim")
+            else:  # a paused guest writes nothing, and its agent cannot answer
+                can = self.agent and self.snaps.state is GuestState.RUNNING
+                yield Checkbox(
+                    "Freeze its filesystems through the guest agent meanwhile (quiesce)",
+                    value=can,
+                    disabled=not can,
+                    id="quiesce",
+                )
+                if not can:
+                    why = "It is paused" if self.agent else "No guest agent is connected"
+                    yield Static(
+                        f"{why}: the snapshot is taken without freezing the filesystems.",
+                        classes="dim",
+                    )
             yield from self.foot("Take snapshot", "Cancel (esc)", compact=False)
 
     def on_mount(self) -> None:
@@ -101,7 +133,10 @@ class CreateSnapshotScreen(FormScreen[tuple[str, str, bool]]):
             self.say(Text(err.message, style="red"))
             return
         description = self.query_one("#description", Input).value
-        self.dismiss((name, description, self.query_one("#memory", Checkbox).value))
+        quiesce: bool | None = None
+        for box in self.query("#quiesce").results(Checkbox):
+            quiesce = box.value if not box.disabled else None
+        self.dismiss((name, description, self.query_one("#memory", Checkbox).value, quiesce))
 
 
 class SnapshotsScreen(HostView):
@@ -112,9 +147,10 @@ class SnapshotsScreen(HostView):
         Binding("r", "revert", "Revert"),
         Binding("d", "delete", "Delete"),
         Binding("x", "delete_tree", "Delete subtree", show=False),
+        Binding("E", "create_external", "External"),
         Binding("escape", "back", "Back"),
     ]
-    MUTATING = frozenset({"create", "revert", "delete", "delete_tree"})
+    MUTATING = frozenset({"create", "revert", "delete", "delete_tree", "create_external"})
 
     def __init__(self, uuid: str, name: str) -> None:
         super().__init__()
@@ -197,7 +233,8 @@ class SnapshotsScreen(HostView):
         out = Text()
         snap = self.selected()
         if not data.snapshots:
-            out.append(f"Guest {data.guest} has no snapshots. Press n to take one.\n")
+            take = "" if data.blocker else " Press n to take one."
+            out.append(f"Guest {data.guest} has no snapshots.{take}\n")
         elif snap is not None:
             out.append(f"{snap.name}", style="bold")
             out.append(f"  taken {when(snap.created)} while {snap.state}")
@@ -226,20 +263,20 @@ class SnapshotsScreen(HostView):
             self.notify(data.blocker, markup=False, severity="error", timeout=10)
             return
 
-        def take(answer: tuple[str, str, bool]) -> None:
-            name, description, memory = answer
+        def take(answer: tuple[str, str, bool, bool | None]) -> None:
+            name, description, memory, quiesce = answer
             hv = services(self).hypervisor_for(self.uuid)
             self.notify(f"Taking snapshot {name} of {data.guest}…", markup=False, timeout=3)
             services(self).runner.run(
-                lambda: create_snapshot(hv, self.uuid, name, description, memory),
+                lambda: create_snapshot(hv, self.uuid, name, description, memory, quiesce),
                 done=lambda _s: self.reload(),
                 what=f"take a snapshot of {data.guest}",
-                success=f"Took snapshot {name} of {data.guest}.",
+                success=lambda s: f"Took snapshot {name} of {data.guest}. " + quiesce_words(s),
                 command=create_words(data.guest, name, description),
                 host=hv.uri,
             )
 
-        CreateSnapshotScreen(data).ask(self.app, take)
+        CreateSnapshotScreen(data, agent_seen(self, self.uuid)).ask(self.app, take)
 
     def action_revert(self) -> None:
         data, snap = self.data, self.selected()
@@ -250,7 +287,11 @@ class SnapshotsScreen(HostView):
         def revert() -> None:
             hv = services(self).hypervisor_for(self.uuid)
             services(self).runner.run(
-                lambda: revert_snapshot(hv, self.uuid, snap.name),
+                lambda: (
+                    revert_external(hv, self.uuid, snap.name).state
+                    if snap.external
+                    else revert_snapshot(hv, self.uuid, snap.name)
+                ),
                 done=lambda _state: self.reload(),
                 failed=self._action_failed,
                 what=f"revert {data.guest}",
@@ -303,6 +344,10 @@ class SnapshotsScreen(HostView):
 
         title = f"Delete snapshot {snap.name}" + (" and its subtree?" if children else "?")
         ConfirmScreen(title, body, confirm="Delete").ask(self.app, delete)
+
+    def action_create_external(self) -> None:
+        if self.data is not None:  # no internal-snapshot blocker: overlays work on any disk
+            ask_external(self, self.uuid, self.data, self.reload)
 
     def _action_failed(self, error: str) -> None:
         self.notify(error, markup=False, severity="error", timeout=10)

@@ -40,6 +40,7 @@ from vmtui.backend.storage import (
 )
 from vmtui.control.services import services
 from vmtui.core import format as fmt
+from vmtui.screens import poolforms
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.form import FormScreen
 from vmtui.screens.onehost import OneHostScreen
@@ -136,8 +137,10 @@ class StorageScreen(OneHostScreen):
         Binding("r", "refresh", "Refresh pool"),
         Binding("h", "next_host", "Host", show=False),
         Binding("e", "edit_xml", "Edit pool XML", show=False),
+        Binding("z", "resize", "Resize volume", show=False),
+        Binding("P", "create_pool", "New pool", show=False),
     ]
-    MUTATING = frozenset({"create", "delete", "refresh", "edit_xml"})
+    MUTATING = frozenset({"create", "delete", "refresh", "edit_xml", "resize", "create_pool"})
 
     def __init__(self, uri: str) -> None:
         super().__init__(uri)
@@ -296,6 +299,18 @@ class StorageScreen(OneHostScreen):
             what=f"refresh pool {pool}",
             success=f"Refreshed pool {pool}.",
             command=("pool-refresh", pool),
+        )
+
+    def action_create_pool(self) -> None:
+        poolforms.ask_create_pool(self.app, self._change)
+
+    def action_resize(self) -> None:
+        vol = self.selected_volume()
+        if vol is None:
+            self.notify("No volume is selected.", timeout=3)
+            return
+        poolforms.ask_resize_volume(
+            self.app, vol, self._hv(), services(self).runner.run, self._change
         )
 
     def action_create(self) -> None:

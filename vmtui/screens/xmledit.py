@@ -92,6 +92,9 @@ class XmlEditScreen(HostView):
         Binding("ctrl+s", "save", "Save", priority=True),
         # priority: the editor would otherwise take the first escape to drop its focus
         Binding("escape", "back", "Back", priority=True),
+        # End / Home move within the line (the editor's own); with ctrl, to the text's ends
+        Binding("ctrl+end", "document_end", "End of the XML", show=False),
+        Binding("ctrl+home", "document_start", "Start of the XML", show=False),
     ]
 
     def __init__(self, kind: str, uuid: str, name: str, host: str = "") -> None:
@@ -153,6 +156,21 @@ class XmlEditScreen(HostView):
     @property
     def modified(self) -> bool:
         return self.doc is not None and self.editor.text != self.doc.xml
+
+    def action_document_end(self) -> None:
+        editor = self.editor
+        editor.move_cursor(editor.document.end)
+        editor.scroll_cursor_visible()
+
+    def action_document_start(self) -> None:
+        self.editor.move_cursor((0, 0))
+        self.editor.scroll_cursor_visible()
+
+    def unsaved_work(self) -> str | None:
+        """What quitting would lose (control/work.py): the text not saved yet."""
+        if not self.is_mounted or not self.modified:
+            return None
+        return f"unsaved changes to the XML of {NOUNS.get(self.kind, self.kind)} {self.object_name}"
 
     def action_save(self) -> None:
         doc = self.doc

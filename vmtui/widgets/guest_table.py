@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -11,6 +11,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual._segment_tools import line_crop
+from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.geometry import Region, Size
@@ -29,6 +30,7 @@ from textual.widgets.data_table import (
 
 from vmtui.backend import GuestInfo, GuestState, GuestStats
 from vmtui.core import format as fmt
+from vmtui.widgets import guest_sort
 from vmtui.widgets.tables import cursor_key
 
 STATE_STYLES = {
@@ -57,24 +59,30 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 # The isolation verdict (a word) as 3 cells; the full word is on the isolation view (i).
 ISOLATION_SHORT = {
     "host-shared": "shr",
+    "listening": "lsn",
     "LAN-bridged": "LAN",
     "unknown": "?",
     "routed": "rte",
+    "remote": "rem",
     "NAT": "NAT",
     "host-only": "hst",
     "guest-only": "gst",
     "isolated": "iso",
+    "sealed": "sld",  # a throwaway sandbox with no path at all (backend/sandbox.py)
     "": "",
 }
 ISOLATION_STYLES = {
     "shr": "bold red",
+    "lsn": "bold red",
     "LAN": "bold yellow",
     "?": "yellow",
     "rte": "yellow",
+    "rem": "yellow",
     "NAT": "",
     "hst": "green",
     "gst": "bold green",
     "iso": "bold green",
+    "sld": "bold cyan",
 }
 FIXED_WIDTH = sum(w for _, _, w in COLUMNS)
 NAME_MIN, NAME_MAX = 8, 32
@@ -82,8 +90,26 @@ NAME_MIN, NAME_MAX = 8, 32
 # cells (or below the longest name, when that is shorter): names identify guests, the rest
 # is on the guest's screen.
 NAME_WANT = 16
-DROP_ORDER = ("auto", "disk", "net", "vcpus")
+DROP_ORDER = ("agent", "auto", "ip", "disk", "net", "vcpus")
+# The IP and agent columns (before Tags) appear only when a shown guest has an address / an
+# agent channel (backend/addresses.py, the agent lifecycle event).
+IP_COLUMN = ("ip", "IP", 15)
+AGENT_COLUMN = ("agent", "Agt", 3)
+AGENT_SHORT = {"connected": "on", "disconnected": "off"}
 TAGS_MIN, TAGS_MAX = 4, 14  # the Tags column (last) appears only when a shown guest has tags
+
+
+LOADING = "…"  # a cell whose value is not known yet (the guest's XML is being read)
+_BLANK = Text("")  # every cell of a row not formatted yet (off screen: GuestTable._refill)
+_FIRST_ROWS = 60  # rows formatted at once when the table has no size yet
+
+
+def state_word(guest: GuestInfo) -> str:
+    """The State column: "saved" for a shut-off guest whose memory a managed save keeps
+    (starting it resumes where it was)."""
+    if guest.has_managed_save and not guest.is_active:
+        return "saved"
+    return guest.state.label
 
 
 def row_texts(guest: GuestInfo, stats: GuestStats | None) -> tuple[str, ...]:
@@ -97,9 +123,21 @@ def row_texts(guest: GuestInfo, stats: GuestStats | None) -> tuple[str, ...]:
         mem = fmt.kib(mem_kib)
     disk = fmt.pair(stats.disk_read_bps, stats.disk_write_bps) if active and stats else fmt.DASH
     net = fmt.pair(stats.net_rx_bps, stats.net_tx_bps) if active and stats else fmt.DASH
+    if not guest.loaded:  # its XML is still being read: "…" is "loading", "–" is "none"  # noqa: RUF003
+        return (
+            guest.name,
+            state_word(guest) + ("" if guest.answering else "?"),
+            str(guest.vcpus) if guest.vcpus else LOADING,
+            cpu,
+            mem if mem_kib else LOADING,
+            disk,
+            net,
+            LOADING,
+            LOADING,
+        )
     return (
         guest.name,
-        guest.state.label,
+        state_word(guest) + ("" if guest.answering else "?"),  # "?": its QEMU is silent
         str(guest.vcpus),
         cpu,
         mem,
@@ -134,6 +172,8 @@ def _cell(col: str, text: str, guest: GuestInfo, name_width: int = 0, marked: bo
         return Text(text, style="dim italic" if stale else STATE_STYLES.get(guest.state, ""))
     if col == "iso":
         return Text(text, style=ISOLATION_STYLES.get(text, ""))
+    if col == "agent":
+        return Text(text, style="green" if text == "on" else "yellow")
     if col in ("vcpus", "cpu", "mem", "disk", "net"):
         return Text(text, justify="right")
     return Text(text)
@@ -156,7 +196,8 @@ class _TableState:
 
 
 class GuestTable(DataTable[Text]):
-    """Rows keyed by guest UUID, sorted by name; the cursor stays on its guest across updates."""
+    """Rows keyed by guest UUID, sorted by name or any column (set_sort, guest_sort); the
+    cursor stays on its guest across updates, re-sorts and filters."""
 
     DEFAULT_CSS = """
     GuestTable { height: 1fr; }
@@ -165,6 +206,10 @@ class GuestTable(DataTable[Text]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        # the first and the last guest (DataTable's home/end scroll sideways, which a table
+        # as wide as the screen never needs)
+        Binding("home,g", "cursor_first", "First guest", show=False),
+        Binding("end,G", "cursor_last", "Last guest", show=False),
     ]
 
     _batching = False  # inside show(): one refresh for all updated cells, not one per cell
@@ -195,6 +240,8 @@ class GuestTable(DataTable[Text]):
         self._stale: frozenset[str] = frozenset()  # URIs whose guests are last-known only
         self._columns: tuple[tuple[str, str, int], ...] = COLUMNS
         self._tags_width = 0  # 0: no Tags column
+        self._ip_column = False  # a shown guest has an address (IP_COLUMN)
+        self._agent_column = False  # a shown guest has an agent channel (AGENT_COLUMN)
         self.marked: set[str] = set()  # UUIDs of marked guests (space), for bulk actions
         # (row key, column key) -> (cell value, render state, lines): see _render_cell
         self._cell_lines: dict[Any, tuple[object, tuple[Any, ...], list[list[Segment]]]] = {}
@@ -203,6 +250,17 @@ class GuestTable(DataTable[Text]):
         self._row_versions: dict[RowKey, int] = {}  # bumped by update_cell, per row
         self._header_version = 0  # bumped when a column's label changes (the mark count)
         self.lines_rendered = 0  # for tests: table lines actually rendered (cache misses)
+        # The order (guest_sort): by this column, this way; _ordered() caches the result.
+        self.sort_column = "name"
+        self.sort_descending = False
+        self._order_cache: tuple[tuple[Any, ...], list[GuestInfo], list[str]] | None = None
+        self._by_uuid: dict[str, GuestInfo] = {}  # the last guests given to show()
+        self._row_keys: dict[str, RowKey] = {}  # uuid -> the RowKey of its row
+        self._row_objects: dict[str, Row] = {}  # uuid -> its Row (ordered_rows)
+        # The guest the cursor follows: the one the user last put it on. While a filter
+        # hides it the cursor rests on another row; it comes back when the guest does.
+        self._want: str | None = None
+        self._placing = False  # the table itself moves the cursor: _want stays
 
     def _texts(self, guest: GuestInfo, stats: GuestStats | None) -> tuple[str, ...]:
         """The texts of the shown columns (some may have been dropped for a narrow screen)."""
@@ -219,6 +277,10 @@ class GuestTable(DataTable[Text]):
             texts = (texts[0], texts[1] + "?", *texts[2:])
         if len(self._hosts) > 1:
             texts = (texts[0], self._hosts.get(guest.host, "?"), *texts[1:])
+        if self._ip_column:
+            texts = (*texts, guest.ip)
+        if self._agent_column:
+            texts = (*texts, AGENT_SHORT.get(guest.agent_state, "") if guest.has_agent else "")
         if self._tags_width:
             texts = (*texts, " ".join(guest.tags))
         return texts
@@ -241,6 +303,10 @@ class GuestTable(DataTable[Text]):
         if len(self._hosts) > 1:
             width = min(12, max(4, *(len(label) for label in self._hosts.values())))
             columns = (COLUMNS[0], ("host", "Host", width), *COLUMNS[1:])
+        if self._ip_column:
+            columns = (*columns, IP_COLUMN)
+        if self._agent_column:
+            columns = (*columns, AGENT_COLUMN)
         if self._tags_width:
             columns = (*columns, ("tags", "Tags", self._tags_width))
         return columns
@@ -266,7 +332,8 @@ class GuestTable(DataTable[Text]):
         hosts: Mapping[str, str] | None = None,
         stale: frozenset[str] = frozenset(),
     ) -> None:
-        """Make the table show exactly these guests (in name order) with these stats.
+        """Make the table show exactly these guests (in the sort order: by name unless
+        set_sort() chose another column) with these stats.
 
         ``hosts`` maps each connected URI to its label (a Host column appears for 2+ hosts);
         guests of the ``stale`` URIs show their last known state with a "?"."""
@@ -277,11 +344,12 @@ class GuestTable(DataTable[Text]):
             self._sorted_uuids = [g.uuid for g in self._sorted]
             self._longest_name = max((len(g.name) for g in guests), default=NAME_MIN)
             self._longest_tags = max((len(" ".join(g.tags)) for g in guests if g.tags), default=0)
-            self._guests = {g.uuid: g for g in self._sorted}
-        ordered = self._sorted
-        order = self._sorted_uuids
+            self._ip_column = any(g.addresses is not None and g.ip for g in guests)
+            self._agent_column = any(g.has_agent for g in guests)
+            self._by_uuid = {g.uuid: g for g in self._sorted}
         self._hosts = dict(hosts or {})
         self._stale = stale
+        ordered, order = self._ordered(stats)
         longest = self._longest_tags
         self._tags_width = 0
         if longest:
@@ -292,15 +360,131 @@ class GuestTable(DataTable[Text]):
             self._tags_width = max(TAGS_MIN, min(TAGS_MAX, longest, room))
         columns = self._wanted_columns(self._longest_name)
         name_width = self._wanted_name_width(self._longest_name, columns)
-        if order != self._order or name_width != self._name_width or columns != self._columns:
+        if (
+            name_width != self._name_width
+            or columns != self._columns
+            or (order != self._order and not self._same_rows(order))
+        ):
             self._columns = columns
             self._rebuild(ordered, stats, name_width)
             return
+        self._guests = self._by_uuid  # the same rows: each guest's latest GuestInfo
+        if order != self._order:  # the same rows in another order: a re-sort
+            self._reorder(order)
         # Only rows on screen are formatted and updated now; the others are pending until
         # they scroll into view (at 1,000 guests that is ~35 rows a tick, not 1,000).
         self._stats = stats
         self._generation += 1
         self._flush(*self._visible_rows())
+
+    # ---------------------------------------------------------------- order
+    def _ordered(self, stats: Mapping[str, GuestStats]) -> tuple[list[GuestInfo], list[str]]:
+        """The guests of the last show() in the table's order, and their UUIDs. Sorted again
+        only when what the order depends on changed: the guests, the sort, and for a sort by
+        a figure (CPU, memory, I/O) the tick's stats."""
+        column, descending = self.sort_column, self.sort_descending
+        if column == "name" and not descending:
+            return self._sorted, self._sorted_uuids
+        live = guest_sort.depends_on_stats(column)
+        labels = tuple(self._hosts.items()) if column == "host" else ()
+        basis = stats if live else None
+        cached = self._order_cache
+        if (
+            cached is not None
+            and cached[0][0] is self._input
+            and cached[0][1] is basis
+            and cached[0][2:] == (column, descending, labels)
+        ):
+            return cached[1], cached[2]
+        ordered = guest_sort.order(
+            self._sorted, column, descending, stats, self._hosts, self._sort_fallback(column, stats)
+        )
+        uuids = [g.uuid for g in ordered]
+        self._order_cache = ((self._input, basis, column, descending, labels), ordered, uuids)
+        return ordered, uuids
+
+    def _sort_fallback(
+        self, column: str, stats: Mapping[str, GuestStats]
+    ) -> Callable[[GuestInfo], str] | None:
+        """For a column guest_sort does not know: its shown text."""
+        if column in guest_sort.SORT_NAMES:
+            return None
+        keys = [key for key, _, _ in self._all_columns()]
+        if column not in keys:
+            return None
+        index = keys.index(column)
+        return lambda g: self._all_texts(g, stats.get(g.uuid))[index]
+
+    def set_sort(self, column: str, descending: bool | None = None) -> None:
+        """Sort by ``column``, descending or not (None: the column's usual way, figures
+        biggest first); the rows are re-sorted at once and the cursor stays on its guest."""
+        if descending is None:
+            descending = column in guest_sort.DESCENDING_FIRST
+        if (column, descending) == (self.sort_column, self.sort_descending):
+            return
+        self.sort_column, self.sort_descending = column, descending
+        self._order_cache = None
+        self._update_headers()
+        if self._order:
+            self.show(self._input, self._stats, self._hosts, self._stale)
+
+    def _same_rows(self, order: list[str]) -> bool:
+        """``order`` holds exactly the guests that have rows now (in any order)."""
+        return len(order) == len(self._order) and self._row_keys.keys() == set(order)
+
+    def _cursor_target(self) -> str | None:
+        """The guest the cursor should be on after the rows change."""
+        want = self._want
+        return want if want is not None and want in self._row_keys else self.selected_uuid
+
+    def _place_cursor(self, row: int) -> None:
+        """Move the cursor for the table's own reasons (the user's guest stays _want)."""
+        placing, self._placing = self._placing, True
+        try:
+            self.move_cursor(row=row, animate=False)
+        finally:
+            self._placing = placing
+
+    def _reorder(self, order: list[str]) -> None:
+        """The same rows in another order (a re-sort): only their places change, no cell is
+        formatted again, and the cursor stays on its guest. DataTable.sort() does the same
+        with a key over every cell's value."""
+        keys = self._row_keys
+        target = self._cursor_target()
+        self._row_locations = TwoWayDict({keys[uuid]: i for i, uuid in enumerate(order)})
+        self._order = order
+        self._update_count += 1  # DataTable's caches of the row order and row renderables
+        self.refresh()
+        if target is not None:
+            row = self._row_locations.get(keys[target])
+            if row is not None:
+                self._place_cursor(row)
+
+    def follow_cursor(self) -> None:
+        """From now on the cursor follows the guest it is on (the user chose it)."""
+        self._want = self.selected_uuid
+
+    def follow_guest(self, uuid: str) -> None:
+        """From now on the cursor follows this guest: now, or when its row comes (a guest
+        just created shows at the next poll)."""
+        self._want = uuid
+        if uuid in self._row_keys:
+            self._place_cursor(self.get_row_index(uuid))
+
+    def watch_cursor_coordinate(
+        self, old_coordinate: Coordinate, new_coordinate: Coordinate
+    ) -> None:
+        super().watch_cursor_coordinate(old_coordinate, new_coordinate)
+        if not self._placing:  # the user moved it: this is the guest to follow
+            self._want = self.selected_uuid
+
+    def action_cursor_first(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0, animate=False)
+
+    def action_cursor_last(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1, animate=False)
 
     def _is_pending(self, uuid: str) -> bool:
         """The row has not been updated since the last show() (it was off screen)."""
@@ -317,7 +501,10 @@ class GuestTable(DataTable[Text]):
         try:
             for uuid in self._order[first:last]:
                 if self._flushed.get(uuid, self._base_generation) != generation:
-                    self._update_row(self._guests[uuid], self._stats.get(uuid))
+                    guest = self._guests.get(uuid)
+                    if guest is None:  # pragma: no cover - _order and _guests change together
+                        continue
+                    self._update_row(guest, self._stats.get(uuid))
                     self._flushed[uuid] = generation
         finally:
             self._batching = False
@@ -349,25 +536,69 @@ class GuestTable(DataTable[Text]):
     def _rebuild(
         self, ordered: list[GuestInfo], stats: Mapping[str, GuestStats], name_width: int
     ) -> None:
-        selected = self.selected_uuid
+        # the cursor goes to the guest it follows, else stays on the one it is on, else
+        # keeps its row
+        targets = (self._want, self.selected_uuid)
         cursor_row = self.cursor_row
+        line = cursor_row - int(self.scroll_y)  # the cursor's line on screen
+        self._placing = True
+        try:
+            self._refill(ordered, stats, name_width)
+            target = next((u for u in targets if u is not None and u in self._row_keys), None)
+            if target is not None:
+                self.move_cursor(row=self.get_row_index(target), animate=False)
+                if self.row_count and 0 <= line < self.size.height:
+                    # clear() scrolled to the top: the guest's row goes back to its line
+                    # (once the new rows have their size: after the next refresh)
+                    self.call_after_refresh(self._keep_line, target, line)
+            elif self.row_count:
+                self.move_cursor(row=min(cursor_row, self.row_count - 1), animate=False)
+        finally:
+            self._placing = False
+
+    def _keep_line(self, uuid: str, line: int) -> None:
+        """Scroll so that the cursor, still on this guest, is on this line of the screen."""
+        key = self._row_keys.get(uuid)
+        row = self._row_locations.get(key) if key is not None else None
+        if row is None or row != self.cursor_row:
+            return
+        self.scroll_to(y=max(0, row - line), animate=False, immediate=True)
+
+    def _refill(
+        self, ordered: list[GuestInfo], stats: Mapping[str, GuestStats], name_width: int
+    ) -> None:
+        # clear() scrolls to the top, and a scroll flushes the pending rows of _order: none
+        # are pending from here on (they were of the old rows, the old columns)
+        self._order = []
+        self._base_generation = self._generation
         self.clear(columns=True)
+        self._row_keys = {}
+        self._row_objects = {}
         self._name_width = name_width
         for key, header, width in self._columns:
-            if key == "name" and self.marked:
-                header = self._name_header()
-            self.add_column(header, key=key, width=width or name_width)
+            label = self._header(key, header, width or name_width)
+            self.add_column(label, key=key, width=width or name_width)
         self._shown.clear()
+        # Only the rows that can be on screen now are formatted; every other row gets blank
+        # cells (one shared Text) and is pending: _flush formats it when it scrolls into view.
+        # At 5,000 guests formatting all 45,000 cells was most of the first frame and of each
+        # `/` filter step, and the Text objects most of the table's memory.
         self._generation += 1
-        self._base_generation = self._generation
+        generation = self._generation
+        self._base_generation = generation - 1  # rows not formatted below are pending
         self._flushed = {}
         self._stats = stats
-        self._guests = {}
+        self._guests = {guest.uuid: guest for guest in ordered}
+        blank = [_BLANK] * len(self._columns)
+        visible = max(1, self.size.height) + 1 if self.size.height else _FIRST_ROWS
         rows: list[tuple[str, list[Text]]] = []
-        for guest in ordered:
+        for index, guest in enumerate(ordered):
+            if index >= visible:
+                rows.append((guest.uuid, blank))
+                continue
             texts = self._texts(guest, stats.get(guest.uuid))
             self._shown[guest.uuid] = texts
-            self._guests[guest.uuid] = guest
+            self._flushed[guest.uuid] = generation
             marked = guest.uuid in self.marked
             cells = [
                 _cell(col, t, guest, name_width, marked)
@@ -376,10 +607,8 @@ class GuestTable(DataTable[Text]):
             rows.append((guest.uuid, cells))
         self._add_rows(rows)
         self._order = [g.uuid for g in ordered]
-        if selected in self._shown:
-            self.move_cursor(row=self.get_row_index(selected), animate=False)
-        elif self.row_count:
-            self.move_cursor(row=min(cursor_row, self.row_count - 1), animate=False)
+        if len(ordered) <= visible:
+            self._base_generation = generation  # every row is current
 
     def _add_rows(self, rows: list[tuple[str, list[Text]]]) -> None:
         """add_row() for each (key, cells), one line high, no label: the same tables, without
@@ -394,8 +623,10 @@ class GuestTable(DataTable[Text]):
             if len(cells) != len(columns):
                 raise ValueError("A row needs one value per column.")
             self._row_locations[row_key] = len(self.rows)
+            self._row_keys[key] = row_key
             self._data[row_key] = dict(zip(columns, cells, strict=True))
-            self.rows[row_key] = Row(row_key, 1, None, False)
+            row = self.rows[row_key] = Row(row_key, 1, None, False)
+            self._row_objects[key] = row
             self._new_rows.add(row_key)
         if not rows:
             return
@@ -422,6 +653,10 @@ class GuestTable(DataTable[Text]):
                     continue
                 self.cell_updates += 1
 
+    def column_title(self, key: str) -> str:
+        """A column's header as words ("IP" for "ip"); the key when there is no such column."""
+        return next((header for k, header, _ in self._all_columns() if k == key), key)
+
     @property
     def column_keys(self) -> list[str]:
         return [key for key, _, _ in self._columns]
@@ -435,7 +670,7 @@ class GuestTable(DataTable[Text]):
 
     def shown_text(self, uuid: str) -> tuple[str, ...] | None:
         """The text a guest's row shows (or will show as soon as it scrolls into view)."""
-        if uuid in self._shown and self._is_pending(uuid):
+        if uuid in self._guests and self._is_pending(uuid):
             return self._texts(self._guests[uuid], self._stats.get(uuid))
         return self._shown.get(uuid)
 
@@ -444,12 +679,31 @@ class GuestTable(DataTable[Text]):
         # how many are marked, filtered out or not: "Name ▸3"
         return f"Name {MARK}{len(self.marked)}" if self.marked else "Name"
 
-    def update_name_header(self) -> None:
-        column = self.columns.get(ColumnKey("name"))
-        if column is not None and column.label.plain != self._name_header():
-            column.label = Text(self._name_header())
+    def _header(self, key: str, header: str, width: int) -> str:
+        """A column's label: the mark count on Name, an arrow on the sorted column (none
+        for the usual order, by name A-Z), cut to leave room for the arrow."""
+        if key == "name" and self.marked:
+            header = self._name_header()
+        if key != self.sort_column or (key == "name" and not self.sort_descending):
+            return header
+        if len(header) + 1 > width:
+            header = header[: max(0, width - 1)]
+        return header + ("▼" if self.sort_descending else "▲")
+
+    def _update_headers(self) -> None:
+        changed = False
+        for key, header, width in self._columns:
+            column = self.columns.get(ColumnKey(key))
+            label = self._header(key, header, width or self._name_width)
+            if column is not None and column.label.plain != label:
+                column.label = Text(label)
+                changed = True
+        if changed:
             self._header_version += 1
             self.refresh()
+
+    def update_name_header(self) -> None:
+        self._update_headers()
 
     def set_marked(self, uuid: str, marked: bool) -> None:
         """Mark or unmark a guest's row (drawn with a ▸ before its name)."""
@@ -810,6 +1064,39 @@ class GuestTable(DataTable[Text]):
         extend_style += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
         line.append([Segment(" " * remaining, extend_style)])
         return line
+
+    @property
+    def ordered_rows(self) -> list[Row]:
+        """DataTable.ordered_rows, made from _order (UUIDs, hashed in C) instead of a
+        RowKey lookup per row (hashed in Python): after a re-sort at 5,000 guests DataTable
+        builds it again, and its cursor and scroll code asks for it, for one fixed row."""
+        count = self.row_count
+        order: list[str] | None = self.__dict__.get("_order")  # None inside DataTable.__init__
+        objects = self._row_objects if order is not None else {}
+        if order is None or len(order) != count or len(objects) != count:
+            return DataTable.ordered_rows.fget(self)  # type: ignore[attr-defined,no-any-return]
+        cache_key = (count, self._update_count)
+        cache = self._ordered_row_cache
+        if cache_key in cache:
+            return cache[cache_key]
+        rows = [objects[uuid] for uuid in order]
+        cache[cache_key] = rows
+        return rows
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        """DataTable._y_offsets for rows one line high each (every row here): no list per
+        row."""
+        count = self._update_count
+        cache = self._offset_cache
+        if count in cache:
+            return cache[count]
+        # every row is one line high: _add_rows makes them so, and nothing else adds rows
+        offsets = [(row.key, 0) for row in self.ordered_rows]
+        if len(offsets) != len(self.rows):
+            return DataTable._y_offsets.fget(self)  # type: ignore[attr-defined,no-any-return]
+        cache[count] = offsets
+        return offsets
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         """DataTable._update_dimensions (on idle, after rows were added) measures every cell of

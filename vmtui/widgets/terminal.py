@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -115,28 +116,40 @@ def _style(
     )
 
 
-def cell_style(cell: Cell) -> Style:
-    return _style(cell.fg, cell.bg, cell.bold, cell.italics, cell.underscore, cell.reverse)
+_CURSOR_STYLE = Style(reverse=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _attrs_style(attrs: tuple[Any, ...], cursor: bool) -> Style:
+    """The style of a cell's attributes (a Char without its data: fg, bg, bold, italics,
+    underscore, strikethrough, reverse, blink)."""
+    fg, bg, bold, italics, underscore, _strike, reverse, _blink = attrs
+    style = _style(fg, bg, bold, italics, underscore, reverse)
+    return style + _CURSOR_STYLE if cursor else style
 
 
 def row_segments(row: list[Cell], cursor_x: int | None) -> list[Segment]:
-    """Segments of one row, runs of equal style merged; wide characters' shadow cells skipped."""
+    """Segments of one row, runs of equal attributes merged; wide characters' shadow cells
+    skipped. (Runs are found by comparing the cells' attribute tuples, not Rich styles: this
+    runs for every cell of every redrawn row.)"""
     segments: list[Segment] = []
     run: list[str] = []
-    run_style: Style | None = None
+    run_attrs: tuple[Any, ...] | None = None
+    run_cursor = False
     for x, cell in enumerate(row):
-        if cell.data == "":  # right half of a wide character
+        data = cell[0]
+        if data == "":  # right half of a wide character
             continue
-        style = cell_style(cell)
-        if x == cursor_x:
-            style = style + Style(reverse=True)
-        if style != run_style and run:
-            segments.append(Segment("".join(run), run_style))
-            run = []
-        run_style = style
-        run.append(cell.data or " ")
-    if run:
-        segments.append(Segment("".join(run), run_style))
+        attrs = cell[1:]
+        cursor = x == cursor_x
+        if attrs != run_attrs or cursor or run_cursor:
+            if run and run_attrs is not None:
+                segments.append(Segment("".join(run), _attrs_style(run_attrs, run_cursor)))
+                run = []
+            run_attrs, run_cursor = attrs, cursor
+        run.append(data)
+    if run and run_attrs is not None:
+        segments.append(Segment("".join(run), _attrs_style(run_attrs, run_cursor)))
     return segments
 
 
@@ -160,6 +173,8 @@ class TerminalView(Widget, can_focus=True):
         self._rows: list[list[Cell]] = []
         self._cursor_xy: tuple[int, int] = (-1, -1)
         self._shown_generation = -1
+        # (ids of the row's cells, cursor x, width) -> (drawn, the row, which keeps the ids valid)
+        self._strips: dict[tuple[Any, ...], tuple[Strip, list[Cell]]] = {}
 
     def on_mount(self) -> None:
         self._snapshot()
@@ -181,18 +196,40 @@ class TerminalView(Widget, can_focus=True):
         self._shown_generation = self.emulator.generation
 
     def refresh_screen(self) -> None:
-        """Redraw if the emulator changed (called when new output was parsed)."""
-        if self.emulator.generation != self._shown_generation or self.scroll_back:
-            self._snapshot()
+        """Redraw what changed in the emulator (called when new output was parsed, at most
+        once per frame): only the changed lines when few did (typing at a prompt)."""
+        if self.emulator.generation == self._shown_generation and not self.scroll_back:
+            return
+        old_rows, old_cursor = self._rows, self._cursor_xy
+        self._snapshot()
+        rows = self._rows
+        changed = {y for y, row in enumerate(rows) if y >= len(old_rows) or row != old_rows[y]}
+        if self._cursor_xy != old_cursor:
+            changed.update((old_cursor[1], self._cursor_xy[1]))
+        changed.discard(-1)
+        if len(changed) > len(rows) // 2 or len(rows) != len(old_rows):
             self.refresh()
+        else:
+            width = self.size.width
+            self.refresh(*(Region(0, y, width, 1) for y in sorted(changed)))
 
     def render_line(self, y: int) -> Strip:
+        width = self.size.width
         if y >= len(self._rows):
-            return Strip.blank(self.size.width)
+            return Strip.blank(width)
         cx, cy = self._cursor_xy
-        return Strip(row_segments(self._rows[y], cx if y == cy else None)).crop_extend(
-            0, self.size.width, None
-        )
+        row, cursor = self._rows[y], cx if y == cy else None
+        # Output that scrolls shows the same rows one line higher: draw each row once. Cells
+        # are immutable and the cache keeps the row it drew, so the cells' ids are its key.
+        key = (tuple(map(id, row)), cursor, width)
+        cached = self._strips.get(key)
+        if cached is not None:
+            return cached[0]
+        if len(self._strips) > 4 * max(len(self._rows), 24):
+            self._strips.clear()
+        strip = Strip(row_segments(row, cursor)).crop_extend(0, width, None)
+        self._strips[key] = (strip, row)
+        return strip
 
     def on_focus(self) -> None:
         self._snapshot()
