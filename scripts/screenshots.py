@@ -1,7 +1,8 @@
 """Regenerate screenshots/*.svg from the real app on the demo host, at 80x24.
 
-Also a second test-driver host (tests/data/small_host.xml) for hosts.svg and migrate.svg, and a
-real tiny guest for console.svg (below); every host is left as it was.
+Also a second test-driver host (tests/data/small_host.xml) for hosts.svg, and a
+real tiny guest (and a second libvirtd) for console.svg and migrate.svg (below); every host is
+left as it was.
 
     python scripts/screenshots.py [--out DIR]      (or: make screenshots)
 
@@ -21,9 +22,16 @@ isolation.svg  i on db1: every path in and out of the guest, and the verdict
 wizard.svg     n, then the steps filled (name, memory, an ISO path; the rest left at their
                defaults) up to the review: the domain XML, the virt-install line below it
 hosts.svg      the dashboard with two hosts: the demo host and tests/data/small_host.xml
-migrate.svg    m on db1 with both hosts connected: the migrate dialog and its options. The test
-               driver cannot migrate a running guest, so no progress is shown; the dialog is
-               pictured before Migrate is pressed.
+migrate.svg    a live migration in progress: the tiny guest booted on qemu:///system, a second
+               libvirtd started (tests/integration/secondhost.py: its own mount namespace,
+               qemu+tcp://127.0.0.2/system), the app run with both URIs, m on the guest,
+               Migrate pressed with a bandwidth limit of MIGRATE_MIB_S so it is slow enough to
+               watch, pictured once PICTURE_AT of the memory has been sent (bar, figures), then
+               cancelled; the guest is destroyed and undefined on both hosts and the second
+               daemon stopped afterwards. Without libvirtd, the tiny guest's files, root or the
+               second daemon (the test driver cannot migrate a running guest): m on db1 with
+               the demo host and small_host.xml connected, the dialog and its options before
+               Migrate is pressed. The script prints which one it made.
 """
 
 from __future__ import annotations
@@ -68,6 +76,8 @@ SECOND_HOST = f"test://{ROOT / 'tests' / 'data' / 'small_host.xml'}"
 SYSTEM_URI = "qemu:///system"
 TINY = "vmtui-screenshot-guest"  # booted for console.svg, removed afterwards
 TICK = 2.0
+MIGRATE_MIB_S = 8  # migrate.svg's bandwidth limit: 128 MiB take long enough to picture
+PICTURE_AT = 0.2  # ... when this much of it has been sent
 HOUR = int(3600 / TICK) + 1  # samples in an hour at the 2 s tick
 
 
@@ -119,9 +129,10 @@ def table(app: VmtuiApp) -> GuestTable:
 
 async def take(out: Path) -> list[Path]:
     console = await real_console(out)
+    migration = await real_migration(out)
     saved = await one_host(out, real_console=bool(console))
-    saved += await two_hosts(out)
-    return saved + console
+    saved += await two_hosts(out, real_migration=bool(migration))
+    return saved + console + migration
 
 
 async def first_poll(pilot: Pilot[None], app: VmtuiApp) -> None:
@@ -304,7 +315,97 @@ async def real_console(out: Path) -> list[Path]:
         conn.close()
 
 
-async def two_hosts(out: Path) -> list[Path]:
+def second_host() -> Any:
+    """A second libvirtd (tests/integration/secondhost.py), started; None when it cannot be
+    had here (not root, no unshare, the address taken, another session using it)."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("nsenter") is None:
+        print("screenshots: a second libvirtd needs root and unshare/nsenter")
+        return None
+    try:
+        from tests.integration.secondhost import SecondHost
+        from tests.integration.tinyguest import cache_dir
+
+        host = SecondHost(cache_dir())
+    except Exception as exc:
+        print(f"screenshots: no second host ({exc})")
+        return None
+    try:
+        host.start(timeout=20)
+    except Exception as exc:
+        print(f"screenshots: no second host ({exc})")
+        host.close()
+        return None
+    return host
+
+
+async def real_migration(out: Path) -> list[Path]:
+    """m on a tiny guest booted on qemu:///system, migrated live to a second libvirtd at a
+    bandwidth limit (so it is slow enough to watch), pictured mid-way, then cancelled."""
+    import libvirt
+
+    xml = tiny_guest_xml()
+    if xml is None:
+        return []
+    try:
+        conn = libvirt.open(SYSTEM_URI)
+    except libvirt.libvirtError as exc:
+        print(f"screenshots: no libvirtd ({exc})")
+        return []
+    host = None
+    try:
+        remove_guest(conn, TINY)  # a leftover of an interrupted run
+        host = second_host()
+        if host is None:
+            return []
+        conn.defineXML(xml).create()
+        app = VmtuiApp([SYSTEM_URI, host.uri], interval=2)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_screen(pilot, DashboardScreen)
+            await wait_for(
+                pilot,
+                lambda: (
+                    app.snapshot is not None and any(g.name == TINY for g in app.snapshot.guests)
+                ),
+                "the tiny guest in the table",
+            )
+            await on_guest(pilot, app, TINY)
+            await pilot.press("m")
+            await wait_screen(pilot, MigrateScreen)
+            screen = app.screen
+            assert isinstance(screen, MigrateScreen)
+            screen.query_one("#bandwidth", Input).value = str(MIGRATE_MIB_S)
+            await pilot.click("#start")
+
+            def partway() -> bool:
+                p = screen.last_progress
+                return (
+                    p is not None
+                    and p.phase == "migrating"
+                    and p.fraction is not None
+                    and PICTURE_AT <= p.fraction < 0.9
+                )
+
+            await wait_for(pilot, partway, "the migration to be part-way")
+            await pilot.pause(0.3)
+            app.clear_notifications()
+            path = app.save_screenshot(filename="migrate.svg", path=str(out))
+            await pilot.press("x")  # cancel: the guest stays on qemu:///system
+            await wait_for(pilot, lambda: screen.succeeded is not None, "the migration to end")
+            await pilot.press("escape")
+            await wait_screen(pilot, DashboardScreen)
+        print("screenshots: migrate.svg shows a live migration in progress")
+        return [Path(path)]
+    finally:
+        remove_guest(conn, TINY)
+        conn.close()
+        if host is not None:
+            host.close()  # destroys and undefines its guests, stops its daemons
+
+
+async def two_hosts(out: Path, real_migration: bool) -> list[Path]:
     app = VmtuiApp([DEMO_URI, SECOND_HOST], interval=3600)
     saved: list[Path] = []
 
@@ -325,11 +426,13 @@ async def two_hosts(out: Path) -> list[Path]:
         await on_guest(pilot, app)
         shot("hosts")
 
-        await pilot.press("m")
-        await wait_screen(pilot, MigrateScreen)
-        shot("migrate")
-        await pilot.press("escape")  # nothing is started
-        await wait_screen(pilot, DashboardScreen)
+        if not real_migration:
+            await pilot.press("m")
+            await wait_screen(pilot, MigrateScreen)
+            shot("migrate")
+            print("screenshots: migrate.svg shows the migrate dialog (no live migration here)")
+            await pilot.press("escape")  # nothing is started
+            await wait_screen(pilot, DashboardScreen)
     return saved
 
 

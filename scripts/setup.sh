@@ -25,6 +25,7 @@ DEB_PACKAGES=(
     libvirt-daemon-system libvirt-dev libvirt-clients pkg-config
     qemu-system-x86 qemu-utils busybox-static cpio python3-venv tmux
     openssh-server openssh-client
+    ovmf swtpm swtpm-tools e2fsprogs
 )
 
 # --- Debian packages ---------------------------------------------------------

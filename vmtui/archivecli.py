@@ -42,7 +42,9 @@ def parse_import_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="vmtui import",
         description="Check an archive from `vmtui export` (checksums, free space, what the "
-        "host can run), upload its disks into a pool and define the guest.",
+        "host can run), upload its disks into a pool and define the guest. An OVA or OVF "
+        "(VirtualBox, VMware) is converted with qemu-img and mapped; what was not mapped is "
+        "listed.",
     )
     parser.add_argument("file", help="the archive")
     _uri_arg(parser)
@@ -50,6 +52,11 @@ def parse_import_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--name", default="", help="the guest's name here (default: its own)")
     parser.add_argument(
         "--keep-ids", action="store_true", help="keep the guest's UUID and MAC addresses"
+    )
+    parser.add_argument(
+        "--network",
+        default="",
+        help="OVA/OVF only: the network for its NICs (default: none, the guest has no NIC)",
     )
     return parser.parse_args(argv)
 
@@ -71,6 +78,7 @@ def archive_main(command: str, argv: Sequence[str]) -> int:
     try:
         from vmtui.backend import Hypervisor, VmtuiError
         from vmtui.backend.archive import export_guest, import_guest
+        from vmtui.backend.ovf import import_ovf, is_ovf_file
     except ImportError as err:
         print(
             f"vmtui cannot start: {err}. Run `make run` to install what it needs.", file=sys.stderr
@@ -87,6 +95,18 @@ def archive_main(command: str, argv: Sequence[str]) -> int:
             )
             said = f"{done.manifest.name} written to {done.path} ({done.bytes} bytes)."
             notes = list(done.manifest.not_carried)
+        elif is_ovf_file(args.file):  # an OVA / OVF from VirtualBox or VMware
+            result = import_ovf(
+                hv,
+                args.file,
+                pool=args.pool,
+                name=args.name,
+                network=args.network,
+                progress=_progress(args.quiet, "import"),
+                cancel=cancel,
+            )
+            said = f"Guest {result.name} ({result.uuid}) defined on {uri} from the OVF."
+            notes = list(result.warnings)
         else:
             result = import_guest(
                 hv,
@@ -111,5 +131,5 @@ def archive_main(command: str, argv: Sequence[str]) -> int:
     if not args.quiet:
         print(("\n" if sys.stderr.isatty() else "") + said)
         for note in notes:
-            print(f"  not carried / differs: {note}")
+            print(f"  not carried / not mapped / differs: {note}")
     return 0

@@ -24,6 +24,7 @@ from vmtui.backend.migrate import (
     MigrationSpec,
     migrate,
 )
+from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.console import ConsoleScreen
 from vmtui.screens.migrate import MigrateScreen, MigrationProgressed
 
@@ -396,6 +397,14 @@ async def test_quitting_mid_migration_aborts_it_and_the_guest_stays_on_its_host(
             what="data flowing",
         )
         await app.action_quit()
+        # Quitting asks first, naming the migration that runs (issue 16 #1); yes quits.
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, ConfirmScreen) and bool(app.screen.query("#no")),
+            what="quit question",
+        )
+        assert "migrat" in text_of(app.screen.query_one("#body")).lower()
+        await pilot.press("y")
     # The abort is asked for as the dialog goes; libvirt then resumes the guest on its host.
     wait_until(lambda: dom.jobInfo()[0] == libvirt.VIR_DOMAIN_JOB_NONE, 60, step=0.2)
     # The target drops its paused incoming copy once libvirt finishes the cancelled job

@@ -71,3 +71,31 @@ async def test_a_narrow_screen_drops_low_value_columns_before_it_cuts_names() ->
             # the demo host's longest names (11 cells) show whole, not cut to 8 cells
             longest = max(len(g.name) for g in app.snapshot.guests)  # type: ignore[union-attr]
             assert table(app)._name_width >= min(longest, 16), size
+
+
+async def test_rows_are_formatted_only_when_they_come_on_screen_and_a_filter_keeps_order() -> None:
+    """At thousands of guests formatting every cell made the first frame and each `/` filter
+    step slow (issue 12): rows off screen get blank cells until they scroll into view."""
+    app = TableApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(GuestTable)
+        table.show(GUESTS, stats(10.0))
+        await pilot.pause()
+        last = GUESTS[-1].uuid
+        formatted = [g for g in GUESTS if table.get_cell(g.uuid, "name").plain]
+        assert 0 < len(formatted) <= 25, len(formatted)  # ~20 rows on screen, not 100
+        assert table.get_cell(last, "name").plain == ""
+        assert table.shown_text(last)[:2] == ("guest-099", "running")  # type: ignore[index]
+        table.move_cursor(row=99, animate=False)
+        await pilot.pause()
+        assert table.get_cell(last, "name").plain == "guest-099"
+        assert table.get_cell(last, "cpu").plain == "10.0"
+        # a filter (a part of the guests, in another order) and back: sorted by name
+        part = tuple(reversed(GUESTS[::7]))
+        table.show(part, stats(10.0))
+        await pilot.pause()
+        assert table.shown_uuids == [g.uuid for g in GUESTS[::7]]
+        table.show(tuple(GUESTS), stats(10.0))
+        await pilot.pause()
+        assert table.shown_uuids == [g.uuid for g in GUESTS]
+        assert table.shown_text(last)[0] == "guest-099"  # type: ignore[index]

@@ -37,3 +37,57 @@ async def test_devices_listed_and_a_split_group_refused() -> None:
         await pilot.press("a")
         await wait_for(pilot, lambda: any("IOMMU group 7" in n for n in notes))
         assert any("gpu-guest" in n for n in notes)
+
+
+async def test_host_view_opens_the_devices_of_the_host_without_attach() -> None:
+    """f then U: the selected host's devices, with no guest: attach and detach are hidden."""
+    from vmtui.screens.hostlist import HostListScreen
+
+    app = VmtuiApp(host_uri("hostdev_host"), interval=0.2)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, HostListScreen))
+        await pilot.press("U")
+        await wait_for(pilot, lambda: isinstance(app.screen, HostDevicesScreen))
+        screen = app.screen
+        assert isinstance(screen, HostDevicesScreen)
+        assert screen.uuid == ""
+        assert "Host devices of" in str(screen.query_one("#hd-title").render())
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 5)
+        held = {str(table.get_row_at(i)[0]): table.get_row_at(i)[-1] for i in range(5)}
+        assert held["PCI 0000:01:00.0"] == "gpu-guest"
+        keys = {k for k, b in screen.active_bindings.items() if b.enabled}
+        assert "a" not in keys and "x" not in keys and "R" in keys
+        await pilot.press("a")  # hidden: does nothing, no error
+        await pilot.pause(0.1)
+        assert app.screen is screen
+
+
+async def test_create_on_a_mediated_device_type_says_why_it_failed() -> None:
+    """c on an mdev type row asks the backend (backend/mdev.py); the test driver cannot make
+    mediated devices, so the answer is a sentence, and the list is unchanged."""
+    app = VmtuiApp(host_uri("hostdev_host"), interval=0.2)
+    notes: list[str] = []
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await ready(pilot)
+        original = app.notify
+
+        def spy(message: str, *args: object, **kwargs: object) -> None:
+            notes.append(str(message))
+            original(message, *args, **kwargs)  # type: ignore[arg-type]
+
+        app.notify = spy  # type: ignore[method-assign]
+        select(app, "other")
+        await pilot.press("U")
+        await wait_for(pilot, lambda: isinstance(app.screen, HostDevicesScreen))
+        table = app.screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 5)
+        firsts = [str(table.get_row_at(i)[0]) for i in range(5)]
+        await pilot.press("c")  # not on an mdev type row: told what to select
+        await wait_for(pilot, lambda: any("mediated device type" in n for n in notes))
+        table.move_cursor(row=firsts.index("mdev i915-GVTg_V5_4"))
+        await pilot.press("c")
+        await wait_for(pilot, lambda: any("Could not create a i915-GVTg_V5_4" in n for n in notes))
+        assert table.row_count == 5

@@ -1,5 +1,6 @@
-"""Export a guest to one file (E on a guest) and import one (J): backend/archive.py in a
-worker, with a progress bar; esc while it runs cancels it (nothing is left behind)."""
+"""Export a guest to one file (E on a guest) and import one or an OVA/OVF (J):
+backend/archive.py and backend/ovf.py in a worker, with a progress bar; esc while it runs
+cancels it (nothing is left behind)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 
 from vmtui.backend.archive import ExportResult, ImportResult, export_guest, import_guest
+from vmtui.backend.ovf import import_ovf, is_ovf_file
 from vmtui.control.services import services
 
 
@@ -123,10 +125,15 @@ class ImportScreen(_ArchiveScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="archive-box"):
             yield Label(f"Import a guest archive into {self.uri}", markup=False)
-            yield Input(placeholder="archive file (from vmtui export)", id="archive-file")
+            yield Input(
+                placeholder="archive file (from vmtui export), or an OVA / OVF", id="archive-file"
+            )
             yield Input("default", placeholder="storage pool", id="archive-pool")
             yield Input(placeholder="name (empty: the guest's own)", id="archive-name")
             yield Checkbox("Keep the UUID and MAC addresses", id="archive-keep")
+            yield Input(
+                placeholder="OVA/OVF: network for its NICs (empty: no NIC)", id="archive-network"
+            )
             yield ProgressBar(total=1, show_eta=False)
             yield Static("", id="archive-error", markup=False)
             yield Button("Import", id="archive-go", variant="primary")
@@ -136,6 +143,7 @@ class ImportScreen(_ArchiveScreen):
         pool = self.query_one("#archive-pool", Input).value.strip() or "default"
         name = self.query_one("#archive-name", Input).value.strip()
         keep = self.query_one("#archive-keep", Checkbox).value
+        network = self.query_one("#archive-network", Input).value.strip()
         if not path:
             self.say("Give the archive's file name.")
             return
@@ -145,6 +153,16 @@ class ImportScreen(_ArchiveScreen):
         self.say("")
 
         def call() -> ImportResult:
+            if is_ovf_file(path):  # an OVA / OVF from VirtualBox or VMware (backend/ovf.py)
+                return import_ovf(
+                    hv,
+                    path,
+                    pool=pool,
+                    name=name,
+                    network=network,
+                    progress=self.progress,
+                    cancel=self.cancel,
+                )
             return import_guest(
                 hv,
                 path,

@@ -14,9 +14,9 @@ from vmtui.backend import GuestInfo, Snapshot
 from vmtui.control.services import services
 from vmtui.control.subjects import subject_of
 from vmtui.core import query
-from vmtui.core.query import Subject
 from vmtui.core.actions import POWER
 from vmtui.core.loading import incomplete_note
+from vmtui.core.query import Subject
 from vmtui.core.safetext import safe_text
 from vmtui.screens.base import GuestActionScreen
 from vmtui.screens.bulk import bulk_action
@@ -124,7 +124,8 @@ class DashboardScreen(GuestActionScreen):
             guests = [
                 g
                 for i, g in enumerate(snapshot.guests)
-                if self.only_host in (None, g.host) and (subjects is None or pred(subjects[i]))
+                if self.only_host in (None, g.host)
+                and (pred is None or subjects is None or pred(subjects[i]))
             ]
         stale = frozenset(uri for uri, link in app.hosts.items() if link.stale)
         self.table.show(guests, snapshot.stats, labels, stale)
@@ -140,7 +141,9 @@ class DashboardScreen(GuestActionScreen):
         if cached is not None and cached[0] is snapshot and cached[1] == labels:
             return cached[2]
         stats = snapshot.stats
-        subjects = [subject_of(g, stats.get(g.uuid), labels.get(g.host, "")) for g in snapshot.guests]
+        subjects = [
+            subject_of(g, stats.get(g.uuid), labels.get(g.host, "")) for g in snapshot.guests
+        ]
         self._subject_cache = (snapshot, dict(labels), subjects)
         return subjects
 

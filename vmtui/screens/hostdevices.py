@@ -2,7 +2,10 @@
 class, IOMMU group and its other members, bound driver, ready for passthrough), USB devices,
 mediated device types, and which guest holds each; ``a`` attaches the selected device to the
 guest (at next boot), ``A`` now too, ``x`` detaches it. A refusal (another guest holds it, its
-IOMMU group would be split) is a sentence naming that guest (backend/hostdevices.py)."""
+IOMMU group would be split) is a sentence naming that guest (backend/hostdevices.py).
+
+Opened for a host (``U`` in the host view, ``f``) it has no guest: attach and detach are
+hidden, the list is the same."""
 
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from vmtui.backend import Hypervisor
 from vmtui.backend.hostdevices import (
     HostDevices,
     attach_host_device,
     detach_host_device,
     list_host_devices,
 )
+from vmtui.backend.mdev import create_mdev, list_mdevs, remove_mdev
 from vmtui.control.services import services
 from vmtui.widgets.tables import cursor_key
 
@@ -32,16 +37,37 @@ class HostDevicesScreen(Screen[None]):
         Binding("A", "attach(True)", "Attach now + boot"),
         Binding("x", "detach", "Detach"),
         Binding("R", "refresh", "Refresh"),
+        Binding("c", "create_mdev", "New mediated device"),
+        Binding("k", "remove_mdev", "Remove mediated device"),
     ]
 
-    def __init__(self, uuid: str, name: str) -> None:
+    def __init__(self, uuid: str = "", name: str = "", *, uri: str = "", host: str = "") -> None:
+        """For guest ``uuid`` (attach / detach), or, with ``uuid`` empty, for host ``uri``
+        (shown as ``host``): no guest, no attach or detach."""
         super().__init__()
         self.uuid = uuid
         self.guest_name = name
+        self.uri = uri
+        self.host_label = host or uri
         self.devices: HostDevices | None = None
+        self.mdevs: list[tuple[str, str, str, str]] = []  # backend/mdev.py list_mdevs
+
+    def _hv(self) -> Hypervisor:
+        if self.uuid:
+            return services(self).hypervisor_for(self.uuid)
+        return services(self).hypervisor_for_uri(self.uri)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # a host's view: there is no guest to attach to
+        return not (action in ("attach", "detach") and not self.uuid)
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Host devices, for guest {self.guest_name}", id="hd-title", markup=False)
+        title = (
+            f"Host devices, for guest {self.guest_name}"
+            if self.uuid
+            else f"Host devices of {self.host_label}"
+        )
+        yield Static(title, id="hd-title", markup=False)
         table: DataTable[str] = DataTable(cursor_type="row", id="hd-table")
         table.add_columns(*COLUMNS)
         yield table
@@ -52,10 +78,16 @@ class HostDevicesScreen(Screen[None]):
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        hv = services(self).hypervisor_for(self.uuid)
+        hv = self._hv()
         services(self).runner.run(
-            lambda: list_host_devices(hv), done=self.show, what="list host devices"
+            lambda: (list_host_devices(hv), list_mdevs(hv)),
+            done=self._listed,
+            what="list host devices",
         )
+
+    def _listed(self, found: tuple[HostDevices, list[tuple[str, str, str, str]]]) -> None:
+        self.mdevs = found[1]
+        self.show(found[0])
 
     def show(self, devices: HostDevices) -> None:
         self.devices = devices
@@ -97,14 +129,59 @@ class HostDevicesScreen(Screen[None]):
                 "-",
                 key=f"mdev:{m.parent}:{m.type_id}",
             )
+        for name, parent, type_id, uuid in self.mdevs:
+            table.add_row(
+                f"mdev {uuid or name}",
+                f"{type_id} on {parent}",
+                "mdev",
+                "-",
+                "-",
+                "-",
+                "-",
+                key=f"mdevdev:{name}",
+            )
         self.query_one("#hd-status", Static).update(
             f"{len(devices.pci)} PCI, {len(devices.usb)} USB, {len(devices.mdev_types)} "
-            "mediated device types"
+            f"mediated device types, {len(self.mdevs)} mediated devices"
+        )
+
+    def action_create_mdev(self) -> None:
+        """c on a mediated device type: make one instance (transient) of it."""
+        key = cursor_key(self.query_one(DataTable))
+        if key is None or not key.startswith("mdev:"):
+            self.notify("Select a mediated device type (an mdev row).", timeout=3)
+            return
+        _, parent, type_id = key.split(":", 2)
+        hv = self._hv()
+        services(self).runner.run(
+            lambda: create_mdev(hv, parent, type_id),
+            done=lambda _name: self.action_refresh(),
+            what=f"create a {type_id} mediated device",
+            success=lambda name: f"Mediated device {name} created.",
+            command=("nodedev-create", f"<mdev {type_id} on {parent}>"),
+            host=hv.uri,
+        )
+
+    def action_remove_mdev(self) -> None:
+        """k on a mediated device: destroy (and undefine) it."""
+        key = cursor_key(self.query_one(DataTable))
+        if key is None or not key.startswith("mdevdev:"):
+            self.notify("Select a mediated device (not a type).", timeout=3)
+            return
+        name = key.split(":", 1)[1]
+        hv = self._hv()
+        services(self).runner.run(
+            lambda: remove_mdev(hv, name),
+            done=lambda _none: self.action_refresh(),
+            what=f"remove mediated device {name}",
+            success=f"Mediated device {name} removed.",
+            command=("nodedev-destroy", name),
+            host=hv.uri,
         )
 
     def _selected(self) -> str | None:
         key = cursor_key(self.query_one(DataTable))
-        if key is None or key.startswith("mdev:"):
+        if key is None or key.startswith("mdev"):
             self.notify("Select a PCI or USB device.", timeout=3)
             return None
         return key

@@ -23,6 +23,7 @@ from vmtui.backend import Snapshot
 from vmtui.control.hosts import HostLink
 from vmtui.control.services import services
 from vmtui.core import format as fmt
+from vmtui.screens.hostdevices import HostDevicesScreen
 from vmtui.screens.hostview import HostView
 from vmtui.widgets.tables import cursor_key
 
@@ -200,6 +201,7 @@ class HostListScreen(HostView):
         Binding("escape,f", "back", "Back"),
         Binding("enter", "choose", "Show its guests"),
         Binding("a", "all_hosts", "All hosts"),
+        Binding("U", "host_devices", "Host devices"),
         Binding("o", "sort_next", "Sort"),
         Binding("O", "sort_reverse", "Reverse the sort", show=False),
     ]
@@ -298,6 +300,12 @@ class HostListScreen(HostView):
             return
         self.app.pop_screen()
         self._choose(row.uri)
+
+    def action_host_devices(self) -> None:
+        """U: the selected host's PCI / USB / mediated devices (screens/hostdevices.py)."""
+        row = self.selected()
+        if row is not None:
+            self.app.push_screen(HostDevicesScreen(uri=row.uri, host=row.label))
 
     def action_all_hosts(self) -> None:
         self.app.pop_screen()

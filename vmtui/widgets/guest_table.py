@@ -179,6 +179,11 @@ def _cell(col: str, text: str, guest: GuestInfo, name_width: int = 0, marked: bo
     return Text(text)
 
 
+# what GuestTable.show() derives from the guests alone: by name, their UUIDs, the longest
+# name, the longest tags, an IP column, an agent column, by UUID
+_Derived = tuple[list[GuestInfo], list[str], int, int, bool, bool, dict[str, GuestInfo]]
+
+
 @dataclass(frozen=True)
 class _TableState:
     """What every line and cell of one render pass depends on, read once (GuestTable)."""
@@ -254,6 +259,8 @@ class GuestTable(DataTable[Text]):
         self.sort_column = "name"
         self.sort_descending = False
         self._order_cache: tuple[tuple[Any, ...], list[GuestInfo], list[str]] | None = None
+        self._derived_memo: tuple[tuple[GuestInfo, ...], _Derived] | None = None
+        self._name_memo: tuple[tuple[GuestInfo, ...], list[GuestInfo], dict[str, int]] | None = None
         self._by_uuid: dict[str, GuestInfo] = {}  # the last guests given to show()
         self._row_keys: dict[str, RowKey] = {}  # uuid -> the RowKey of its row
         self._row_objects: dict[str, Row] = {}  # uuid -> its Row (ordered_rows)
@@ -340,13 +347,22 @@ class GuestTable(DataTable[Text]):
         guests = guests if isinstance(guests, tuple) else tuple(guests)
         if guests != self._input:  # compares identity first: the same guests are cheap
             self._input = guests
-            self._sorted = sorted(guests, key=lambda g: (g.name.lower(), g.name, g.uuid))
-            self._sorted_uuids = [g.uuid for g in self._sorted]
-            self._longest_name = max((len(g.name) for g in guests), default=NAME_MIN)
-            self._longest_tags = max((len(" ".join(g.tags)) for g in guests if g.tags), default=0)
-            self._ip_column = any(g.addresses is not None and g.ip for g in guests)
-            self._agent_column = any(g.has_agent for g in guests)
-            self._by_uuid = {g.uuid: g for g in self._sorted}
+            memo = self._derived_memo  # the whole list again (a `/` filter cleared): as it was
+            if memo is not None and memo[0] == guests:
+                derived = memo[1]
+            else:
+                derived = self._derive(guests)
+                if memo is None or len(guests) >= len(memo[0]) // 2:
+                    self._derived_memo = (guests, derived)
+            (
+                self._sorted,
+                self._sorted_uuids,
+                self._longest_name,
+                self._longest_tags,
+                self._ip_column,
+                self._agent_column,
+                self._by_uuid,
+            ) = derived
         self._hosts = dict(hosts or {})
         self._stale = stale
         ordered, order = self._ordered(stats)
@@ -377,7 +393,35 @@ class GuestTable(DataTable[Text]):
         self._generation += 1
         self._flush(*self._visible_rows())
 
+    def _derive(self, guests: tuple[GuestInfo, ...]) -> _Derived:
+        ordered = self._by_name(guests)
+        return (
+            ordered,
+            [g.uuid for g in ordered],
+            max((len(g.name) for g in guests), default=NAME_MIN),
+            max((len(" ".join(g.tags)) for g in guests if g.tags), default=0),
+            any(g.addresses is not None and g.ip for g in guests),
+            any(g.has_agent for g in guests),
+            {g.uuid: g for g in ordered},
+        )
+
     # ---------------------------------------------------------------- order
+    def _by_name(self, guests: tuple[GuestInfo, ...]) -> list[GuestInfo]:
+        """``guests`` by name. The biggest list sorted lately is kept: a `/` filter shows a
+        part of it (sorted by each guest's place in it, no name compared), and clearing the
+        filter shows it again (no sort at all)."""
+        memo = self._name_memo
+        if memo is not None and memo[0] == guests:
+            return memo[1]
+        if memo is not None and len(guests) < len(memo[1]):
+            rank = memo[2]
+            if all(rank.get(g.uuid) is not None and memo[1][rank[g.uuid]] is g for g in guests):
+                return sorted(guests, key=lambda g: rank[g.uuid])
+        ordered = sorted(guests, key=lambda g: (g.name.lower(), g.name, g.uuid))
+        if memo is None or len(guests) >= len(memo[1]) // 2:
+            self._name_memo = (guests, ordered, {g.uuid: i for i, g in enumerate(ordered)})
+        return ordered
+
     def _ordered(self, stats: Mapping[str, GuestStats]) -> tuple[list[GuestInfo], list[str]]:
         """The guests of the last show() in the table's order, and their UUIDs. Sorted again
         only when what the order depends on changed: the guests, the sort, and for a sort by
@@ -605,8 +649,8 @@ class GuestTable(DataTable[Text]):
                 for (col, _, _), t in zip(self._columns, texts, strict=True)
             ]
             rows.append((guest.uuid, cells))
+        self._order = [g.uuid for g in ordered]  # before the rows: ordered_rows uses it
         self._add_rows(rows)
-        self._order = [g.uuid for g in ordered]
         if len(ordered) <= visible:
             self._base_generation = generation  # every row is current
 
@@ -616,18 +660,29 @@ class GuestTable(DataTable[Text]):
         building 1,000 rows). Textual 8.2.8's add_row, once for all rows."""
         columns = [column.key for column in self.ordered_columns]
         was_empty = not self.row_count
+        # a row of blank cells (_refill) is a copy of one dict: no ColumnKey hashed again
+        template = dict(zip(columns, [_BLANK] * len(columns), strict=True))
+        # the TwoWayDict's two dicts directly, and no _new_rows: every row is one line high
+        # without a label, so _update_dimensions has nothing to measure in them
+        forward, reverse = self._row_locations._forward, self._row_locations._reverse
+        data, table_rows = self._data, self.rows
+        row_keys, objects = self._row_keys, self._row_objects
         for key, cells in rows:
-            row_key = RowKey(key)
-            if row_key in self._row_locations:
-                raise DuplicateKey(f"The row key {row_key!r} already exists.")
+            if key in row_keys:
+                raise DuplicateKey(f"The row key {key!r} already exists.")
             if len(cells) != len(columns):
                 raise ValueError("A row needs one value per column.")
-            self._row_locations[row_key] = len(self.rows)
-            self._row_keys[key] = row_key
-            self._data[row_key] = dict(zip(columns, cells, strict=True))
-            row = self.rows[row_key] = Row(row_key, 1, None, False)
-            self._row_objects[key] = row
-            self._new_rows.add(row_key)
+            row_key = RowKey(key)
+            index = len(table_rows)
+            forward[row_key] = index
+            reverse[index] = row_key
+            row_keys[key] = row_key
+            if cells[0] is _BLANK:
+                data[row_key] = template.copy()
+            else:
+                data[row_key] = dict(zip(columns, cells, strict=True))
+            row = table_rows[row_key] = Row(row_key, 1, None, False)
+            objects[key] = row
         if not rows:
             return
         self._require_update_dimensions = True
@@ -1087,6 +1142,8 @@ class GuestTable(DataTable[Text]):
     def _y_offsets(self) -> list[tuple[RowKey, int]]:
         """DataTable._y_offsets for rows one line high each (every row here): no list per
         row."""
+        if self._clearing:  # DataTable.clear() empties this list: no need to make it
+            return []
         count = self._update_count
         cache = self._offset_cache
         if count in cache:
@@ -1116,6 +1173,15 @@ class GuestTable(DataTable[Text]):
         self.virtual_size = Size(
             widths + self._row_label_column_width, self._total_row_height + header_height
         )
+
+    _clearing = False
+
+    def clear(self, columns: bool = False) -> Self:
+        self._clearing = True
+        try:
+            return super().clear(columns)
+        finally:
+            self._clearing = False
 
     def _clear_caches(self) -> None:
         super()._clear_caches()
