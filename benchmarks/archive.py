@@ -11,15 +11,21 @@ times, on the same disk:
 
 Prints medians and the ratios (virsh seconds / vmtui seconds: 1.0 is as fast as virsh; the
 target is >= 0.8). Everything made is removed.
+
+``--also FILE`` (a saved copy of an older ``vmtui/backend/archive.py``) times that file's
+``import_guest`` too, in the same repeats, right after the current one: before and after
+under the same load.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -40,7 +46,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.archive")
     parser.add_argument("--mib", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--also", metavar="FILE", help="an older archive.py to time as well")
     args = parser.parse_args()
+    older = None
+    if args.also:
+        spec = importlib.util.spec_from_file_location("vmtui_archive_older", args.also)
+        assert spec is not None and spec.loader is not None
+        older = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = older  # dataclasses look their module up
+        spec.loader.exec_module(older)
     conn = libvirt.open(URI)
     folder = tempfile.mkdtemp(prefix=f"vmtui-test-{os.getpid()}-bench-", dir="/var/tmp")
     os.chmod(folder, 0o755)
@@ -69,16 +83,19 @@ def main() -> int:
             f"<source file='{vol.path()}'/><target dev='vda' bus='virtio'/></disk>"
             "</devices></domain>"
         )
-        times: dict[str, list[float]] = {"vdl": [], "exp": [], "vul": [], "imp": []}
+        times: dict[str, list[float]] = {"vdl": [], "exp": [], "vul": [], "imp": [], "old": []}
         for i in range(args.repeat):
             raw = os.path.join(folder, f"dl{i}.img")
+            os.sync()  # no dirty pages from the step before: each starts alike
             t = time.perf_counter()
             _virsh("vol-download", "--sparse", "--pool", pool.name(), "disk.img", raw)
             times["vdl"].append(time.perf_counter() - t)
             tar = os.path.join(folder, f"g{i}.tar")
+            os.sync()  # no dirty pages from the step before: each starts alike
             t = time.perf_counter()
             export_guest(hv, name, tar)
             times["exp"].append(time.perf_counter() - t)
+            os.sync()  # no dirty pages from the step before: each starts alike
             t = time.perf_counter()  # import makes its volume too: so does the baseline
             _virsh(
                 "vol-create-as",
@@ -92,22 +109,41 @@ def main() -> int:
             )
             _virsh("vol-upload", "--sparse", "--pool", pool.name(), f"up{i}.img", raw)
             times["vul"].append(time.perf_counter() - t)
+            os.sync()  # no dirty pages from the step before: each starts alike
             t = time.perf_counter()
             res = import_guest(hv, tar, pool=pool.name(), name=f"{name}-imp{i}")
             times["imp"].append(time.perf_counter() - t)
             conn.lookupByUUIDString(res.uuid).undefine()
+            made = [f"up{i}.img", f"{name}-imp{i}-vda.raw"]
+            if older is not None:
+                os.sync()  # no dirty pages from the step before: each starts alike
+                t = time.perf_counter()
+                res = older.import_guest(hv, tar, pool=pool.name(), name=f"{name}-old{i}")
+                times["old"].append(time.perf_counter() - t)
+                conn.lookupByUUIDString(res.uuid).undefine()
+                made.append(f"{name}-old{i}-vda.raw")
             for path in (raw, tar):
                 os.unlink(path)
-            for v in (f"up{i}.img", f"{name}-imp{i}-vda.raw"):
+            for v in made:
                 pool.storageVolLookupByName(v).delete(0)
-        med = {k: statistics.median(v) for k, v in times.items()}
+        med = {k: statistics.median(v) for k, v in times.items() if v}
         data = args.mib * 8 // 10
         print(f"disk: {args.mib} MiB raw, {data} MiB of data; {args.repeat} repeats, medians")
+        for k, v in times.items():
+            if v:
+                print(f"  ({k}: " + " ".join(f"{x:.3f}" for x in v) + ")")
         print(f"  virsh vol-download --sparse {med['vdl']:.3f} s  ({data / med['vdl']:.0f} MiB/s)")
         print(f"  vmtui export                {med['exp']:.3f} s  ({data / med['exp']:.0f} MiB/s)")
         print(f"  virsh vol-create + upload   {med['vul']:.3f} s  ({data / med['vul']:.0f} MiB/s)")
         print(f"  vmtui import                {med['imp']:.3f} s  ({data / med['imp']:.0f} MiB/s)")
-        for what, a, b in (("export", "vdl", "exp"), ("import", "vul", "imp")):
+        if older is not None:
+            print(
+                f"  older import ({args.also}) {med['old']:.3f} s  ({data / med['old']:.0f} MiB/s)"
+            )
+        pairs = [("export", "vdl", "exp"), ("import", "vul", "imp")]
+        if older is not None:
+            pairs.append(("older import", "vul", "old"))
+        for what, a, b in pairs:
             ratio = med[a] / med[b]
             verdict = "PASS" if ratio >= 0.8 else "FAIL"
             print(f"  {what} ratio (virsh s / vmtui s): {ratio:.2f}  target >= 0.8 {verdict}")

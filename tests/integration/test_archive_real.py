@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import xml.etree.ElementTree as ET
@@ -22,7 +23,7 @@ from typing import Any
 import libvirt
 import pytest
 
-from vmtui.backend import Hypervisor
+from vmtui.backend import Hypervisor, archive
 from vmtui.backend.archive import (
     ArchiveCancelled,
     ArchiveError,
@@ -249,3 +250,58 @@ def test_a_sparse_raw_disk_stays_sparse_and_equal(
     assert same.returncode == 0, same.stdout
     xml = libvirt_conn.lookupByUUIDString(result.uuid).XMLDesc(0)
     assert "52:54:00:12:34:56" not in xml and "<interface" in xml  # a new MAC
+
+
+def test_a_checksum_mismatch_found_mid_upload_removes_the_volumes_already_uploaded(
+    libvirt_conn: Any,
+    hv: Hypervisor,
+    pool: Any,
+    guest_names: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Disks are hashed while they upload: vda uploads whole and matches, vdb carries a
+    flipped byte. vda's volume exists when vdb's upload starts, and is gone afterwards; no
+    guest is defined."""
+    disks = ""
+    for dev in ("vda", "vdb"):
+        vol = pool.createXML(
+            f"<volume><name>{dev}.img</name><capacity unit='MiB'>4</capacity>"
+            "<allocation>0</allocation><target><format type='raw'/></target></volume>",
+            0,
+        )
+        with open(vol.path(), "r+b") as f:
+            f.write(os.urandom(2 << 20))
+        disks += (
+            "<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+            f"<source file='{vol.path()}'/><target dev='{dev}' bus='virtio'/></disk>"
+        )
+    name = guest_names("midway")
+    libvirt_conn.defineXML(
+        f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory>"
+        f"<os><type arch='x86_64'>hvm</type></os><devices>{disks}</devices></domain>"
+    )
+    folder = Path(pool.XMLDesc(0).split("<path>")[1].split("</path>")[0])
+    out = str(folder / "midway.tar")
+    export_guest(hv, name, out)
+    with tarfile.open(out) as tar:
+        start = tar.getmember("disks/vdb.raw.vsp").offset_data
+    with open(out, "r+b") as f:
+        f.seek(start + 9 + 1000)  # inside vdb's first data record
+        byte = f.read(1)
+        f.seek(start + 9 + 1000)
+        f.write(bytes([byte[0] ^ 0x01]))
+    before = _volumes(pool)
+    copy = guest_names("midway-copy")
+    seen: dict[str, list[str]] = {}
+    upload = archive._upload
+
+    def spy(conn: Any, vol: Any, member: Any, d: Any, stop: Any) -> None:
+        seen[d.target] = _volumes(pool)
+        upload(conn, vol, member, d, stop)
+
+    monkeypatch.setattr(archive, "_upload", spy)
+    with pytest.raises(ArchiveError, match=r"Disk vdb .* does not match its checksum"):
+        import_guest(hv, out, pool=pool.name(), name=copy)
+    assert f"{copy}-vda.raw" in seen["vdb"]  # vda was uploaded when vdb's turn came
+    assert _volumes(pool) == before  # ... and is gone again, with vdb's
+    assert copy not in {d.name() for d in libvirt_conn.listAllDomains(0)}

@@ -16,12 +16,15 @@ into the tar: a placeholder header, the data, then the real header written back 
 placeholder (one 512-byte GNU header holds any size), so nothing is staged twice.
 
 Export writes to a hidden temporary file next to ``FILE`` and renames it at the end: a failed
-or cancelled export leaves no file. Import reads the archive twice: first every check —
-member names (never ``..`` or absolute: nothing is ever extracted by name anyway), the
-manifest, every sha256, free space in the pool, the target's domain capabilities (machine
-type, arch, domain type, CPU model), the name and the volumes not taken — and only then
-uploads (virStorageVolUpload), rewrites the disk paths, gives a new UUID and MACs (unless
-``keep_ids``) and defines. A failed or cancelled import deletes what it made: no volume, no
+or cancelled export leaves no file. Import first makes every check that does not need the
+disks' data — member names (never ``..`` or absolute: nothing is ever extracted by name
+anyway), the manifest, the domain XML's sha256, free space in the pool, the target's domain
+capabilities (machine type, arch, domain type, CPU model), the name and the volumes not
+taken — then reads the archive once: each disk member streams into its new volume
+(virStorageVolUpload) and is hashed on the way; the stream is finished only if the sha256
+matches, and a mismatch aborts it and deletes every volume made so far. Only when every disk
+matched are the disk paths rewritten, a new UUID and MACs given (unless ``keep_ids``) and the
+guest defined. A failed, damaged or cancelled import deletes what it made: no volume, no
 definition.
 """
 
@@ -31,6 +34,7 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
 import re
 import struct
 import tarfile
@@ -60,6 +64,8 @@ _FORMATS = frozenset({"raw", "qcow2", "qed", "vmdk", "vdi", "vpc", "vhdx"})
 _REC = struct.Struct(">cQ")
 _CHUNK = 1024 * 1024
 _RECV = 256 * 1024  # libvirt's stream packet
+_READ = 4 * 1024 * 1024  # import reads the archive in pieces this large
+_SEND = _RECV  # and sends data in messages of libvirt's packet size
 Progress = Callable[[int, int], object]  # (bytes done, bytes in all)
 
 
@@ -493,40 +499,105 @@ def _read_chunks(tar: tarfile.TarFile, info: tarfile.TarInfo) -> Iterator[bytes]
         yield chunk
 
 
-class _MemberReader:
-    """``read(n)`` over one member, straight from the archive file."""
+class _MemberStream:
+    """One ``.vsp`` member read once, straight from the archive file (a plain tar: the member
+    is one contiguous run at ``offset_data``), parsed into records and hashed.
+
+    A reader thread reads each record (data in pieces of libvirt's packet size, each read
+    straight into the bytes that are sent: no other copy), hands it over through a bounded
+    queue and then hashes it, while the caller uploads: reading, hashing and virStreamSend
+    all let go of the GIL, so they overlap (benchmarks/README.md, "Export / import").
+    Records that do not add up (a length past the member's end, an unknown kind) end the
+    records with ``_DAMAGED``; the rest of the member is still hashed, for the verdict."""
+
+    _AHEAD = 16  # pieces read ahead of the upload (at most 4 MiB)
 
     def __init__(self, tar: tarfile.TarFile, info: tarfile.TarInfo) -> None:
         assert tar.fileobj is not None
         self.f = tar.fileobj
         self.f.seek(info.offset_data)
-        self.left = info.size
+        self.name = info.name
+        self.size = info.size
+        self.sha = hashlib.sha256()
+        self._stop = threading.Event()
+        self._ready: queue.Queue[_Item] = queue.Queue(self._AHEAD)
+        self._reader = threading.Thread(target=self._read, name="vmtui-import-read", daemon=True)
+        self._reader.start()
 
-    def read(self, n: int) -> bytes:
-        n = min(n, self.left)
-        data = self.f.read(n) if n > 0 else b""
-        self.left -= len(data)
+    def _take(self, n: int) -> bytes:
+        data = self.f.read(n)
+        if len(data) != n:
+            raise ArchiveError(f"The archive is cut short in {self.name}.")
         return data
 
+    def _read(self) -> None:
+        left = self.size
+        try:
+            while not self._stop.is_set():
+                if left < _REC.size:
+                    self._ready.put(_DAMAGED)
+                    break
+                head = self._take(_REC.size)
+                left -= len(head)
+                self.sha.update(head)
+                kind, length = _REC.unpack(head)
+                if kind == b"E":
+                    self._ready.put(_END)
+                    break
+                if kind == b"H":
+                    self._ready.put(length)
+                    continue
+                if kind != b"D" or length > left:
+                    self._ready.put(_DAMAGED)
+                    break
+                left -= length
+                while length > 0 and not self._stop.is_set():
+                    piece = self._take(min(length, _SEND))
+                    length -= len(piece)
+                    self._ready.put(piece)
+                    self.sha.update(piece)
+            while left > 0 and not self._stop.is_set():  # whatever follows: hashed too
+                piece = self._take(min(left, _READ))
+                left -= len(piece)
+                self.sha.update(piece)
+        except BaseException as err:  # handed to the caller, raised there
+            self._ready.put(err)
 
-def _verify(
-    tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], m: Manifest, stop: _Stop
-) -> None:
-    sha = hashlib.sha256()
-    for chunk in _read_chunks(tar, members[DOMAIN]):
-        sha.update(chunk)
-    if sha.hexdigest() != m.domain_sha256:
-        raise ArchiveError("The archive's domain XML does not match its checksum: refused.")
-    for d in m.disks:
-        sha = hashlib.sha256()
-        for chunk in _read_chunks(tar, members[d.member]):
-            sha.update(chunk)
-            stop.step(len(chunk))
-        if sha.hexdigest() != d.sha256:
-            raise ArchiveError(
-                f"Disk {d.target} in the archive does not match its checksum (damaged or "
-                "changed): refused, nothing was created."
-            )
+    def records(self) -> Iterator[bytes | int]:
+        """Data (bytes) and holes (their length), in order; raises ``_Damaged``."""
+        while True:
+            got = self._ready.get()
+            if got is _END:
+                return
+            if got is _DAMAGED:
+                raise _Damaged
+            if isinstance(got, BaseException):
+                raise got
+            assert isinstance(got, (bytes, int))
+            yield got
+
+    def digest(self) -> str:
+        """The member's sha256 (what is left of it is read first)."""
+        self.close(stop=False)
+        return self.sha.hexdigest()
+
+    def close(self, *, stop: bool = True) -> None:
+        """Wait for the reader (told to stop first, unless ``stop`` is False)."""
+        if stop:
+            self._stop.set()
+        while self._reader.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._ready.get(timeout=0.05)  # room for its puts
+        self._reader.join()
+
+
+_END = object()
+_DAMAGED = object()
+_Item = bytes | int | BaseException | object
+
+
+class _Damaged(Exception):
+    """A disk member's records do not add up (its checksum will say why)."""
 
 
 # ------------------------------------------------------------------ import
@@ -608,49 +679,57 @@ def _volume_xml(name: str, d: DiskEntry) -> str:
     return ET.tostring(vol, encoding="unicode")
 
 
-def _read_exact(fobj: _MemberReader, n: int) -> bytes:
-    data = fobj.read(n)
-    if len(data) != n:
-        raise ArchiveError("A disk in the archive is cut short.")
-    return data
+def _mismatch(d: DiskEntry) -> ArchiveError:
+    return ArchiveError(
+        f"Disk {d.target} in the archive does not match its checksum (damaged or changed): "
+        "refused, nothing was created."
+    )
 
 
-def _send_all(stream: Any, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        sent = stream.send(view.tobytes() if len(view) != len(data) else data)
-        if sent < 0:
-            raise ArchiveError("The upload stream refused data.")
-        view = view[sent:]
+def _send_records(stream: Any, member: _MemberStream, stop: _Stop) -> None:
+    for item in member.records():
+        if isinstance(item, int):
+            stream.sendHole(item, 0)
+            stop.step(0)
+            continue
+        stop.step(len(item))
+        piece = item
+        while piece:  # a blocking stream takes it all; a short count is not lost
+            sent = stream.send(piece)
+            if sent < 0:
+                raise ArchiveError("The upload stream refused data.")
+            piece = piece[sent:]
 
 
-def _upload(conn: Any, vol: Any, fobj: _MemberReader, stop: _Stop) -> None:
-    """Send one ``.vsp`` member's records into the volume (holes as holes)."""
+def _upload(conn: Any, vol: Any, member: _MemberStream, d: DiskEntry, stop: _Stop) -> None:
+    """Send one ``.vsp`` member's records into the volume (holes as holes), hashing the
+    member on the way; the stream is finished only when its sha256 matches the manifest, and
+    aborted otherwise (the caller deletes the volume)."""
     stream = conn.newStream(0)
     try:
-        vol.upload(stream, 0, 0, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
-        while True:
-            kind, length = _REC.unpack(_read_exact(fobj, _REC.size))
-            if kind == b"E":
-                break
-            if kind == b"H":
-                stream.sendHole(length, 0)
-                stop.step(0)
-                continue
-            if kind != b"D":
-                raise ArchiveError("A disk in the archive is damaged.")
-            while length:
-                piece = fobj.read(min(length, _RECV))
-                if not piece:
-                    raise ArchiveError("A disk in the archive is cut short.")
-                _send_all(stream, piece)
-                length -= len(piece)
-                stop.step(len(piece))
+        try:
+            vol.upload(stream, 0, 0, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
+            _send_records(stream, member, stop)
+        except _Damaged:
+            if member.digest() != d.sha256:
+                raise _mismatch(d) from None
+            raise ArchiveError(f"Disk {d.target} in the archive is damaged.") from None
+        except libvirt.libvirtError:
+            # libvirt refusing what damaged records said (a hole past any size ...)? The
+            # checksum tells, and a damaged archive is named as such; otherwise the error
+            # is libvirt's own (a full pool, a driver without uploads ...)
+            if member.digest() != d.sha256:
+                raise _mismatch(d) from None
+            raise
+        if member.digest() != d.sha256:
+            raise _mismatch(d)
         stream.finish()
     except BaseException:
         with contextlib.suppress(libvirt.libvirtError):
             stream.abort()
         raise
+    finally:
+        member.close()
 
 
 @dataclass(frozen=True)
@@ -686,20 +765,28 @@ def plan_import(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> ImportPlan:
-    """Every check an import makes before it creates anything (reads the whole archive)."""
+    """Every check an import makes before it creates anything: tar structure, member names,
+    the manifest and the domain XML's checksum, the name, free space, the target's domain
+    capabilities. The disks' checksums are checked as they upload (:func:`import_guest`).
+    ``progress`` and ``cancel`` are kept for callers; nothing here takes long."""
     conn = hv.writable_conn()
     with _open_tar(path) as tar:
         members = _members(tar, path)
         m = _manifest(tar, members, path)
-        stop = _Stop(cancel, progress, sum(d.size for d in m.disks))
         try:
-            _verify(tar, members, m, stop)
+            sha = hashlib.sha256()
+            for chunk in _read_chunks(tar, members[DOMAIN]):
+                sha.update(chunk)
         except (tarfile.TarError, OSError, EOFError) as err:
             raise ArchiveError(f"{path} is damaged or cut short ({err}).") from None
+        if sha.hexdigest() != m.domain_sha256:
+            raise ArchiveError("The archive's domain XML does not match its checksum: refused.")
     new_name = name or m.name
     taken: set[str] = set()
+    # one lookup, not listAllDomains: that waits on every guest's lock (up to 1 s here when
+    # other guests were busy; benchmarks/README.md, "Export / import")
     with contextlib.suppress(libvirt.libvirtError):
-        taken = {d.name() for d in conn.listAllDomains(0)}
+        taken = {conn.lookupByName(new_name).name()}
     problem = guest_name_problem(new_name, taken)
     if problem:
         raise ArchiveError(problem + (" Give another with --name." if new_name in taken else ""))
@@ -758,15 +845,14 @@ def import_guest(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> ImportResult:
-    """Check the archive (:func:`plan_import`), then upload its disks into ``pool`` and
-    define the guest. ``progress(done, total)`` counts the checking read and the upload."""
-    plan = plan_import(
-        hv, path, pool=pool, name=name, keep_ids=keep_ids, progress=None, cancel=cancel
-    )
+    """Check the archive (:func:`plan_import`), then upload its disks into ``pool``, each
+    checked against its sha256 as it streams (one read of the archive), and define the guest
+    once every disk matched. A mismatch aborts the upload and deletes the volumes made so
+    far: nothing is defined. ``progress(done, total)`` counts the disks' data bytes."""
+    plan = plan_import(hv, path, pool=pool, name=name, keep_ids=keep_ids, cancel=cancel)
     m = plan.manifest
-    total = 2 * sum(d.size for d in m.disks)
+    total = sum(d.data for d in m.disks)  # what the steps count: data, not holes or headers
     stop = _Stop(cancel, progress, total)
-    stop.done = total // 2  # the check's half (plan_import read it all once)
     conn = hv.writable_conn()
     target = _target_pool(conn, pool)
     made: list[Any] = []
@@ -778,8 +864,9 @@ def import_guest(
             for d, vol_name in plan.volumes:
                 vol = target.createXML(_volume_xml(vol_name, d), 0)
                 made.append(vol)
-                _upload(conn, vol, _MemberReader(tar, members[d.member]), stop)
+                _upload(conn, vol, _MemberStream(tar, members[d.member]), d, stop)
                 new_paths[d.target] = (vol.path(), d.format)
+            stop.step(0)  # a cancel after the last piece still comes before the definition
             xml_file = tar.extractfile(members[DOMAIN])
             assert xml_file is not None
             xml = xml_file.read().decode()
