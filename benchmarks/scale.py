@@ -65,9 +65,10 @@ async def _app_figures(uri: str, n: int, ticks: int, history: bool) -> dict[str,
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
     app = VmtuiApp(uri, interval=3600.0, clock=time.perf_counter)
+    frame = FirstGuestFrame(app)
     async with app.run_test(size=SCREEN) as pilot:
         rows = -1
-        while rows <= 0:
+        while rows <= 0 or frame.at is None:
             try:
                 rows = app.screen.query_one(GuestTable).row_count
             except NoMatches:
@@ -75,8 +76,7 @@ async def _app_figures(uri: str, n: int, ticks: int, history: bool) -> dict[str,
             if time.perf_counter() - t0 > TIMEOUT:
                 raise RuntimeError(f"no guest on screen after {TIMEOUT:.0f} s")
             await pilot.pause(0.005)
-        await pilot.pause()  # painted
-        out["first_guest_s"] = time.perf_counter() - t0
+        out["first_guest_s"] = frame.at - t0
         out["first_rows"] = rows
         link = app.hosts.primary
         assert link is not None and link.hv.opened_at is not None
@@ -132,6 +132,33 @@ async def _app_figures(uri: str, n: int, ticks: int, history: bool) -> dict[str,
     if history:
         out["rss_history_mib"] = _rss_with_history(snap)
     return out
+
+
+class FirstGuestFrame:
+    """When the app composes the first frame that shows a guest: ``App._display`` wrapped,
+    each frame turned into the bytes a terminal would get (the headless driver skips that)
+    until they hold a guest's name (the test hosts' guests are all called ``guest-…``).
+
+    This is "the first guest on screen" as a terminal would show it. (Waiting for the app to
+    be idle instead, ``pilot.pause()``, also waits for every partial snapshot that arrives
+    while the details are read: that counted up to a second more at 5,000 guests.)"""
+
+    def __init__(self, app: Any) -> None:
+        from textual._compositor import CompositorUpdate
+
+        self.at: float | None = None
+        real = app._display
+
+        def display(screen: Any, renderable: Any) -> None:
+            if (
+                self.at is None
+                and isinstance(renderable, CompositorUpdate)
+                and "guest-" in renderable.render_segments(app.console)
+            ):
+                self.at = time.perf_counter()
+            real(screen, renderable)
+
+        app._display = display
 
 
 def screen_subject(screen: Any, guest: Any, snap: Any) -> Any:
@@ -248,6 +275,22 @@ def run_worker(uri: str, n: int, ticks: int, history: bool) -> dict[str, Any]:
     return result
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the runs (the first-guest margin over the floor taken per
+    run, then its median, as the floor varies from run to run); ``runs`` says how many."""
+    out: dict[str, Any] = {}
+    for key, value in runs[0].items():
+        if isinstance(value, (int, float)):
+            out[key] = statistics.median(r[key] for r in runs)
+        else:
+            out[key] = value
+    out["above_floor_s"] = statistics.median(r["first_guest_s"] - r["floor_s"] for r in runs)
+    out["above_floor_all_s"] = [round(r["first_guest_s"] - r["floor_s"], 3) for r in runs]
+    out["tick_ratio_all"] = [round(r["tick_ratio"], 3) for r in runs]
+    out["runs"] = len(runs)
+    return out
+
+
 def _uri(mode: str, xml: Path, ssh: tuple[int, Path] | None = None) -> str:
     if mode == "local":
         return f"test://{xml.resolve()}"
@@ -270,7 +313,8 @@ def report(rows: list[tuple[str, int, dict[str, Any]]]) -> None:
     for mode, n, r in rows:
         print(
             f"{mode:<7}{n:>7}{r['floor_s']:>8.3f}s{r['first_guest_s']:>8.3f}s"
-            f"{r['first_guest_s'] - r['floor_s']:>8.3f}s{r['all_details_s']:>8.3f}s"
+            f"{r.get('above_floor_s', r['first_guest_s'] - r['floor_s']):>8.3f}s"
+            f"{r['all_details_s']:>8.3f}s"
             f"{_ms(r['tick_s']):>10}{_ms(r['bare_s']):>10}{r['tick_ratio']:>6.2f}x"
             f"{r['rss_mib']:>6.0f}M{r.get('rss_history_mib', 0):>6.0f}M"
         )
@@ -300,6 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ssh", default="20,200", help="guest counts over ssh")
     parser.add_argument("--no-ssh", action="store_true")
     parser.add_argument("--ticks", type=int, default=9)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per (mode, size); figures are their medians"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--floor", help=argparse.SUPPRESS)
@@ -322,7 +369,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if mode == "socket" and not os.path.exists(LIBVIRT_SOCK):
                     print("no libvirtd socket: skipping socket mode", file=sys.stderr)
                     continue
-                rows.append((mode, n, run_worker(_uri(mode, xml), n, args.ticks, True)))
+                runs = [
+                    run_worker(_uri(mode, xml), n, args.ticks, True) for _ in range(args.repeat)
+                ]
+                rows.append((mode, n, median_run(runs)))
                 print(f"done: {mode} {n}: {json.dumps(rows[-1][2])}", file=sys.stderr)
         if not args.no_ssh and shutil.which("ssh") and os.path.exists(SSHD):
             with ssh_link(tmpdir, DELAY) as link:

@@ -86,6 +86,15 @@ from vmtui.widgets.status_line import StatusLine
 T = TypeVar("T")
 
 
+# Python's collector makes a young-generation pass every 700 net allocations (its default).
+# A poll of 10,000 guests allocates ~40,000 objects that live for the tick and die by
+# reference counting (no cycles): at 700 that was ~60 passes a tick, promoting the live
+# records to older generations and setting off full passes, 23 ms of a 70 ms bulk call at
+# 10,000 guests inside the app; at 10,000 it is ~3 ms (benchmarks/README.md, "Thousands of
+# guests"). Cycles (Textual's) wait a little longer to be collected: kilobytes.
+GC_YOUNG_THRESHOLD = 10_000
+
+
 class VmtuiApp(App[None]):
     """vmtui: the guests of one or more libvirt hosts, live."""
 
@@ -114,6 +123,8 @@ class VmtuiApp(App[None]):
         Binding("V", "storage", "Storage", show=False),
         Binding("J", "import_guest", "Import a guest archive", show=False),
     ]
+
+    _gc_thresholds: tuple[int, int, int] | None = None  # Python's own, restored on unmount
 
     def __init__(
         self,
@@ -189,6 +200,9 @@ class VmtuiApp(App[None]):
         await super().on_event(event)
 
     def on_mount(self) -> None:
+        self._gc_thresholds = gc.get_threshold()
+        if 0 < self._gc_thresholds[0] < GC_YOUNG_THRESHOLD:
+            gc.set_threshold(GC_YOUNG_THRESHOLD, *self._gc_thresholds[1:])
         self.push_screen(DashboardScreen())
         self.set_interval(0.5, self.update_status)
         self._watch_terminal()
@@ -199,6 +213,8 @@ class VmtuiApp(App[None]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what was frozen can be collected again once the app has gone
+        if self._gc_thresholds is not None:
+            gc.set_threshold(*self._gc_thresholds)
         if self._terminal_fd is not None:
             with contextlib.suppress(RuntimeError, ValueError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
@@ -299,6 +315,13 @@ class VmtuiApp(App[None]):
         return self._long.get(uuid)
 
     def on_polled(self, message: Polled) -> None:
+        shown = message.shown
+        if shown is not None:  # the poll waits for this snapshot to be on screen
+            if self.is_running:
+                # after the refresh that lays the new rows out, and the one that paints them
+                self.call_after_refresh(self.call_after_refresh, shown.set)
+            else:
+                shown.set()
         if not self.is_running:
             return  # a late answer while the app shuts down: its screens are going away
         link = self.hosts.get(message.snapshot.uri)

@@ -122,7 +122,8 @@ def terminal(request: pytest.FixtureRequest) -> Iterator[FakeTerminal]:
 def show_alpha_screen(term: FakeTerminal) -> int:
     """Open the screen of alpha (running, with a VNC display): the first row, where the
     cursor starts."""
-    term.wait_for(re.compile(rb"Connected to"))
+    # connected, and every guest's details read (no "· reading N guests' details" after it)
+    term.wait_for(re.compile(rb"Connected to[^\x1b]*3 running\x1b"))
     mark = term.mark()
     term.type(b"v")
     term.wait_for(re.compile(rb"screen \xc2\xb7"), mark)  # the display bar: "screen · <mode>"

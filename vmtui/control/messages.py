@@ -6,6 +6,7 @@ Worker threads and libvirt's event thread only ever post these; screens post the
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,10 @@ class Polled(Message):
     host_history: HostHistory
     # the poll goes on (guests' XML still being read): show it, but the poll has not ended
     partial: bool = False
+    # set once this snapshot is on screen (the frame after it was shown): the first poll of a
+    # host waits for it before reading every guest's XML, so the first rows are drawn without
+    # those reads' threads contending for the interpreter (issue 12: rows on screen first)
+    shown: threading.Event | None = None
 
     def can_replace(self, message: Message) -> bool:
         # Only a newer poll of the SAME host replaces a pending one: dropping another host's

@@ -7,6 +7,7 @@ back here (``polled`` / ``failed`` update the host's link) and then redraws.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,10 @@ from textual.app import App
 from vmtui.backend import Hypervisor, NoDaemon, Snapshot, VmtuiError
 from vmtui.control.hosts import HostLink
 from vmtui.control.messages import Polled, PollFailed
+
+# How long a host's first poll waits for its first rows to be drawn before it reads the
+# guests' XML (a bound: an app busy elsewhere, or a snapshot replaced before it was shown)
+FIRST_FRAME_WAIT = 1.0
 
 
 @dataclass
@@ -66,23 +71,34 @@ class Poller:
         known: frozenset[str] = link.snapshot.uuids if link.snapshot else frozenset()
         watched = self._watched()
         hv = link.hv
+        first = link.snapshot is None  # nothing of this host on screen yet
         self._app.run_worker(
-            lambda: self._poll(hv, watched & known if known else watched),
+            lambda: self._poll(hv, watched & known if known else watched, first),
             thread=True,
             exit_on_error=False,
             group="poll",
             description="poll host",
         )
 
-    def _poll(self, hv: Hypervisor, watched: frozenset[str]) -> None:
+    def _poll(self, hv: Hypervisor, watched: frozenset[str], first: bool = False) -> None:
         """In the worker: one poll, and the histories of the guests being watched.
 
         While the poll reads guests' XML (their first poll) it hands over partial snapshots:
-        posted as ``Polled(partial=True)``, so rows show before every XML is read."""
+        posted as ``Polled(partial=True)``, so rows show before every XML is read. On a host's
+        ``first`` poll the reads wait (up to FIRST_FRAME_WAIT) until the first of them is on
+        screen: at 5,000 guests their threads, parsing XML, slowed that first frame by half."""
         uri = hv.uri
+        waited = not first
 
         def progress(partial: Snapshot) -> None:
-            self._app.post_message(Polled(partial, {}, hv.host_history(), partial=True))
+            nonlocal waited
+            shown = None if waited else threading.Event()
+            self._app.post_message(
+                Polled(partial, {}, hv.host_history(), partial=True, shown=shown)
+            )
+            if shown is not None:
+                waited = True
+                shown.wait(FIRST_FRAME_WAIT)
 
         try:
             snapshot = hv.poll(progress)

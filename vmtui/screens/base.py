@@ -129,8 +129,20 @@ class GuestActionScreen(InsideActions):  # a HostView, with x, w, I from inside.
         if guest is not None:
             self.post_message(GuestActionRequested("console", guest.uuid, guest.name))
 
+    def _still_reading(self, guests: Sequence[GuestInfo]) -> bool:
+        """Whether a guest's XML is still being read (its first poll), after saying so: an
+        action that shows or keeps what the XML says (tags to edit, a display) waits for it
+        rather than take "not read yet" for "none"."""
+        waiting = [g.name for g in guests if not g.loaded]
+        if waiting:
+            who = waiting[0] if len(waiting) == 1 else f"{len(waiting)} guests"
+            self._say(f"Still reading the details of {who}; try again in a moment.", 3)
+        return bool(waiting)
+
     def action_display(self) -> None:
         guest = self.current_guest()
+        if guest is not None and self._still_reading([guest]):
+            return
         if guest is not None and not guest.graphics:
             self._say(f"Guest {guest.name} has no graphical display; use its console (c).")
             return
@@ -158,6 +170,8 @@ class GuestActionScreen(InsideActions):  # a HostView, with x, w, I from inside.
 
     def action_tags(self) -> None:
         targets = self.targets()
+        if self._still_reading(targets):  # the dialog starts from the tags the guest has
+            return
         bulk.ask_tags(self.app, targets, self.hidden_uuids(targets))
 
     def action_allocation(self) -> None:
