@@ -168,7 +168,10 @@ def screen_subject(screen: Any, guest: Any, snap: Any) -> Any:
 
 
 def worker(uri: str, n: int, ticks: int, history: bool) -> dict[str, Any]:
-    return asyncio.run(_app_figures(uri, n, ticks, history))
+    # a config of its own: a sort saved in the user's file would change what is measured
+    with tempfile.TemporaryDirectory(prefix="vmtui-scale-config-") as tmp:
+        os.environ["VMTUI_CONFIG"] = str(Path(tmp) / "config.toml")
+        return asyncio.run(_app_figures(uri, n, ticks, history))
 
 
 # --------------------------------------------------------------------------- ssh

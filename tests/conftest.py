@@ -12,6 +12,17 @@ from vmtui.backend import Hypervisor
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(autouse=True)
+def _own_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads or writes the user's own config file: the dashboard reads its saved sort
+    order from it at start (screens/sortsetting.py) and saves a new one, so a developer's
+    saved sort would change the order tests expect, and a test sorting by CPU (unit, UI or
+    integration) would leave its sort in the developer's file (found: a stray
+    ``sort = "vcpus"`` skewed the benchmarks). A test that wants a config sets
+    ``app.config_file`` (or VMTUI_CONFIG) itself."""
+    monkeypatch.setenv("VMTUI_CONFIG", str(tmp_path / "vmtui-config.toml"))
+
+
 def host_uri(name: str) -> str:
     """A test-driver URI for tests/data/NAME.xml. Each open parses the file anew: a fresh host."""
     path = DATA / f"{name}.xml"

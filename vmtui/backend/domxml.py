@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
@@ -43,6 +44,14 @@ class DomainConfig:
     paths: tuple[HostPath, ...] = ()
 
 
+def _word(text: str) -> str:
+    """One shared copy of a value many guests repeat (a bus, a format, an arch, a network's
+    name ...): the poll keeps every guest's parsed config, and at thousands of guests one
+    string per guest per field adds up (issue 12: ~15 parser strings a guest). Interned
+    strings are freed with their last user (CPython), so a guest's odd value does not stay."""
+    return sys.intern(text) if len(text) <= 64 else text
+
+
 def _kib(elem: ET.Element | None) -> int:
     if elem is None or not (elem.text or "").strip():
         return 0
@@ -79,12 +88,12 @@ def _disk(elem: ET.Element) -> DiskInfo:
     target = elem.find("target")
     driver = elem.find("driver")
     return DiskInfo(
-        target=target.get("dev", "") if target is not None else "",
-        device=elem.get("device", "disk"),
+        target=_word(target.get("dev", "")) if target is not None else "",
+        device=_word(elem.get("device", "disk")),
         source=paths.disk_source(elem),
-        source_type=source_type,
-        bus=target.get("bus", "") if target is not None else "",
-        format=driver.get("type", "") if driver is not None else "",
+        source_type=_word(source_type),
+        bus=_word(target.get("bus", "")) if target is not None else "",
+        format=_word(driver.get("type", "")) if driver is not None else "",
         readonly=elem.find("readonly") is not None,
         shareable=elem.find("shareable") is not None,
         chain=_backing_chain(elem),
@@ -131,9 +140,9 @@ def _nic(elem: ET.Element) -> NicInfo:
     target = elem.find("target")
     return NicInfo(
         mac=mac.get("address", "") if mac is not None else "",
-        kind=kind,
-        source=source,
-        model=model.get("type", "") if model is not None else "",
+        kind=_word(kind),
+        source=_word(source),
+        model=_word(model.get("type", "")) if model is not None else "",
         target=target.get("dev", "") if target is not None else "",
     )
 
@@ -141,7 +150,9 @@ def _nic(elem: ET.Element) -> NicInfo:
 def _graphics(elem: ET.Element) -> GraphicsInfo:
     port = _int(elem.get("port"), -1)
     listen = paths.graphics_listen(elem)
-    return GraphicsInfo(kind=elem.get("type", ""), listen=listen, port=port if port > 0 else None)
+    return GraphicsInfo(
+        kind=_word(elem.get("type", "")), listen=_word(listen), port=port if port > 0 else None
+    )
 
 
 def _filesystem(elem: ET.Element, domain_type: str) -> SharedFolder:
@@ -188,15 +199,15 @@ def parse_domain(xml: str) -> DomainConfig:
         uuid=_text(root, "uuid"),
         title=_text(root, "title"),
         description=_text(root, "description"),
-        domain_type=root.get("type", ""),
+        domain_type=_word(root.get("type", "")),
         vcpus=vcpus,
         max_vcpus=max_vcpus,
         memory_kib=cur_mem,
         max_memory_kib=max_mem,
-        arch=os_type.get("arch", "") if os_type is not None else "",
-        machine=os_type.get("machine", "") if os_type is not None else "",
-        os_type=(os_type.text or "") if os_type is not None else "",
-        emulator=_text(root, "devices/emulator"),
+        arch=_word(os_type.get("arch", "")) if os_type is not None else "",
+        machine=_word(os_type.get("machine", "")) if os_type is not None else "",
+        os_type=_word(os_type.text or "") if os_type is not None else "",
+        emulator=_word(_text(root, "devices/emulator")),
         kernel=_text(root, "os/kernel"),
         disks=tuple(_disk(d) for d in devs if d.tag == "disk"),
         nics=tuple(_nic(d) for d in devs if d.tag == "interface"),
@@ -207,7 +218,7 @@ def parse_domain(xml: str) -> DomainConfig:
         has_console=any(d.tag in ("console", "serial") for d in devs),
         hostdevs=tuple(_hostdev(d) for d in devs if d.tag == "hostdev"),
         has_agent=any(_is_agent(d) for d in devs if d.tag == "channel"),
-        agent_state=_agent_state(devs),
-        tags=tags_from_domain(root),
+        agent_state=_word(_agent_state(devs)),
+        tags=tuple(map(_word, tags_from_domain(root))),
         paths=paths.device_paths(root),
     )

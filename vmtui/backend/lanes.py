@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from vmtui.core.malloc import limit_arenas
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -35,6 +37,9 @@ class Lanes:
 
     def __init__(self, width: int, name: str = "vmtui-lane") -> None:
         self.width = max(1, width)
+        # made before the poll's threads first allocate: dozens of threads, and glibc would
+        # give each an arena of idle memory (core/malloc.py; issue 12's peak RSS)
+        limit_arenas()
         self._name = name
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []

@@ -80,7 +80,7 @@ class ConnState(enum.Enum):
     CLOSED = "closed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DiskInfo:
     target: str  # vda, sdb ...
     device: str  # disk, cdrom, floppy, lun
@@ -100,7 +100,7 @@ class DiskInfo:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NicInfo:
     mac: str
     kind: str  # network, bridge, direct, user, ethernet ...
@@ -109,14 +109,14 @@ class NicInfo:
     target: str  # host-side tap device when running
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GraphicsInfo:
     kind: str  # vnc, spice ...
     listen: str
     port: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SharedFolder:
     driver: str  # virtiofs, 9p (path), ...
     source: str  # host directory
@@ -124,7 +124,7 @@ class SharedFolder:
     readonly: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostDevice:
     """A host device passed through to the guest (<hostdev>): USB, PCI, SCSI ..."""
 
@@ -132,7 +132,7 @@ class HostDevice:
     address: str  # "046d:c52b" (USB vendor:product), "0000:03:00.0" (PCI), ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NicAddresses:
     """One network interface and its addresses, as a source reported them (addresses.py)."""
 
@@ -145,7 +145,7 @@ class NicAddresses:
         sanitise_tuple(self, "addresses")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GuestAddresses:
     """A guest's IP addresses and where they came from (agent, lease, arp), or why none."""
 
@@ -165,7 +165,7 @@ class GuestAddresses:
         return next((a for a in every if ":" not in a), every[0] if every else "")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GuestInfo:
     """What a guest is: identity, state and configuration (from its XML and flags)."""
 
@@ -233,7 +233,7 @@ class GuestInfo:
         return self.addresses.first if self.addresses is not None else ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GuestStats:
     """Rates over the last tick. ``None`` means "not known yet" (first sample, or not reported)."""
 

@@ -21,7 +21,7 @@ DEFAULT_INTERVAL = 2.0
 HISTORY_SECONDS = 600  # at least ten minutes at the default tick
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Counters:
     """Cumulative counters of one guest at one instant (monotonic seconds)."""
 
@@ -180,7 +180,13 @@ class _Tick:
         self.columns = columns
 
 
-def _columns(stats: list[GuestStats]) -> tuple[array[float], ...]:
+def _columns(stats: Iterable[GuestStats]) -> tuple[tuple[str, ...], tuple[array[float], ...]]:
+    """The guests with at least one figure this tick, and their six columns.
+
+    A guest whose figures are all unknown (a shut-off guest, the first sample of a new one)
+    takes no room: it reads as ``None`` exactly as a guest missing from the tick does, and a
+    host with many stopped guests keeps ten minutes of nothing for none of them (issue 12)."""
+    uuids: list[str] = []
     cpu: list[float] = []
     mem: list[float] = []
     rd: list[float] = []
@@ -188,28 +194,31 @@ def _columns(stats: list[GuestStats]) -> tuple[array[float], ...]:
     rx: list[float] = []
     tx: list[float] = []
     for s in stats:
-        v: float | None = s.cpu_percent_per_vcpu
-        cpu.append(NAN if v is None else v)
+        c = s.cpu_percent_per_vcpu
         m = s.mem_used_kib if s.mem_used_kib is not None else s.mem_current_kib
+        r, w = s.disk_read_bps, s.disk_write_bps
+        i, o = s.net_rx_bps, s.net_tx_bps
+        if c is None and m is None and r is None and w is None and i is None and o is None:
+            continue
+        uuids.append(s.uuid)
+        cpu.append(NAN if c is None else c)
         mem.append(NAN if m is None else float(m))
-        v = s.disk_read_bps
-        rd.append(NAN if v is None else v)
-        v = s.disk_write_bps
-        wr.append(NAN if v is None else v)
-        v = s.net_rx_bps
-        rx.append(NAN if v is None else v)
-        v = s.net_tx_bps
-        tx.append(NAN if v is None else v)
-    return tuple(array(HISTORY_TYPECODE, col) for col in (cpu, mem, rd, wr, rx, tx))
+        rd.append(NAN if r is None else r)
+        wr.append(NAN if w is None else w)
+        rx.append(NAN if i is None else i)
+        tx.append(NAN if o is None else o)
+    columns = tuple(array(HISTORY_TYPECODE, col) for col in (cpu, mem, rd, wr, rx, tx))
+    return tuple(uuids), columns
 
 
 class StatsHistory:
     """Bounded per-guest and host histories; safe to read from any thread (a short lock).
 
-    Stored a tick at a time, one ``array('f')`` per figure holding every guest of that tick
-    (4 bytes a value, NaN standing for ``None``): appending a tick is six array builds, not
-    six appends per guest, so it stays cheap at thousands of guests (the poll tick's budget).
-    Reading one guest's history walks the ticks (hundreds) once."""
+    Stored a tick at a time, one ``array('f')`` per figure holding every guest with a figure
+    that tick (4 bytes a value, NaN standing for ``None``; a guest without any figure has no
+    place): appending a tick is six array builds, not six appends per guest, so it stays
+    cheap at thousands of guests (the poll tick's budget). Reading one guest's history walks
+    the ticks (hundreds) once."""
 
     def __init__(self, interval: float = DEFAULT_INTERVAL) -> None:
         self.interval = interval
@@ -228,14 +237,13 @@ class StatsHistory:
     ) -> None:
         """Append one tick. Guests in ``keep`` without figures get none (``None``) this tick;
         guests not in ``keep`` (gone from the host) are forgotten."""
-        rows = list(stats)
-        uuids = tuple(s.uuid for s in rows)
+        uuids, made = _columns(stats)
         if uuids == self._last_uuids:
             index = self._last_index
         else:
             index = {uuid: i for i, uuid in enumerate(uuids)}
             self._last_uuids, self._last_index = uuids, index
-        columns = _columns(rows) if rows else None
+        columns = made if uuids else None
         with self._lock:
             number = self._count
             self._count += 1

@@ -51,7 +51,7 @@ class QueryError(Sentence, ValueError):
         self.term = term
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per guest, kept by the dashboard (issue 12)
 class Subject:
     """What a query can look at for one guest (built by the UI from GuestInfo + stats)."""
 
