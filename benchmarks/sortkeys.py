@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import dataclasses
 import functools
+import os
 import random
 import statistics
 import tempfile
@@ -187,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repaints", type=int, default=10)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
+        # a config of its own: the user's saved sort (sort = "vcpus") would sort the "by
+        # name" presses by another column
+        os.environ["VMTUI_CONFIG"] = str(Path(tmp) / "config.toml")
         path = write_host_xml(Path(tmp) / "host.xml", args.guests)
         figures = asyncio.run(_figures(host_uri(path), args.guests, args.presses, args.repaints))
     print_figures(figures)

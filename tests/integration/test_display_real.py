@@ -32,9 +32,10 @@ async def test_screen_view_shows_the_vga_text_screen_and_keys_reach_the_guest(
             await wait_for(
                 pilot,
                 lambda: (
-                    app.snapshot is not None and any(g.name == name for g in app.snapshot.guests)
+                    app.snapshot is not None
+                    and any(g.name == name and g.loaded for g in app.snapshot.guests)
                 ),
-                what="guest listed",
+                what="guest listed with its details (its display)",
             )
             assert app.snapshot is not None
             uuid = next(g.uuid for g in app.snapshot.guests if g.name == name)

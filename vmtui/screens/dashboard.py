@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import compress
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -117,18 +118,16 @@ class DashboardScreen(GuestActionScreen):
         app = services(self)
         pred = self.filter_predicate
         labels = app.host_labels()
-        if self.only_host is None and pred is None:
-            guests: Sequence[GuestInfo] = snapshot.guests  # as is: the table sees it unchanged
-        else:
-            subjects = self._subjects(snapshot, labels) if pred is not None else None
-            guests = [
-                g
-                for i, g in enumerate(snapshot.guests)
-                if self.only_host in (None, g.host)
-                and (pred is None or subjects is None or pred(subjects[i]))
-            ]
+        whole = snapshot.guests
+        guests: Sequence[GuestInfo] = whole  # as is: the table sees it unchanged
+        if pred is not None:  # the predicate over every guest, in C loops (10,000 guests)
+            guests = list(compress(whole, map(pred, self._subjects(snapshot, labels))))
+        if self.only_host is not None:
+            host = self.only_host
+            guests = [g for g in guests if g.host == host]
         stale = frozenset(uri for uri, link in app.hosts.items() if link.stale)
-        self.table.show(guests, snapshot.stats, labels, stale)
+        # a part of the snapshot's guests: the table keeps what it derived from them all
+        self.table.show(guests, snapshot.stats, labels, stale, whole=whole)
         if self.filter_text and self.query_error is None:  # tag:/iso: while XML is read
             note = incomplete_note(self.filter_text, len(snapshot.loading))
             self.query_one("#filter", Input).border_subtitle = Content(note)

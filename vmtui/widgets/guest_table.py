@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import compress, count, repeat
+from operator import attrgetter, is_not
 from typing import Any, ClassVar, Self
 
 from rich.cells import cell_len
@@ -14,7 +16,7 @@ from textual._segment_tools import line_crop
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
-from textual.geometry import Region, Size
+from textual.geometry import Region, Size, Spacing
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import (
@@ -24,7 +26,6 @@ from textual.widgets.data_table import (
     CursorType,
     DuplicateKey,
     Row,
-    RowDoesNotExist,
     RowKey,
 )
 
@@ -179,9 +180,113 @@ def _cell(col: str, text: str, guest: GuestInfo, name_width: int = 0, marked: bo
     return Text(text)
 
 
-# what GuestTable.show() derives from the guests alone: by name, their UUIDs, the longest
-# name, the longest tags, an IP column, an agent column, by UUID
-_Derived = tuple[list[GuestInfo], list[str], int, int, bool, bool, dict[str, GuestInfo]]
+class _Key(str, RowKey):
+    """A row's key: a RowKey that is also its UUID string, so that every dict keyed by it
+    (DataTable's rows, cells and row locations; the table's own) hashes and compares it in C,
+    with the string's cached hash. RowKey's own ``__hash__`` is Python code: at 5,000 guests
+    a re-sort or a `/` filter hashed thousands of them. It equals RowKey(uuid) and the UUID
+    string both ways, and its ``value`` is the UUID (a plain str), as a RowKey's."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+
+_UUID = attrgetter("uuid")
+_NAME = attrgetter("name")
+_TAGS = attrgetter("tags")
+_HAS_AGENT = attrgetter("has_agent")
+
+
+# a placement of rows (_place_rows): the UUIDs in order, DataTable's rows and cells by key,
+# uuid -> key, the keys in order, key -> index, index -> key
+_Placed = tuple[
+    list[str],
+    dict[RowKey, Row],
+    dict[RowKey, dict[ColumnKey, Text]],
+    dict[str, "_Key"],
+    list["_Key"],
+    dict["_Key", int],
+    dict[int, "_Key"],
+]
+
+
+@dataclass
+class _Base:
+    """The whole list of guests the table's rows are taken from (a `/` filter shows a part of
+    it), and what is derived from it alone: kept across filters and across shows of the same
+    guests (a partial snapshot while details load replaces some GuestInfo objects)."""
+
+    guests: tuple[GuestInfo, ...]  # as given to show()
+    perm: list[int]  # by name: sorted[i] is guests[perm[i]]
+    sorted: list[GuestInfo]  # by name (case-insensitive, then exact, then UUID)
+    uuids: list[str]  # of sorted
+    by_uuid: dict[str, GuestInfo]
+    # of all of them: the longest name and tags, an IP column, an agent column (_summary)
+    summary: tuple[int, int, bool, bool] | None = None
+
+
+def _summary(
+    guests: list[GuestInfo], longest_name: int | None = None
+) -> tuple[int, int, bool, bool]:
+    """The longest name (unless known) and tags of ``guests``, whether one has an address,
+    whether one has an agent channel: what the columns depend on (C loops, mostly)."""
+    if longest_name is None:
+        longest_name = max(map(len, map(_NAME, guests)), default=NAME_MIN)
+    tags = list(filter(None, map(_TAGS, guests)))
+    return (
+        longest_name,
+        max(map(len, map(" ".join, tags)), default=0),
+        any(g.ip for g in guests if g.addresses is not None),
+        any(map(_HAS_AGENT, guests)),
+    )
+
+
+def _name_key(guest: GuestInfo) -> tuple[str, str, str]:
+    return (guest.name.lower(), guest.name, guest.uuid)
+
+
+def _derive_base(guests: tuple[GuestInfo, ...], old: _Base | None) -> _Base:
+    """``guests`` by name. When they are ``old``'s guests in the same places with the same
+    UUIDs and names (some GuestInfo objects replaced: a partial snapshot, a poll), the order
+    by name is ``old``'s: no name is compared, only the replaced guests looked at."""
+    if old is not None:
+        if guests is old.guests:
+            return old
+        before = old.guests
+        if len(guests) == len(before):
+            changed = list(compress(count(), map(is_not, guests, before)))
+            if all(
+                guests[i].uuid == before[i].uuid and guests[i].name == before[i].name
+                for i in changed
+            ):
+                if not changed:
+                    return _Base(guests, old.perm, old.sorted, old.uuids, old.by_uuid, old.summary)
+                by_uuid = old.by_uuid.copy()
+                by_uuid.update((guests[i].uuid, guests[i]) for i in changed)
+                ordered = list(map(guests.__getitem__, old.perm))
+                summary = None
+                if old.summary is not None:  # the same names: the same longest one
+                    summary = _summary(ordered, old.summary[0])
+                return _Base(guests, old.perm, ordered, old.uuids, by_uuid, summary)
+    keys = list(map(_name_key, guests))
+    perm = sorted(range(len(guests)), key=keys.__getitem__)
+    ordered = list(map(guests.__getitem__, perm))
+    uuids = list(map(_UUID, ordered))
+    return _Base(guests, perm, ordered, uuids, dict(zip(uuids, ordered, strict=True)))
+
+
+def _select(base: _Base, guests: tuple[GuestInfo, ...]) -> list[GuestInfo] | None:
+    """``guests`` in ``base``'s order by name, when they are a part of it (the same objects);
+    None otherwise."""
+    if guests is base.guests:
+        return base.sorted
+    ids = set(map(id, guests))
+    if len(ids) != len(guests):
+        return None
+    if len(guests) == len(base.sorted) and ids == set(map(id, base.guests)):
+        return base.sorted
+    chosen = list(compress(base.sorted, map(ids.__contains__, map(id, base.sorted))))
+    return chosen if len(chosen) == len(guests) else None
 
 
 @dataclass(frozen=True)
@@ -232,10 +337,12 @@ class GuestTable(DataTable[Text]):
         # it scrolls into view: at 1,000 guests that is ~35 rows formatted a tick, not 1,000.
         self._stats: Mapping[str, GuestStats] = {}
         self._generation = 0
-        self._base_generation = 0  # the generation of the last _rebuild (all rows current)
         self._flushed: dict[str, int] = {}  # uuid -> generation its row was last updated at
-        # the last guests given to show(), and what is derived from them alone
+        # the last guests given to show() (and the whole list they are a part of), and what
+        # is derived from them alone
         self._input: tuple[GuestInfo, ...] = ()
+        self._whole: tuple[GuestInfo, ...] | None = None
+        self._base: _Base | None = None
         self._sorted: list[GuestInfo] = []
         self._sorted_uuids: list[str] = []
         self._longest_name = NAME_MIN
@@ -259,11 +366,18 @@ class GuestTable(DataTable[Text]):
         self.sort_column = "name"
         self.sort_descending = False
         self._order_cache: tuple[tuple[Any, ...], list[GuestInfo], list[str]] | None = None
-        self._derived_memo: tuple[tuple[GuestInfo, ...], _Derived] | None = None
-        self._name_memo: tuple[tuple[GuestInfo, ...], list[GuestInfo], dict[str, int]] | None = None
-        self._by_uuid: dict[str, GuestInfo] = {}  # the last guests given to show()
-        self._row_keys: dict[str, RowKey] = {}  # uuid -> the RowKey of its row
-        self._row_objects: dict[str, Row] = {}  # uuid -> its Row (ordered_rows)
+        self._by_uuid: dict[str, GuestInfo] = {}  # the guests of the whole list, by UUID
+        self._row_keys: dict[str, _Key] = {}  # uuid -> the key of its row (rows shown now)
+        self._ordered_keys: list[_Key] = []  # the keys of the rows shown, in order
+        # Every row made so far, shown or not (a `/` filter hides rows; clearing it shows
+        # them again without making them anew): its key, its Row, its cells (valid for the
+        # columns of now: _refill_columns drops them, with _shown and _flushed)
+        self._keys: dict[str, _Key] = {}
+        self._row_cache: dict[str, Row] = {}
+        self._cells: dict[str, dict[ColumnKey, Text]] = {}
+        self._placed: _Placed | None = None  # the biggest placement of rows (_place_rows)
+        self._rows_of: list[str] | None = None  # the _sorted_uuids the rows are placed for
+        self._column_key_cache: list[ColumnKey] | None = None
         # The guest the cursor follows: the one the user last put it on. While a filter
         # hides it the cursor rests on another row; it comes back when the guest does.
         self._want: str | None = None
@@ -338,34 +452,24 @@ class GuestTable(DataTable[Text]):
         stats: Mapping[str, GuestStats],
         hosts: Mapping[str, str] | None = None,
         stale: frozenset[str] = frozenset(),
+        whole: Iterable[GuestInfo] | None = None,
     ) -> None:
         """Make the table show exactly these guests (in the sort order: by name unless
         set_sort() chose another column) with these stats.
 
         ``hosts`` maps each connected URI to its label (a Host column appears for 2+ hosts);
-        guests of the ``stale`` URIs show their last known state with a "?"."""
+        guests of the ``stale`` URIs show their last known state with a "?". ``whole`` is the
+        list ``guests`` were taken from, when they are a part of one (a `/` filter of a
+        snapshot's guests): what is derived from it (the order by name, the rows) is kept
+        across filters, and a filter shows a part of it."""
         guests = guests if isinstance(guests, tuple) else tuple(guests)
-        if guests != self._input:  # compares identity first: the same guests are cheap
-            self._input = guests
-            memo = self._derived_memo  # the whole list again (a `/` filter cleared): as it was
-            if memo is not None and memo[0] == guests:
-                derived = memo[1]
-            else:
-                derived = self._derive(guests)
-                if memo is None or len(guests) >= len(memo[0]) // 2:
-                    self._derived_memo = (guests, derived)
-            (
-                self._sorted,
-                self._sorted_uuids,
-                self._longest_name,
-                self._longest_tags,
-                self._ip_column,
-                self._agent_column,
-                self._by_uuid,
-            ) = derived
+        if whole is not None and not isinstance(whole, tuple):
+            whole = tuple(whole)
+        if guests is not self._input or whole is not self._whole:
+            self._take(guests, whole)
         self._hosts = dict(hosts or {})
         self._stale = stale
-        ordered, order = self._ordered(stats)
+        _ordered, order = self._ordered(stats)
         longest = self._longest_tags
         self._tags_width = 0
         if longest:
@@ -376,52 +480,68 @@ class GuestTable(DataTable[Text]):
             self._tags_width = max(TAGS_MIN, min(TAGS_MAX, longest, room))
         columns = self._wanted_columns(self._longest_name)
         name_width = self._wanted_name_width(self._longest_name, columns)
-        if (
-            name_width != self._name_width
-            or columns != self._columns
-            or (order != self._order and not self._same_rows(order))
-        ):
+        self._guests = self._by_uuid  # each guest's latest GuestInfo
+        if columns != self._columns or not self._name_width:
             self._columns = columns
-            self._rebuild(ordered, stats, name_width)
-            return
-        self._guests = self._by_uuid  # the same rows: each guest's latest GuestInfo
-        if order != self._order:  # the same rows in another order: a re-sort
-            self._reorder(order)
+            self._set_rows(order, name_width)
+        elif name_width != self._name_width:
+            self._set_name_width(name_width)  # a filter with longer or shorter names
+        if order != self._order:
+            # (the order of the same guests by another column: the same rows, no set made)
+            if self._rows_of is self._sorted_uuids or self._same_rows(order):
+                self._reorder(order)  # the same rows in another order: a re-sort
+            else:
+                self._set_rows(order, None)  # other rows: a `/` filter, guests added or gone
+        self._rows_of = self._sorted_uuids
         # Only rows on screen are formatted and updated now; the others are pending until
         # they scroll into view (at 1,000 guests that is ~35 rows a tick, not 1,000).
         self._stats = stats
         self._generation += 1
         self._flush(*self._visible_rows())
 
-    def _derive(self, guests: tuple[GuestInfo, ...]) -> _Derived:
-        ordered = self._by_name(guests)
-        return (
-            ordered,
-            [g.uuid for g in ordered],
-            max((len(g.name) for g in guests), default=NAME_MIN),
-            max((len(" ".join(g.tags)) for g in guests if g.tags), default=0),
-            any(g.addresses is not None and g.ip for g in guests),
-            any(g.has_agent for g in guests),
-            {g.uuid: g for g in ordered},
-        )
+    def _take(self, guests: tuple[GuestInfo, ...], whole: tuple[GuestInfo, ...] | None) -> None:
+        """Derive what the table shows from the guests alone: them by name (a part of the
+        whole list's order when they are a part of it), the longest name and tags, whether
+        an IP or agent column is wanted."""
+        base = self._base
+        chosen: list[GuestInfo] | None = None
+        if whole is None and base is not None and len(guests) < len(base.guests):
+            chosen = _select(base, guests)  # a part of the last whole list: a filter
+        if chosen is None:
+            base = _derive_base(whole if whole is not None else guests, base)
+            chosen = _select(base, guests) if whole is not None else base.sorted
+            if chosen is None:  # not a part of ``whole`` after all: on their own
+                base = _derive_base(guests, base)
+                chosen = base.sorted
+            if self._base is None or base.uuids is not self._base.uuids:
+                self._prune(base)
+            self._base = base
+        assert base is not None
+        self._input, self._whole = guests, whole
+        self._sorted = chosen
+        self._sorted_uuids = base.uuids if chosen is base.sorted else list(map(_UUID, chosen))
+        self._by_uuid = base.by_uuid
+        if chosen is base.sorted:
+            if base.summary is None:
+                base.summary = _summary(chosen)
+            summary = base.summary
+        else:
+            summary = _summary(chosen)
+        (self._longest_name, self._longest_tags, self._ip_column, self._agent_column) = summary
+
+    def _prune(self, base: _Base) -> None:
+        """Forget the rows made for guests that are gone (neither in ``base`` nor shown)."""
+        if len(self._keys) <= len(base.by_uuid):
+            return
+        keep = base.by_uuid.keys() | self._row_keys.keys()
+        self._keys = {u: k for u, k in self._keys.items() if u in keep}
+        self._row_cache = {u: r for u, r in self._row_cache.items() if u in keep}
+        self._cells = {u: c for u, c in self._cells.items() if u in keep}
+        self._shown = {u: t for u, t in self._shown.items() if u in keep}
+        self._flushed = {u: g for u, g in self._flushed.items() if u in keep}
+        self._placed = None
 
     # ---------------------------------------------------------------- order
-    def _by_name(self, guests: tuple[GuestInfo, ...]) -> list[GuestInfo]:
-        """``guests`` by name. The biggest list sorted lately is kept: a `/` filter shows a
-        part of it (sorted by each guest's place in it, no name compared), and clearing the
-        filter shows it again (no sort at all)."""
-        memo = self._name_memo
-        if memo is not None and memo[0] == guests:
-            return memo[1]
-        if memo is not None and len(guests) < len(memo[1]):
-            rank = memo[2]
-            if all(rank.get(g.uuid) is not None and memo[1][rank[g.uuid]] is g for g in guests):
-                return sorted(guests, key=lambda g: rank[g.uuid])
-        ordered = sorted(guests, key=lambda g: (g.name.lower(), g.name, g.uuid))
-        if memo is None or len(guests) >= len(memo[1]) // 2:
-            self._name_memo = (guests, ordered, {g.uuid: i for i, g in enumerate(ordered)})
-        return ordered
-
     def _ordered(self, stats: Mapping[str, GuestStats]) -> tuple[list[GuestInfo], list[str]]:
         """The guests of the last show() in the table's order, and their UUIDs. Sorted again
         only when what the order depends on changed: the guests, the sort, and for a sort by
@@ -435,7 +555,7 @@ class GuestTable(DataTable[Text]):
         cached = self._order_cache
         if (
             cached is not None
-            and cached[0][0] is self._input
+            and cached[0][0] is self._sorted
             and cached[0][1] is basis
             and cached[0][2:] == (column, descending, labels)
         ):
@@ -443,8 +563,8 @@ class GuestTable(DataTable[Text]):
         ordered = guest_sort.order(
             self._sorted, column, descending, stats, self._hosts, self._sort_fallback(column, stats)
         )
-        uuids = [g.uuid for g in ordered]
-        self._order_cache = ((self._input, basis, column, descending, labels), ordered, uuids)
+        uuids = list(map(_UUID, ordered))
+        self._order_cache = ((self._sorted, basis, column, descending, labels), ordered, uuids)
         return ordered, uuids
 
     def _sort_fallback(
@@ -470,7 +590,7 @@ class GuestTable(DataTable[Text]):
         self._order_cache = None
         self._update_headers()
         if self._order:
-            self.show(self._input, self._stats, self._hosts, self._stale)
+            self.show(self._input, self._stats, self._hosts, self._stale, self._whole)
 
     def _same_rows(self, order: list[str]) -> bool:
         """``order`` holds exactly the guests that have rows now (in any order)."""
@@ -493,14 +613,10 @@ class GuestTable(DataTable[Text]):
         """The same rows in another order (a re-sort): only their places change, no cell is
         formatted again, and the cursor stays on its guest. DataTable.sort() does the same
         with a key over every cell's value."""
-        keys = self._row_keys
         target = self._cursor_target()
-        self._row_locations = TwoWayDict({keys[uuid]: i for i, uuid in enumerate(order)})
-        self._order = order
-        self._update_count += 1  # DataTable's caches of the row order and row renderables
-        self.refresh()
+        self._place_rows(order, same=True)
         if target is not None:
-            row = self._row_locations.get(keys[target])
+            row = self._row_locations.get(self._row_keys[target])
             if row is not None:
                 self._place_cursor(row)
 
@@ -532,24 +648,26 @@ class GuestTable(DataTable[Text]):
 
     def _is_pending(self, uuid: str) -> bool:
         """The row has not been updated since the last show() (it was off screen)."""
-        return self._flushed.get(uuid, self._base_generation) != self._generation
+        return self._flushed.get(uuid) != self._generation
 
     def _visible_rows(self) -> tuple[int, int]:
         top = max(0, int(self.scroll_y))
-        return top, top + max(1, self.size.height) + 1
+        height = self.size.height
+        return top, top + (height + 1 if height else _FIRST_ROWS)
 
     def _flush(self, first: int, last: int) -> None:
         before = self.cell_updates
         self._batching = True
         generation = self._generation
+        flushed, guests, stats = self._flushed, self._guests, self._stats
         try:
             for uuid in self._order[first:last]:
-                if self._flushed.get(uuid, self._base_generation) != generation:
-                    guest = self._guests.get(uuid)
+                if flushed.get(uuid) != generation:
+                    guest = guests.get(uuid)
                     if guest is None:  # pragma: no cover - _order and _guests change together
                         continue
-                    self._update_row(guest, self._stats.get(uuid))
-                    self._flushed[uuid] = generation
+                    self._update_row(guest, stats.get(uuid))
+                    flushed[uuid] = generation
         finally:
             self._batching = False
         if self.cell_updates != before:
@@ -557,12 +675,10 @@ class GuestTable(DataTable[Text]):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        if self._generation != self._base_generation:
-            self._flush(*self._visible_rows())
+        self._flush(*self._visible_rows())
 
     def on_resize(self) -> None:
-        if self._generation != self._base_generation:
-            self._flush(*self._visible_rows())
+        self._flush(*self._visible_rows())
 
     def refresh(
         self,
@@ -577,26 +693,29 @@ class GuestTable(DataTable[Text]):
             return self
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
-    def _rebuild(
-        self, ordered: list[GuestInfo], stats: Mapping[str, GuestStats], name_width: int
-    ) -> None:
-        # the cursor goes to the guest it follows, else stays on the one it is on, else
-        # keeps its row
+    def _set_rows(self, order: list[str], name_width: int | None) -> None:
+        """Show exactly the rows of ``order``, with new columns first when ``name_width`` is
+        given. The cursor goes to the guest it follows, else stays on the one it is on (on
+        the same line of the screen), else keeps its row."""
         targets = (self._want, self.selected_uuid)
         cursor_row = self.cursor_row
         line = cursor_row - int(self.scroll_y)  # the cursor's line on screen
         self._placing = True
         try:
-            self._refill(ordered, stats, name_width)
+            if name_width is not None:
+                self._refill_columns(name_width)
+            self._place_rows(order, same=False)
             target = next((u for u in targets if u is not None and u in self._row_keys), None)
             if target is not None:
-                self.move_cursor(row=self.get_row_index(target), animate=False)
-                if self.row_count and 0 <= line < self.size.height:
-                    # clear() scrolled to the top: the guest's row goes back to its line
-                    # (once the new rows have their size: after the next refresh)
+                row = self._row_locations.get(self._row_keys[target]) or 0
+                self.move_cursor(row=row, animate=False)
+                if 0 <= line < self.size.height:
+                    # the guest's row goes back to its line (once the rows have their size)
                     self.call_after_refresh(self._keep_line, target, line)
             elif self.row_count:
                 self.move_cursor(row=min(cursor_row, self.row_count - 1), animate=False)
+                if targets[1] is not None:  # its guest is gone: another one is under it
+                    self._highlight_row(self.cursor_row)
         finally:
             self._placing = False
 
@@ -608,89 +727,106 @@ class GuestTable(DataTable[Text]):
             return
         self.scroll_to(y=max(0, row - line), animate=False, immediate=True)
 
-    def _refill(
-        self, ordered: list[GuestInfo], stats: Mapping[str, GuestStats], name_width: int
-    ) -> None:
-        # clear() scrolls to the top, and a scroll flushes the pending rows of _order: none
-        # are pending from here on (they were of the old rows, the old columns)
+    def _set_name_width(self, name_width: int) -> None:
+        """The name column this wide; every row's name cell to be made again (a row made for
+        the old width is pending: _flush makes all its cells again when it is on screen)."""
+        self._name_width = name_width
+        column = self.columns.get(ColumnKey("name"))
+        if column is not None:
+            column.width = name_width
+            header = next((h for k, h, _ in self._columns if k == "name"), "Name")
+            column.label = Text(self._header("name", header, name_width))
+            self._header_version += 1
+        self._shown = {}
+        self._flushed = {}
+        self._update_count += 1
+        self._update_dimensions(())
+        self.refresh()
+
+    def _refill_columns(self, name_width: int) -> None:
+        """New columns (_columns, this name width): no row, and every row's cells to be
+        made again (rows are kept: _place_rows takes them back with blank cells)."""
+        # clear() scrolls to the top, and a scroll flushes the rows of _order: none now
         self._order = []
-        self._base_generation = self._generation
-        self.clear(columns=True)
+        self._ordered_keys = []
         self._row_keys = {}
-        self._row_objects = {}
+        self._placed = None
+        self.rows, self._data = {}, {}  # (clear() would empty them one entry at a time)
+        self.clear(columns=True)
         self._name_width = name_width
         for key, header, width in self._columns:
             label = self._header(key, header, width or name_width)
             self.add_column(label, key=key, width=width or name_width)
-        self._shown.clear()
-        # Only the rows that can be on screen now are formatted; every other row gets blank
-        # cells (one shared Text) and is pending: _flush formats it when it scrolls into view.
-        # At 5,000 guests formatting all 45,000 cells was most of the first frame and of each
-        # `/` filter step, and the Text objects most of the table's memory.
-        self._generation += 1
-        generation = self._generation
-        self._base_generation = generation - 1  # rows not formatted below are pending
+        self._cells = {}
+        self._shown = {}
         self._flushed = {}
-        self._stats = stats
-        self._guests = {guest.uuid: guest for guest in ordered}
-        blank = [_BLANK] * len(self._columns)
-        visible = max(1, self.size.height) + 1 if self.size.height else _FIRST_ROWS
-        rows: list[tuple[str, list[Text]]] = []
-        for index, guest in enumerate(ordered):
-            if index >= visible:
-                rows.append((guest.uuid, blank))
-                continue
-            texts = self._texts(guest, stats.get(guest.uuid))
-            self._shown[guest.uuid] = texts
-            self._flushed[guest.uuid] = generation
-            marked = guest.uuid in self.marked
-            cells = [
-                _cell(col, t, guest, name_width, marked)
-                for (col, _, _), t in zip(self._columns, texts, strict=True)
-            ]
-            rows.append((guest.uuid, cells))
-        self._order = [g.uuid for g in ordered]  # before the rows: ordered_rows uses it
-        self._add_rows(rows)
-        if len(ordered) <= visible:
-            self._base_generation = generation  # every row is current
+        self._column_key_cache = None
 
-    def _add_rows(self, rows: list[tuple[str, list[Text]]]) -> None:
-        """add_row() for each (key, cells), one line high, no label: the same tables, without
-        add_row's per-row cursor re-validation, column listing and idle check (a third of
-        building 1,000 rows). Textual 8.2.8's add_row, once for all rows."""
-        columns = [column.key for column in self.ordered_columns]
+    def _make_rows(self, order: list[str]) -> _Placed:
+        """DataTable's rows, cells and row locations for exactly ``order``: rows made before
+        are taken as they are; a guest's row is made once, with blank cells until it is on
+        screen (_flush). Dicts made in C loops, keys hashed in C (_Key)."""
+        keys, rows, cells = self._keys, self._row_cache, self._cells
+        ordered_keys = list(map(keys.get, order))
+        values = list(map(cells.get, order))
+        if None in ordered_keys or None in values:
+            # a row of blank cells is a copy of one dict: no ColumnKey hashed again
+            template = dict.fromkeys([column.key for column in self.ordered_columns], _BLANK)
+            for uuid in order:
+                if uuid not in keys:
+                    key = keys[uuid] = _Key(uuid)
+                    rows[uuid] = Row(key, 1, None, False)
+                if uuid not in cells:
+                    cells[uuid] = template.copy()
+            ordered_keys = list(map(keys.get, order))
+            values = list(map(cells.get, order))
+        known: list[_Key] = ordered_keys  # type: ignore[assignment]  # no None left
+        table_rows: dict[RowKey, Row] = dict(zip(known, map(rows.__getitem__, order), strict=True))
+        if len(table_rows) != len(order):
+            raise DuplicateKey("A guest is listed twice.")
+        data: dict[RowKey, dict[ColumnKey, Text]] = dict(zip(known, values, strict=True))  # type: ignore[arg-type]
+        return (
+            order,
+            table_rows,
+            data,
+            dict(zip(order, known, strict=True)),
+            known,
+            dict(zip(known, range(len(order)), strict=True)),
+            dict(enumerate(known)),
+        )
+
+    def _place_rows(self, order: list[str], same: bool) -> None:
+        """Make the table's rows exactly ``order``, in this order: DataTable's rows, cells and
+        row locations set at once (Textual 8.2.8's add_row, clear and sort, for all rows at
+        once; every row is one line high, without a label). ``same``: the rows are the ones
+        shown now (a re-sort). The biggest placement is kept: clearing a `/` filter shows
+        the whole list again as it was placed, with no dict made."""
         was_empty = not self.row_count
-        # a row of blank cells (_refill) is a copy of one dict: no ColumnKey hashed again
-        template = dict(zip(columns, [_BLANK] * len(columns), strict=True))
-        # the TwoWayDict's two dicts directly, and no _new_rows: every row is one line high
-        # without a label, so _update_dimensions has nothing to measure in them
-        forward, reverse = self._row_locations._forward, self._row_locations._reverse
-        data, table_rows = self._data, self.rows
-        row_keys, objects = self._row_keys, self._row_objects
-        for key, cells in rows:
-            if key in row_keys:
-                raise DuplicateKey(f"The row key {key!r} already exists.")
-            if len(cells) != len(columns):
-                raise ValueError("A row needs one value per column.")
-            row_key = RowKey(key)
-            index = len(table_rows)
-            forward[row_key] = index
-            reverse[index] = row_key
-            row_keys[key] = row_key
-            if cells[0] is _BLANK:
-                data[row_key] = template.copy()
-            else:
-                data[row_key] = dict(zip(columns, cells, strict=True))
-            row = table_rows[row_key] = Row(row_key, 1, None, False)
-            objects[key] = row
-        if not rows:
-            return
-        self._require_update_dimensions = True
-        self.cursor_coordinate = self.cursor_coordinate
-        if was_empty and columns and self.show_cursor and self.cursor_type != "none":
-            self._highlight_cursor()
-        self._update_count += 1
-        self.check_idle()
+        if same:
+            ordered_keys = list(map(self._row_keys.__getitem__, order))
+            forward = dict(zip(ordered_keys, range(len(order)), strict=True))
+            reverse = dict(enumerate(ordered_keys))
+        else:
+            placed = self._placed
+            if placed is None or placed[0] != order:
+                placed = self._make_rows(order)
+                if self._placed is None or len(order) >= len(self._placed[0]):
+                    self._placed = placed
+            _, self.rows, self._data, self._row_keys, ordered_keys, forward, reverse = placed
+        locations: TwoWayDict[RowKey, int] = TwoWayDict({})
+        locations._forward = forward  # type: ignore[assignment]
+        locations._reverse = reverse  # type: ignore[assignment]
+        self._row_locations = locations
+        self._ordered_keys = ordered_keys
+        self._order = order
+        self._update_count += 1  # DataTable's caches of the row order and row renderables
+        if not same:
+            self._new_rows.clear()
+            self._update_dimensions(())  # the virtual size, now (every row is one line)
+            self.cursor_coordinate = self.cursor_coordinate  # still within the rows
+            if was_empty and order and self.show_cursor and self.cursor_type != "none":
+                self._highlight_cursor()
+        self.refresh()
 
     def _update_row(self, guest: GuestInfo, stats: GuestStats | None) -> None:
         texts = self._texts(guest, stats)
@@ -698,15 +834,32 @@ class GuestTable(DataTable[Text]):
         if old == texts:
             return
         self._shown[guest.uuid] = texts
-        for i, (col, _, _) in enumerate(self._columns):
-            if old is None or old[i] != texts[i]:
-                try:
-                    marked = guest.uuid in self.marked
-                    cell = _cell(col, texts[i], guest, self._name_width, marked)
-                    self.update_cell(guest.uuid, col, cell)
-                except RowDoesNotExist:  # pragma: no cover - rows change only in _rebuild
-                    continue
-                self.cell_updates += 1
+        key = self._row_keys.get(guest.uuid)
+        cells = self._data.get(key) if key is not None else None
+        if key is None or cells is None:  # pragma: no cover - only shown rows are updated
+            return
+        # update_cell() for each changed cell, the row's version bumped once
+        marked = guest.uuid in self.marked
+        changed = 0
+        for (col, _, _), column_key, text, before in zip(
+            self._columns, self._column_keys(), texts, old or repeat(None), strict=False
+        ):
+            if text != before:
+                cells[column_key] = _cell(col, text, guest, self._name_width, marked)
+                changed += 1
+        self.cell_updates += changed
+        self._row_versions[key] = self._row_versions.get(key, 0) + 1
+        row_index = self._row_locations.get(key)
+        if row_index is not None:
+            self._row_renderable_cache.discard((self._update_count, row_index))
+        self.refresh()
+
+    def _column_keys(self) -> list[ColumnKey]:
+        """The ColumnKey objects of the shown columns, in order (the cells' dict keys)."""
+        keys = self._column_key_cache
+        if keys is None or len(keys) != len(self._columns):
+            keys = self._column_key_cache = [column.key for column in self.ordered_columns]
+        return keys
 
     def column_title(self, key: str) -> str:
         """A column's header as words ("IP" for "ip"); the key when there is no such column."""
@@ -725,7 +878,9 @@ class GuestTable(DataTable[Text]):
 
     def shown_text(self, uuid: str) -> tuple[str, ...] | None:
         """The text a guest's row shows (or will show as soon as it scrolls into view)."""
-        if uuid in self._guests and self._is_pending(uuid):
+        if uuid not in self._row_keys:
+            return None
+        if self._is_pending(uuid):
             return self._texts(self._guests[uuid], self._stats.get(uuid))
         return self._shown.get(uuid)
 
@@ -768,10 +923,13 @@ class GuestTable(DataTable[Text]):
             self.marked.discard(uuid)
         self.update_name_header()
         guest = self._guests.get(uuid)
-        if guest is None or uuid not in self._shown:
+        key = self._row_keys.get(uuid)
+        if guest is None or key is None or uuid not in self._shown:
+            # a row hidden by a filter keeps its cells: they are made again when it shows
+            self._shown.pop(uuid, None)
             return
         name = self._shown[uuid][0]
-        self.update_cell(uuid, "name", _cell("name", name, guest, self._name_width, marked))
+        self.update_cell(key, "name", _cell("name", name, guest, self._name_width, marked))
 
     def toggle_mark(self, uuid: str) -> bool:
         """Flip a guest's mark; returns whether it is marked now."""
@@ -920,10 +1078,11 @@ class GuestTable(DataTable[Text]):
         bump made every visible cell render again. Here the row's own version is bumped; the
         caches that hold this row's cells are keyed by it (_render_line), by the cell's value
         (_render_cell), or have the row's entry dropped (DataTable's row renderables)."""
-        if isinstance(row_key, str):
+        if type(row_key) is str:  # (a _Key is a str too, and a RowKey already)
             row_key = RowKey(row_key)
         if isinstance(column_key, str):
             column_key = ColumnKey(column_key)
+        assert isinstance(row_key, RowKey)
         if row_key not in self._row_locations or column_key not in self._column_locations:
             raise CellDoesNotExist(
                 f"No cell exists for row_key={row_key!r}, column_key={column_key!r}."
@@ -1127,14 +1286,13 @@ class GuestTable(DataTable[Text]):
         builds it again, and its cursor and scroll code asks for it, for one fixed row."""
         count = self.row_count
         order: list[str] | None = self.__dict__.get("_order")  # None inside DataTable.__init__
-        objects = self._row_objects if order is not None else {}
-        if order is None or len(order) != count or len(objects) != count:
+        if order is None or len(order) != count:
             return DataTable.ordered_rows.fget(self)  # type: ignore[attr-defined,no-any-return]
         cache_key = (count, self._update_count)
         cache = self._ordered_row_cache
         if cache_key in cache:
             return cache[cache_key]
-        rows = [objects[uuid] for uuid in order]
+        rows = list(map(self._row_cache.__getitem__, order))
         cache[cache_key] = rows
         return rows
 
@@ -1148,12 +1306,88 @@ class GuestTable(DataTable[Text]):
         cache = self._offset_cache
         if count in cache:
             return cache[count]
-        # every row is one line high: _add_rows makes them so, and nothing else adds rows
-        offsets = [(row.key, 0) for row in self.ordered_rows]
+        # every row is one line high: _place_rows makes them so, and nothing else adds rows
+        keys: list[_Key] = self.__dict__.get("_ordered_keys", [])
+        offsets: list[tuple[RowKey, int]] = list(zip(keys, repeat(0)))
         if len(offsets) != len(self.rows):
             return DataTable._y_offsets.fget(self)  # type: ignore[attr-defined,no-any-return]
         cache[count] = offsets
         return offsets
+
+    def _one_line_rows(self) -> bool:
+        """Every row is one line high, in _order (_place_rows made them all)."""
+        order: list[str] | None = self.__dict__.get("_order")  # None inside DataTable.__init__
+        return order is not None and len(order) == len(self.rows)
+
+    @property
+    def _total_row_height(self) -> int:
+        if self._one_line_rows():
+            return len(self._order)
+        return len(self._y_offsets)
+
+    def _get_offsets(self, y: int) -> tuple[RowKey, int]:
+        """DataTable._get_offsets (Textual 8.2.8) for rows one line high: the row on line
+        ``y`` is the y-th key, no list of (key, line) pairs made after each change."""
+        if not self._one_line_rows():
+            return super()._get_offsets(y)
+        if self.show_header:
+            header_height = self.header_height
+            if y < header_height:
+                return self._header_row_key, y
+            y -= header_height
+        keys = self._ordered_keys
+        if not 0 <= y < len(keys):
+            raise LookupError(f"Y coord {y!r} is greater than total height")
+        return keys[y], 0
+
+    def _get_fixed_offset(self) -> Spacing:
+        """DataTable._get_fixed_offset (Textual 8.2.8) without making the list of every row
+        (ordered_rows) for the first ``fixed_rows`` of them, one line high each: it is asked
+        when the cursor is scrolled into view, after every re-sort and filter."""
+        if not self._one_line_rows():
+            return super()._get_fixed_offset()
+        top = (self.header_height if self.show_header else 0) + min(
+            self.fixed_rows, len(self._order)
+        )
+        left = (
+            sum(
+                column.get_render_width(self)
+                for column in self.ordered_columns[: self.fixed_columns]
+            )
+            + self._row_label_column_width
+        )
+        return Spacing(top, 0, 0, left)
+
+    def _get_row_region(self, row_index: int) -> Region:
+        """DataTable._get_row_region (Textual 8.2.8) for rows one line high: a row's y is
+        its index, not a sum over every row above it (each cursor move asked it three times:
+        ~5,000 rows summed for a cursor at the 5,000th guest)."""
+        if not self._one_line_rows():
+            return super()._get_row_region(row_index)
+        if not self.is_valid_row_index(row_index):
+            return Region(0, 0, 0, 0)
+        row_width = (
+            sum(column.get_render_width(self) for column in self.columns.values())
+            + self._row_label_column_width
+        )
+        y = row_index + (self.header_height if self.show_header else 0)
+        return Region(0, y, max(self.size.width, row_width), 1)
+
+    def _get_cell_region(self, coordinate: Coordinate) -> Region:
+        """DataTable._get_cell_region (Textual 8.2.8) for rows one line high (as above)."""
+        if not self._one_line_rows():
+            return super()._get_cell_region(coordinate)
+        if not self.is_valid_coordinate(coordinate):
+            return Region(0, 0, 0, 0)
+        row_index, column_index = coordinate
+        x = (
+            sum(column.get_render_width(self) for column in self.ordered_columns[:column_index])
+            + self._row_label_column_width
+        )
+        column_key = self._column_locations.get_key(column_index)
+        width = self.columns[column_key].get_render_width(self) if column_key else 0
+        y = row_index + (self.header_height if self.show_header else 0)
+        return Region(x, y, width, 1)
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         """DataTable._update_dimensions (on idle, after rows were added) measures every cell of
@@ -1177,6 +1411,11 @@ class GuestTable(DataTable[Text]):
     _clearing = False
 
     def clear(self, columns: bool = False) -> Self:
+        # no row shown: the next show() places them all again (the kept placement's dicts
+        # are DataTable's own now, which clear() empties: forget it)
+        self._order, self._ordered_keys, self._row_keys = [], [], {}
+        self._placed = None
+        self._rows_of = None
         self._clearing = True
         try:
             return super().clear(columns)
