@@ -105,3 +105,47 @@ async def test_markup_typed_in_the_filter_is_shown_as_text_not_parsed() -> None:
         await pilot.press("backspace", *"x][@click=app.quit]")
         await pilot.pause(0.1)
         assert app.is_running
+
+
+def burst(app: VmtuiApp, keys: str) -> None:
+    """Hand keys to the app back to back, as a terminal does with a paste or a fast typist
+    over ssh: none waits for the one before it to be handled (Pilot.press would)."""
+    from textual import events
+
+    driver = app._driver
+    assert driver is not None
+    for ch in keys:
+        event = events.Key({"/": "slash", " ": "space"}.get(ch, ch), ch)
+        event.set_sender(app)
+        driver.send_message(event)  # as the terminal driver hands a key over
+
+
+async def test_keys_typed_right_after_slash_go_to_the_filter_not_the_table() -> None:
+    """'/st' typed in one burst with a shut-off guest under the cursor: the filter gets "st"
+    and the guest is not started ('s' is the table's start key)."""
+    from tests.ui.helpers import select, state_of
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        select(app, "beta")
+        assert state_of(app, "beta") == "shut off"
+        burst(app, "/st")
+        box = app.screen.query_one("#filter", Input)
+        await wait_for(pilot, lambda: box.value == "st")
+        await pilot.pause(0.5)  # a start, had it been asked, would show by now (0.2 s polls)
+        snap = app.snapshot
+        assert snap is not None
+        assert next(g for g in snap.guests if g.name == "beta").state.label == "shut off"
+        assert "started" not in " ".join(str(n.message) for n in app._notifications).lower()
+
+
+async def test_a_slash_typed_in_the_query_is_part_of_it() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("/")
+        await pilot.press(*"name~al/")
+        box = app.screen.query_one("#filter", Input)
+        await wait_for(pilot, lambda: box.value == "name~al/")
+        assert box.has_class("shown")

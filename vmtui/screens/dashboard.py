@@ -35,7 +35,9 @@ from vmtui.widgets.status_line import StatusLine
 class DashboardScreen(GuestActionScreen):
     BINDINGS = [
         Binding("enter", "open", "Open", priority=False),
-        Binding("slash", "filter", "Filter", key_display="/"),
+        # priority: handled as the key arrives, so the keys typed after it (a paste, a fast
+        # typist over ssh) reach the filter box, not the table ("/st" started the guest)
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("h", "next_host", "Host", show=False),
         Binding("space", "toggle_mark", "Mark", show=False),
@@ -231,8 +233,12 @@ class DashboardScreen(GuestActionScreen):
     # ---------------------------------------------------------- filter
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        if self.focused is box:  # a "/" typed in the query itself (the binding has priority)
+            box.insert_text_at_cursor("/")
+            return
         box.add_class("shown")
-        box.focus()
+        # focus now, not after the keys already typed (`box.focus()` defers it)
+        self.set_focus(box)
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -243,7 +249,7 @@ class DashboardScreen(GuestActionScreen):
         box.value = ""
         self.set_filter("")
         box.remove_class("shown")
-        self.table.focus()
+        self.set_focus(self.table)  # now: the keys typed after esc are the table's
 
     def set_filter(self, text: str) -> bool:
         """Filter the table with a / query. A query that does not parse is reported (under
@@ -276,7 +282,7 @@ class DashboardScreen(GuestActionScreen):
                 return  # stay in the box to fix it
             if not event.value:
                 event.input.remove_class("shown")
-            self.table.focus()
+            self.set_focus(self.table)  # now: the keys typed after enter are the table's
             self.table.follow_cursor()  # the guest the filter found is the one to follow
 
     # ---------------------------------------------------------- marks, bulk actions
