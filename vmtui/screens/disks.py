@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Checkbox, DataTable, Footer, Input, Label, Select, Static
 
-from vmtui.backend import Snapshot
+from vmtui.backend import Hypervisor
 from vmtui.backend.disks import (
     CACHES,
     FORMATS,
@@ -35,7 +35,7 @@ from vmtui.core.format import size as fmt_size
 from vmtui.core.safetext import safe_text
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.form import FormScreen
-from vmtui.screens.hostview import HostView
+from vmtui.screens.hostview import GuestDataView
 from vmtui.widgets.status_line import StatusLine
 
 SOURCE_LABELS = (
@@ -162,7 +162,7 @@ class OneFieldScreen(FormScreen[str]):
         self.dismiss(value)
 
 
-class DisksScreen(HostView):
+class DisksScreen(GuestDataView[GuestDisks]):
     """The disks and CD-ROM drives of one guest."""
 
     BINDINGS = [
@@ -176,13 +176,7 @@ class DisksScreen(HostView):
     ]
     MUTATING = frozenset({"add", "detach", "resize", "insert", "eject", "merge"})
 
-    def __init__(self, uuid: str, name: str) -> None:
-        super().__init__()
-        self.uuid = uuid
-        self.guest_name = name
-        self.data: GuestDisks | None = None
-        self.loads = 0
-        self._loading = False
+    DETAIL = "#disk-detail"
 
     def compose(self) -> ComposeResult:
         yield Label(f"Disks of {self.guest_name}", id="guest-title", markup=False)
@@ -197,32 +191,14 @@ class DisksScreen(HostView):
         table.add_columns("disk", "kind", "bus", "size", "used", "format", "source ← backing")
         self.reload()
 
-    def show_snapshot(self, snapshot: Snapshot | None) -> None:
-        """A poll: re-read when the guest started or stopped."""
-        if snapshot is None or self.data is None:
-            return
-        guest = next((g for g in snapshot.guests if g.uuid == self.uuid), None)
-        if guest is not None and guest.state is not self.data.state and not self._loading:
-            self.reload()
+    def read(self, hv: Hypervisor) -> GuestDisks:
+        return list_disks(hv, self.uuid)
 
-    def reload(self) -> None:
-        self._loading = True
-        hv = services(self).hypervisor_for(self.uuid)
-        services(self).runner.run(
-            lambda: list_disks(hv, self.uuid),
-            done=self._show,
-            failed=self._failed,
-            what=f"read the disks of {self.guest_name}",
-        )
+    @property
+    def reading(self) -> str:
+        return f"read the disks of {self.guest_name}"
 
-    def _failed(self, error: str) -> None:
-        self._loading = False
-        self.query_one("#disk-detail", Static).update(Text(error, style="red"))
-
-    def _show(self, data: GuestDisks) -> None:
-        self._loading = False
-        self.data = data
-        self.loads += 1
+    def show_data(self, data: GuestDisks) -> None:
         table = self.query_one("#disk-table", DataTable)
         table.clear()
         for d in data.disks:

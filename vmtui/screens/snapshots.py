@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Checkbox, Footer, Input, Label, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from vmtui.backend import GuestState, Snapshot, VmtuiError
+from vmtui.backend import GuestState, Hypervisor, VmtuiError
 from vmtui.backend.extsnap import revert_external
 from vmtui.backend.snapshots import (
     GuestSnapshot,
@@ -27,7 +27,7 @@ from vmtui.control.services import services
 from vmtui.screens.confirm import ConfirmScreen
 from vmtui.screens.extsnap import ask_external
 from vmtui.screens.form import FormScreen
-from vmtui.screens.hostview import HostView
+from vmtui.screens.hostview import GuestDataView, HostView
 from vmtui.widgets.status_line import StatusLine
 
 
@@ -139,7 +139,7 @@ class CreateSnapshotScreen(FormScreen[tuple[str, str, bool, bool | None]]):
         self.dismiss((name, description, self.query_one("#memory", Checkbox).value, quiesce))
 
 
-class SnapshotsScreen(HostView):
+class SnapshotsScreen(GuestDataView[SnapshotTree]):
     """The snapshot tree of one guest."""
 
     BINDINGS = [
@@ -152,14 +152,11 @@ class SnapshotsScreen(HostView):
     ]
     MUTATING = frozenset({"create", "revert", "delete", "delete_tree", "create_external"})
 
+    DETAIL = "#snap-detail"
+
     def __init__(self, uuid: str, name: str) -> None:
-        super().__init__()
-        self.uuid = uuid
-        self.guest_name = name
-        self.data: SnapshotTree | None = None
+        super().__init__(uuid, name)
         self.error = ""
-        self.loads = 0
-        self._loading = False
 
     def compose(self) -> ComposeResult:
         yield Label(f"Snapshots of {self.guest_name}", id="guest-title", markup=False)
@@ -174,33 +171,18 @@ class SnapshotsScreen(HostView):
         self.reload()
 
     # ------------------------------------------------------------- data
-    def show_snapshot(self, snapshot: Snapshot | None) -> None:
-        """A poll: re-read the tree when the guest's state changed (started, stopped...)."""
-        if snapshot is None or self.data is None:
-            return
-        guest = next((g for g in snapshot.guests if g.uuid == self.uuid), None)
-        if guest is not None and guest.state is not self.data.state and not self._loading:
-            self.reload()
+    def read(self, hv: Hypervisor) -> SnapshotTree:
+        return list_snapshots(hv, self.uuid)
 
-    def reload(self) -> None:
-        self._loading = True
-        hv = services(self).hypervisor_for(self.uuid)
-        services(self).runner.run(
-            lambda: list_snapshots(hv, self.uuid),
-            done=self._show,
-            failed=self._failed,
-            what=f"read the snapshots of {self.guest_name}",
-        )
+    @property
+    def reading(self) -> str:
+        return f"read the snapshots of {self.guest_name}"
 
     def _failed(self, error: str) -> None:
-        self._loading = False
         self.error = error
-        self.query_one("#snap-detail", Static).update(Text(error, style="red"))
+        super()._failed(error)
 
-    def _show(self, data: SnapshotTree) -> None:
-        self._loading = False
-        self.data = data
-        self.loads += 1
+    def show_data(self, data: SnapshotTree) -> None:
         tree = self.query_one("#snap-tree", Tree)
         selected = self.selected()
         keep = selected.name if selected else (data.current.name if data.current else None)
