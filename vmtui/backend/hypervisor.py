@@ -665,7 +665,10 @@ class Hypervisor:
             records, stats_seconds, flags, host_base = self._gather(conn)
             guests, committed = self._update_infos(records, flags)
             guests = self._apply_addresses(guests)
-            silent = self._silent_guests(conn, records)
+            # each record's field count: the stall watch compares them tick to tick, and
+            # only records with more than state.* measured anything
+            sizes = list(map(len, map(_RECORD, records.values())))
+            silent = self._silent_guests(conn, records, sizes)
         except libvirt.libvirtError as err:
             raise self._poll_error(err) from None
         to_read, self._to_read = self._to_read, set()
@@ -675,9 +678,8 @@ class Hypervisor:
         counters: dict[str, Counters] = {}
         prev = self._counters
         infos = self._infos
-        # only records with more than state.* measured anything (not shut off, a driver with
-        # stats): picked at C speed, as most of a big host's guests may be shut off
-        sizes = map(len, map(_RECORD, records.values()))
+        # the records that measured something (not shut off, a driver with stats), picked at
+        # C speed: most of a big host's guests may be shut off
         measured = itertools.compress(records.items(), map(_MORE_THAN_STATE, sizes))
         for uuid, (_dom, record) in measured:
             if silent and uuid in silent:  # its figures are not live: keep the last counters
@@ -986,7 +988,7 @@ class Hypervisor:
         return ConnectionFailed(f"Lost the connection to {self.uri}: {reason}.")
 
     def _silent_guests(
-        self, conn: Any, records: dict[str, tuple[Any, dict[str, Any]]]
+        self, conn: Any, records: dict[str, tuple[Any, dict[str, Any]]], sizes: list[int]
     ) -> frozenset[str]:
         """The active guests whose QEMU is not answering: those whose monitor has been busy
         for longer than half the deadline (virDomainGetControlInfo asks libvirt, not QEMU).
@@ -994,12 +996,12 @@ class Hypervisor:
         Asked only of suspects, never of every guest every tick: every active guest once
         after a bulk call of ours was left waiting; guests whose record lost fields since the
         last tick (NOWAIT skipped them: their job is held, by our stuck call or another
-        client's); and those found silent last tick, until they answer again."""
+        client's); and those found silent last tick, until they answer again. ``sizes``:
+        each record's field count, in the records' order (the poll counts them once)."""
         if self._lanes.inline:
             return frozenset()  # an in-process driver has no QEMU to wait on
         self._stuck = [fut for fut in self._stuck if not fut.done()]
         uuids = list(records)
-        sizes = list(map(len, map(_RECORD, records.values())))
         last_uuids, last_sizes = self._last_sizes
         self._last_sizes = (uuids, sizes)
         suspects = {u for u in self._busy if u in records}
