@@ -3,9 +3,11 @@ UUIDs only while nothing could have swapped a guest for another under the same n
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,26 @@ def pairs(*doms: Dom) -> list[tuple[Dom, dict[str, Any]]]:
 
 def uuids_asked(ps: list[tuple[Dom, dict[str, Any]]]) -> int:
     return sum(d.asked for d, _ in ps)
+
+
+@contextlib.contextmanager
+def polled_with_events(uri: str, wanted: str) -> Iterator[tuple[Hypervisor, threading.Event]]:
+    """A connection polled a few times (its event callbacks registered), and an event set
+    when libvirt's ``wanted`` lifecycle event arrives."""
+    seen = threading.Event()
+
+    def sink(event: object) -> None:
+        if isinstance(event, GuestEvent) and event.event == wanted:
+            seen.set()
+
+    hv = Hypervisor(uri, on_event=sink)
+    hv.connect()
+    try:
+        for _ in range(3):
+            hv.poll()
+        yield hv, seen
+    finally:
+        hv.close()
 
 
 def test_the_same_names_in_the_same_order_reuse_the_last_ticks_uuids() -> None:
@@ -106,19 +128,7 @@ def test_a_guest_undefined_and_redefined_under_its_name_shows_with_its_new_uuid(
 ) -> None:
     """The whole path: the poll trusts the names tick after tick, and the lifecycle events of
     another client's undefine + define make it read the UUIDs again."""
-    events: list[str] = []
-    seen = threading.Event()
-
-    def sink(event: object) -> None:
-        if isinstance(event, GuestEvent) and event.event == "defined":
-            events.append(event.uuid)
-            seen.set()
-
-    hv = Hypervisor(small_host, on_event=sink)
-    hv.connect()
-    try:
-        for _ in range(3):
-            hv.poll()
+    with polled_with_events(small_host, "defined") as (hv, seen):
         before = {g.name: g.uuid for g in hv.poll().guests}
         assert before["beta"] == BETA
         # as another client would (the test driver's file host is one per connection): no
@@ -136,8 +146,6 @@ def test_a_guest_undefined_and_redefined_under_its_name_shows_with_its_new_uuid(
         after = {g.name: g.uuid for g in hv.poll().guests}
         assert after["beta"] == new_uuid
         assert BETA not in {g.uuid for g in hv.poll().guests}
-    finally:
-        hv.close()
 
 
 def test_idle_ticks_on_a_big_host_read_the_round_robins_xml_in_batches(
@@ -170,17 +178,7 @@ def test_idle_ticks_on_a_big_host_read_the_round_robins_xml_in_batches(
 
 
 def test_any_lifecycle_event_makes_the_next_poll_read_every_uuid(small_host: str) -> None:
-    suspended = threading.Event()
-
-    def sink(event: object) -> None:
-        if isinstance(event, GuestEvent) and event.event == "suspended":
-            suspended.set()
-
-    hv = Hypervisor(small_host, on_event=sink)
-    hv.connect()
-    try:
-        for _ in range(3):
-            hv.poll()
+    with polled_with_events(small_host, "suspended") as (hv, suspended):
         readings = hv._keys.full_readings
         hv.poll()
         assert hv._keys.full_readings == readings  # idle: the names stand in for the uuids
@@ -190,5 +188,3 @@ def test_any_lifecycle_event_makes_the_next_poll_read_every_uuid(small_host: str
         assert hv._keys.full_readings == readings + 1
         hv.poll()
         assert hv._keys.full_readings == readings + 1
-    finally:
-        hv.close()
