@@ -168,10 +168,8 @@ def screen_subject(screen: Any, guest: Any, snap: Any) -> Any:
 
 
 def worker(uri: str, n: int, ticks: int, history: bool) -> dict[str, Any]:
-    # a config of its own: a sort saved in the user's file would change what is measured
-    with tempfile.TemporaryDirectory(prefix="vmtui-scale-config-") as tmp:
-        os.environ["VMTUI_CONFIG"] = str(Path(tmp) / "config.toml")
-        return asyncio.run(_app_figures(uri, n, ticks, history))
+    # its config is the one benchmarks/__init__.py gave the run, never the user's
+    return asyncio.run(_app_figures(uri, n, ticks, history))
 
 
 # --------------------------------------------------------------------------- ssh
