@@ -54,12 +54,14 @@ def backup_main(argv: Sequence[str]) -> int:
     hv = Hypervisor(uri)
     try:
         hv.connect()
-        snap = hv.poll()
-        found = [g for g in snap.guests if args.guest in (g.name, g.uuid)]
-        if not found:
+        # the guest looked up by UUID or name (not a poll: that reads every guest's XML)
+        dom = hv.find_domain(hv.readable_conn(), args.guest)
+        if dom is None:
             print(f"There is no guest called {args.guest} on {uri}.", file=sys.stderr)
             return 1
-        info = run_backup(hv, found[0].uuid, args.dir, incremental=args.incremental, cancel=cancel)
+        info = run_backup(
+            hv, dom.UUIDString(), args.dir, incremental=args.incremental, cancel=cancel
+        )
     except VmtuiError as err:
         print(" ".join(err.message.split()), file=sys.stderr)
         return 1

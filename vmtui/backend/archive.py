@@ -374,10 +374,10 @@ def export_guest(
 
 
 def _lookup_guest(hv: Hypervisor, conn: Any, guest: str) -> Any:
-    for lookup in (conn.lookupByUUIDString, conn.lookupByName):
-        with contextlib.suppress(libvirt.libvirtError):
-            return lookup(guest)
-    raise ArchiveError(f"There is no guest {guest} on {hv.uri}.")
+    dom = hv.find_domain(conn, guest)
+    if dom is None:
+        raise ArchiveError(f"There is no guest {guest} on {hv.uri}.")
+    return dom
 
 
 # ------------------------------------------------------------------ reading an archive

@@ -1330,6 +1330,14 @@ class Hypervisor:
         """The virDomain for ``uuid``; GuestNotFound with the guest's name when it is gone."""
         return self._lookup(conn, uuid)
 
+    def find_domain(self, conn: Any, guest: str) -> Any | None:
+        """The virDomain a person named on a command line: ``guest`` as a UUID, else as a
+        name; None when neither finds one. Two lookups at most, no poll."""
+        for lookup in (conn.lookupByUUIDString, conn.lookupByName):
+            with contextlib.suppress(libvirt.libvirtError):
+                return lookup(guest)
+        return None
+
     def lookup_guest(self, uuid: str, *, writable: bool = False) -> tuple[Any, Any, str]:
         """How most calls on one guest begin: the connection (``writable`` for a change, with
         writable_conn's checks), the guest's virDomain (lookup_domain) and its name."""
